@@ -1,0 +1,46 @@
+//! Typed, lossless events from the Avaya Spaces socket API.
+//!
+//! Spaces emits `MEDIA_SESSION_RESPONSE` on its Socket.IO 2 namespace `/chat` when a space's
+//! meeting starts or ends, attendees join or leave, recordings start, end or become ready, and
+//! participants' media changes. This crate decodes those payloads into typed values generated
+//! from the project's JSON Schema (`schema/`), without losing anything the server sent.
+//!
+//! ```
+//! use spaces_events::{Category, decode};
+//!
+//! let event = decode(br#"{"category":"app.event.meeting.started","topicId":"5f10",
+//!     "content":{"startTime":"2026-11-24T10:15:00.000Z","meetingStatus":"active",
+//!     "attendees":[{"_id":"u1","displayname":"Ann"}]}}"#)?;
+//! match event.category() {
+//!     Category::MeetingStarted => println!("meeting in {:?} with {} attendees",
+//!         event.topic_id(), event.attendees().len()),
+//!     Category::Unknown => println!("new kind of event: {}", event.category_name()),
+//!     _ => {}
+//! }
+//! assert_eq!(event.start_time().and_then(|t| t.unix_millis()), Some(1_795_515_300_000));
+//! # Ok::<(), spaces_events::DecodeError>(())
+//! ```
+
+mod decode;
+mod event;
+mod timestamp;
+
+/// The payload types, generated from `schema/` by `cargo xtask codegen` (never edited by hand).
+///
+/// Every field the schema knows is here; optional ones are `Option` or an empty `Vec` when
+/// absent. Unknown fields are not in these structs: [`MediaSessionEvent`] keeps them.
+#[rustfmt::skip]
+#[allow(missing_docs, clippy::all)]
+pub mod types;
+
+pub use decode::{DecodeError, DecodeErrorKind, decode};
+pub use event::MediaSessionEvent;
+pub use types::Category;
+
+/// The JSON Schema (draft-07) of the MEDIA_SESSION_RESPONSE payload.
+pub const MEDIA_SESSION_RESPONSE_SCHEMA: &str =
+    include_str!("../schema/media-session-response.schema.json");
+
+/// The JSON Schema (draft-07) of the subscription payloads (SUBSCRIBE_CHANNEL, CHANNEL_SUBSCRIBED,
+/// SUBSCRIBE_CHANNEL_FAILED, UNSUBSCRIBE_CHANNEL, CHANNEL_UNSUBSCRIBED, SEND_MEDIA_SESSION_EVENTS).
+pub const SUBSCRIPTION_SCHEMA: &str = include_str!("../schema/subscription.schema.json");
