@@ -2,9 +2,11 @@
 
 use std::fmt;
 
+use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use crate::event::MediaSessionEvent;
+use crate::strict::Strict;
 use crate::types::MediaSessionResponse;
 
 /// Decodes one MEDIA_SESSION_RESPONSE payload (a JSON object) from bytes or a string.
@@ -30,8 +32,10 @@ pub fn decode(data: impl AsRef<[u8]>) -> Result<MediaSessionEvent, DecodeError> 
     let bytes = data.as_ref();
     let text = std::str::from_utf8(bytes).map_err(|e| DecodeError::utf8(bytes, e))?;
     // The fast path tracks no path; only a failure pays for a second, path-tracking parse.
-    let payload: MediaSessionResponse =
-        serde_json::from_str(text).map_err(|_| DecodeError::locate(text))?;
+    let de = &mut serde_json::Deserializer::from_str(text);
+    let payload = MediaSessionResponse::deserialize(Strict(&mut *de))
+        .and_then(|payload| de.end().map(|()| payload))
+        .map_err(|_| DecodeError::locate(text))?;
     let json = RawValue::from_string(minify(text))
         .map_err(|e| DecodeError::from_json(e, String::new()))?;
     Ok(MediaSessionEvent::new(payload, json))
@@ -65,13 +69,17 @@ impl DecodeError {
     /// Re-parses `text`, which failed the fast path, tracking the path to the failure.
     fn locate(text: &str) -> Self {
         let de = &mut serde_json::Deserializer::from_str(text);
-        match serde_path_to_error::deserialize::<_, MediaSessionResponse>(&mut *de) {
+        match serde_path_to_error::deserialize::<_, MediaSessionResponse>(Strict(&mut *de)) {
             Err(e) => {
-                let path = e.path().to_string();
-                Self::from_json(
-                    e.into_inner(),
-                    if path == "." { String::new() } else { path },
-                )
+                // `.` is the root; a trailing `?` an entry whose key was not read (the text ended).
+                let mut path = e.path().to_string();
+                while let Some(parent) = path.strip_suffix(".?") {
+                    path.truncate(parent.len());
+                }
+                if path == "." || path == "?" {
+                    path.clear();
+                }
+                Self::from_json(e.into_inner(), path)
             }
             Ok(_) => match de.end() {
                 Err(e) => Self::from_json(e, String::new()),
@@ -93,10 +101,11 @@ impl DecodeError {
             Category::Data => DecodeErrorKind::Invalid,
             Category::Syntax | Category::Eof | Category::Io => DecodeErrorKind::Syntax,
         };
-        let (line, column) = (e.line(), e.column());
+        // serde_json says column 0 for an error found before the first byte of a line.
+        let (line, column) = (e.line(), if e.line() > 0 { e.column().max(1) } else { 0 });
         // serde_json appends the position to its message; it is kept in fields of its own.
         let mut message = e.to_string();
-        let suffix = format!(" at line {line} column {column}");
+        let suffix = format!(" at line {} column {}", e.line(), e.column());
         if message.ends_with(&suffix) {
             message.truncate(message.len() - suffix.len());
         }
@@ -257,8 +266,17 @@ mod tests {
             decode(b"{\"category\":\"\xff\"}").unwrap_err().to_string(),
             "invalid UTF-8 at line 1 column 14"
         );
-        let e = decode("[]").unwrap_err();
+        let e = decode(r#"["app.event.meeting.started"]"#).unwrap_err();
         assert_eq!((e.kind(), e.path()), (DecodeErrorKind::Invalid, ""));
+        assert_eq!(
+            e.message(),
+            "invalid type: sequence, expected struct MediaSessionResponse"
+        );
+        let e = decode(r#"{"category":"x","sender":["a","user"]}"#).unwrap_err();
+        assert_eq!(
+            (e.path(), e.message()),
+            ("sender", "invalid type: sequence, expected struct Sender")
+        );
         let e = decode("{}").unwrap_err();
         assert_eq!(e.message(), "missing field `category`");
         let e = decode(r#"{"category":null}"#).unwrap_err();

@@ -23,6 +23,7 @@
 
 mod decode;
 mod event;
+mod strict;
 mod timestamp;
 
 /// The payload types, generated from `schema/` by `cargo xtask codegen` (never edited by hand).
