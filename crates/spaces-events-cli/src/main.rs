@@ -1,1 +1,63 @@
-fn main() {}
+//! `spaces-events`: decode, inspect and watch Avaya Spaces media-session events.
+
+mod decode;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+#[derive(Parser)]
+#[command(
+    name = "spaces-events",
+    version,
+    about = "Avaya Spaces media-session events: decode, inspect, watch"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Decode MEDIA_SESSION_RESPONSE payloads, one JSON object per line.
+    ///
+    /// Each valid line is printed to stdout as compact JSON equal to the input (decoded, then
+    /// re-serialized). Each invalid line gets one message on stderr, `line N: <reason>`, and
+    /// processing goes on. Exit code 1 when any line was invalid.
+    Decode {
+        /// File to read, or `-` for standard input.
+        #[arg(default_value = "-")]
+        file: String,
+    },
+    /// Print a JSON Schema (draft-07) of the socket payloads.
+    Schema {
+        /// Which schema.
+        #[arg(value_enum, default_value_t = SchemaName::MediaSessionResponse)]
+        name: SchemaName,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum SchemaName {
+    /// The MEDIA_SESSION_RESPONSE payload.
+    MediaSessionResponse,
+    /// The subscription payloads (SUBSCRIBE_CHANNEL, CHANNEL_SUBSCRIBED, ...).
+    Subscription,
+}
+
+fn main() -> ExitCode {
+    match Cli::parse().command {
+        Command::Decode { file } => decode::run(&file),
+        Command::Schema { name } => {
+            print!(
+                "{}",
+                match name {
+                    SchemaName::MediaSessionResponse =>
+                        spaces_events::MEDIA_SESSION_RESPONSE_SCHEMA,
+                    SchemaName::Subscription => spaces_events::SUBSCRIPTION_SCHEMA,
+                }
+            );
+            ExitCode::SUCCESS
+        }
+    }
+}
