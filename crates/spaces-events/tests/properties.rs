@@ -1,0 +1,184 @@
+//! Properties of `decode`: it never panics, whatever the bytes, and re-serializing a decoded
+//! payload gives back the input.
+
+use proptest::prelude::*;
+use serde_json::{Map, Value};
+use spaces_events::{Category, decode};
+
+/// Any JSON value, nested a few levels.
+fn json() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::from),
+        any::<i64>().prop_map(Value::from),
+        any::<u64>().prop_map(Value::from),
+        any::<f64>()
+            .prop_filter("JSON numbers are finite", |f| f.is_finite())
+            .prop_map(Value::from),
+        any::<String>().prop_map(Value::from),
+    ];
+    leaf.prop_recursive(4, 40, 5, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..5).prop_map(Value::Array),
+            prop::collection::btree_map(any::<String>(), inner, 0..5)
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
+        ]
+    })
+}
+
+/// An object with some of `fields` (each optional) and some unknown ones (`x…` keys, which no
+/// known field name matches).
+fn object(fields: Vec<(&'static str, BoxedStrategy<Value>)>) -> BoxedStrategy<Value> {
+    let known: Vec<_> = fields
+        .into_iter()
+        .map(|(key, value)| proptest::option::of(value).prop_map(move |v| (key, v)))
+        .collect();
+    let unknown = prop::collection::btree_map("x[A-Z][a-zA-Z0-9_]{0,8}", json(), 0..3);
+    (known, unknown)
+        .prop_map(|(known, unknown)| {
+            let mut map: Map<String, Value> = unknown.into_iter().collect();
+            for (key, value) in known {
+                if let Some(value) = value {
+                    map.insert(key.to_owned(), value);
+                }
+            }
+            Value::Object(map)
+        })
+        .boxed()
+}
+
+fn string() -> BoxedStrategy<Value> {
+    any::<String>().prop_map(Value::from).boxed()
+}
+
+fn nullable_string() -> BoxedStrategy<Value> {
+    prop_oneof![Just(Value::Null), string()].boxed()
+}
+
+fn boolean() -> BoxedStrategy<Value> {
+    any::<bool>().prop_map(Value::from).boxed()
+}
+
+/// ISO string, epoch milliseconds, or null.
+fn timestamp() -> BoxedStrategy<Value> {
+    prop_oneof![
+        Just(Value::Null),
+        "20[0-9]{2}-[01][0-9]-[0-3][0-9]T[0-2][0-9]:[0-5][0-9]:[0-5][0-9](\\.[0-9]{3})?Z"
+            .prop_map(Value::from),
+        any::<i64>().prop_map(Value::from),
+    ]
+    .boxed()
+}
+
+fn array(item: BoxedStrategy<Value>) -> BoxedStrategy<Value> {
+    prop::collection::vec(item, 0..4)
+        .prop_map(Value::Array)
+        .boxed()
+}
+
+fn party() -> BoxedStrategy<Value> {
+    object(vec![
+        ("_id", string()),
+        (
+            "type",
+            prop::sample::select(vec!["user", "anonymous", "phone", "spaceserver"])
+                .prop_map(Value::from)
+                .boxed(),
+        ),
+        ("username", nullable_string()),
+        ("displayname", nullable_string()),
+        ("picture_url", nullable_string()),
+        ("joinTime", timestamp()),
+    ])
+}
+
+fn payload() -> impl Strategy<Value = Value> {
+    let known = Category::KNOWN
+        .iter()
+        .filter_map(|c| c.wire_name())
+        .map(Value::from)
+        .collect::<Vec<_>>();
+    let category = prop_oneof![prop::sample::select(known), string()].boxed();
+    let recording = object(vec![
+        ("_id", string()),
+        ("startedBy", party()),
+        ("startTime", timestamp()),
+        ("endTime", timestamp()),
+    ]);
+    let media = object(vec![
+        ("audio", boolean()),
+        ("video", boolean()),
+        ("selfMuted", boolean()),
+        ("joinTime", timestamp()),
+    ]);
+    let content = object(vec![
+        ("startTime", timestamp()),
+        ("endTime", timestamp()),
+        ("virtualEndTime", timestamp()),
+        (
+            "meetingStatus",
+            prop::sample::select(vec!["active", "inactive"])
+                .prop_map(Value::from)
+                .boxed(),
+        ),
+        ("mediaMode", string()),
+        ("bodyText", string()),
+        ("attendees", array(party())),
+        ("attendee", party()),
+        ("recordings", array(recording)),
+        ("data", array(json().boxed())),
+        ("mediaSession", media),
+    ]);
+    (
+        category,
+        object(vec![
+            ("_id", string()),
+            ("messageId", string()),
+            ("topicId", string()),
+            ("sender", party()),
+            ("content", content),
+            ("modified", timestamp()),
+            ("loopbackMetadata", json().boxed()),
+        ]),
+    )
+        .prop_map(|(category, mut payload)| {
+            payload
+                .as_object_mut()
+                .unwrap()
+                .insert("category".into(), category);
+            payload
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    #[test]
+    fn decode_never_panics_on_bytes(bytes in prop::collection::vec(any::<u8>(), 0..256)) {
+        let _ = decode(&bytes);
+    }
+
+    #[test]
+    fn decode_never_panics_on_damaged_payloads(payload in payload(), cut in any::<prop::sample::Index>(), flips in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 0..4)) {
+        let mut bytes = serde_json::to_vec(&payload).unwrap();
+        for (at, byte) in flips {
+            let i = at.index(bytes.len());
+            bytes[i] = byte;
+        }
+        bytes.truncate(cut.index(bytes.len() + 1));
+        if let Err(e) = decode(&bytes) {
+            prop_assert!(!e.to_string().is_empty());
+        }
+    }
+
+    #[test]
+    fn round_trip_is_exact(payload in payload(), pretty in any::<bool>()) {
+        let text = if pretty { serde_json::to_string_pretty(&payload) } else { serde_json::to_string(&payload) }.unwrap();
+        let event = decode(&text).map_err(|e| TestCaseError::fail(format!("{e}\n{text}")))?;
+        let output = serde_json::to_string(&event).unwrap();
+        // Compact input comes back byte for byte; any input comes back as the same JSON value.
+        prop_assert_eq!(&output, &serde_json::to_string(&payload).unwrap());
+        prop_assert_eq!(serde_json::from_str::<Value>(&output).unwrap(), payload);
+        prop_assert_eq!(decode(&output).unwrap(), event);
+    }
+}
