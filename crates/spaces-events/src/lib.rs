@@ -23,6 +23,7 @@
 
 mod decode;
 mod event;
+pub mod protocol;
 mod strict;
 mod timestamp;
 
