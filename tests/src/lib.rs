@@ -1,4 +1,6 @@
-//! Shared helpers of the cross-crate tests: fixtures and the schema validator.
+//! Shared helpers of the cross-crate tests: fixtures, the schema validator, the real peers.
+
+pub mod peer;
 
 use std::fs;
 use std::path::{Path, PathBuf};

@@ -44,8 +44,10 @@ pub fn decode(data: impl AsRef<[u8]>) -> Result<MediaSessionEvent, DecodeError> 
 /// Why a payload did not decode.
 ///
 /// Small (one pointer) so that `Result<MediaSessionEvent, DecodeError>` stays cheap to move.
+#[derive(Clone)]
 pub struct DecodeError(Box<Inner>);
 
+#[derive(Clone)]
 struct Inner {
     kind: DecodeErrorKind,
     path: String,

@@ -23,7 +23,8 @@ use crate::types::{Attendee, Content, MediaSessionResponse, Recording, Sender, T
 #[derive(Clone)]
 pub struct MediaSessionEvent {
     category: Category,
-    payload: MediaSessionResponse,
+    // Boxed: events travel through channels, and the typed view is large.
+    payload: Box<MediaSessionResponse>,
     json: Box<RawValue>,
 }
 
@@ -31,7 +32,7 @@ impl MediaSessionEvent {
     pub(crate) fn new(payload: MediaSessionResponse, json: Box<RawValue>) -> Self {
         Self {
             category: Category::from_wire(&payload.category),
-            payload,
+            payload: Box::new(payload),
             json,
         }
     }
@@ -120,7 +121,7 @@ impl MediaSessionEvent {
 
     /// The typed view, owned.
     pub fn into_payload(self) -> MediaSessionResponse {
-        self.payload
+        *self.payload
     }
 }
 

@@ -21,6 +21,8 @@
 //! # Ok::<(), spaces_events::DecodeError>(())
 //! ```
 
+#[cfg(feature = "client")]
+pub mod client;
 mod decode;
 mod event;
 pub mod protocol;

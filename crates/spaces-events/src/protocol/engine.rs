@@ -111,9 +111,10 @@ impl<'a> EnginePacket<'a> {
             Frame::Text(s)
         };
         match self {
-            EnginePacket::Open(handshake) => {
-                text('0', &serde_json::to_string(handshake).expect("a handshake serializes"))
-            }
+            EnginePacket::Open(handshake) => text(
+                '0',
+                &serde_json::to_string(handshake).expect("a handshake serializes"),
+            ),
             EnginePacket::Close => text('1', ""),
             EnginePacket::Ping(data) => text('2', data),
             EnginePacket::Pong(data) => text('3', data),
@@ -133,33 +134,84 @@ mod tests {
     #[test]
     fn captured_frames() {
         let open = r#"0{"sid":"l-FyUFihnGOh07ipAAAA","upgrades":[],"pingInterval":25000,"pingTimeout":60000}"#;
-        let EnginePacket::Open(h) = EnginePacket::decode_text(open).unwrap() else { panic!() };
-        assert_eq!((h.sid.as_str(), h.ping_interval(), h.ping_timeout()), ("l-FyUFihnGOh07ipAAAA", Duration::from_secs(25), Duration::from_secs(60)));
+        let EnginePacket::Open(h) = EnginePacket::decode_text(open).unwrap() else {
+            panic!()
+        };
+        assert_eq!(
+            (h.sid.as_str(), h.ping_interval(), h.ping_timeout()),
+            (
+                "l-FyUFihnGOh07ipAAAA",
+                Duration::from_secs(25),
+                Duration::from_secs(60)
+            )
+        );
         assert_eq!(EnginePacket::Open(h).encode(), Frame::Text(open.into()));
         // socketioxide adds maxPayload.
         let extra = r#"0{"sid":"ADppo_F0Vo6rxOaf","upgrades":[],"pingInterval":25000,"pingTimeout":20000,"maxPayload":100000}"#;
-        assert!(matches!(EnginePacket::decode_text(extra), Ok(EnginePacket::Open(_))));
-        assert_eq!(EnginePacket::decode_text("2").unwrap(), EnginePacket::Ping(""));
-        assert_eq!(EnginePacket::decode_text("3").unwrap(), EnginePacket::Pong(""));
-        assert_eq!(EnginePacket::decode_text("2probe").unwrap(), EnginePacket::Ping("probe"));
-        assert_eq!(EnginePacket::decode_text("40").unwrap(), EnginePacket::Message("0"));
+        assert!(matches!(
+            EnginePacket::decode_text(extra),
+            Ok(EnginePacket::Open(_))
+        ));
+        assert_eq!(
+            EnginePacket::decode_text("2").unwrap(),
+            EnginePacket::Ping("")
+        );
+        assert_eq!(
+            EnginePacket::decode_text("3").unwrap(),
+            EnginePacket::Pong("")
+        );
+        assert_eq!(
+            EnginePacket::decode_text("2probe").unwrap(),
+            EnginePacket::Ping("probe")
+        );
+        assert_eq!(
+            EnginePacket::decode_text("40").unwrap(),
+            EnginePacket::Message("0")
+        );
         assert_eq!(EnginePacket::decode_text("1").unwrap(), EnginePacket::Close);
-        assert_eq!(EnginePacket::decode_text("5").unwrap(), EnginePacket::Upgrade);
+        assert_eq!(
+            EnginePacket::decode_text("5").unwrap(),
+            EnginePacket::Upgrade
+        );
         assert_eq!(EnginePacket::decode_text("6").unwrap(), EnginePacket::Noop);
-        assert_eq!(EnginePacket::decode_binary(&[4, 1, 2, 3]).unwrap(), EnginePacket::Binary(&[1, 2, 3]));
-        assert_eq!(EnginePacket::Binary(&[0xde, 0xad]).encode(), Frame::Binary(vec![4, 0xde, 0xad]));
+        assert_eq!(
+            EnginePacket::decode_binary(&[4, 1, 2, 3]).unwrap(),
+            EnginePacket::Binary(&[1, 2, 3])
+        );
+        assert_eq!(
+            EnginePacket::Binary(&[0xde, 0xad]).encode(),
+            Frame::Binary(vec![4, 0xde, 0xad])
+        );
         assert_eq!(EnginePacket::Ping("").encode(), Frame::Text("2".into()));
-        assert_eq!(EnginePacket::Message("2/chat,[\"a\"]").encode(), Frame::Text("42/chat,[\"a\"]".into()));
+        assert_eq!(
+            EnginePacket::Message("2/chat,[\"a\"]").encode(),
+            Frame::Text("42/chat,[\"a\"]".into())
+        );
     }
 
     #[test]
     fn malformed_frames() {
         assert_eq!(EnginePacket::decode_text(""), Err(ProtocolError::Empty));
-        assert_eq!(EnginePacket::decode_text("9x"), Err(ProtocolError::EngineType('9')));
-        assert_eq!(EnginePacket::decode_text("é"), Err(ProtocolError::EngineType('é')));
-        assert!(matches!(EnginePacket::decode_text("0{"), Err(ProtocolError::Handshake(_))));
-        assert!(matches!(EnginePacket::decode_text("0{\"sid\":1}"), Err(ProtocolError::Handshake(_))));
-        assert_eq!(EnginePacket::decode_binary(b"4abc"), Err(ProtocolError::BinaryType(b'4')));
+        assert_eq!(
+            EnginePacket::decode_text("9x"),
+            Err(ProtocolError::EngineType('9'))
+        );
+        assert_eq!(
+            EnginePacket::decode_text("é"),
+            Err(ProtocolError::EngineType('é'))
+        );
+        assert!(matches!(
+            EnginePacket::decode_text("0{"),
+            Err(ProtocolError::Handshake(_))
+        ));
+        assert!(matches!(
+            EnginePacket::decode_text("0{\"sid\":1}"),
+            Err(ProtocolError::Handshake(_))
+        ));
+        assert_eq!(
+            EnginePacket::decode_binary(b"4abc"),
+            Err(ProtocolError::BinaryType(b'4'))
+        );
         assert_eq!(EnginePacket::decode_binary(b""), Err(ProtocolError::Empty));
     }
 }

@@ -56,7 +56,8 @@ impl PacketType {
         }
     }
 
-    fn is_binary(self) -> bool {
+    /// Whether binary attachments follow the packet (BINARY_EVENT, BINARY_ACK).
+    pub fn is_binary(self) -> bool {
         matches!(self, Self::BinaryEvent | Self::BinaryAck)
     }
 }
@@ -91,7 +92,14 @@ pub struct Event<'a> {
 impl<'a> Packet<'a> {
     /// A packet of `kind` on `namespace` with nothing else.
     pub fn new(kind: PacketType, namespace: &'a str) -> Self {
-        Self { kind, namespace, query: None, attachments: 0, id: None, data: None }
+        Self {
+            kind,
+            namespace,
+            query: None,
+            attachments: 0,
+            id: None,
+            data: None,
+        }
     }
 
     /// Decodes the text of an Engine.IO message.
@@ -128,7 +136,9 @@ impl<'a> Packet<'a> {
         let id = if digits == 0 {
             None
         } else {
-            let id = text[i..i + digits].parse().map_err(|_| ProtocolError::AckId)?;
+            let id = text[i..i + digits]
+                .parse()
+                .map_err(|_| ProtocolError::AckId)?;
             i += digits;
             Some(id)
         };
@@ -136,14 +146,25 @@ impl<'a> Packet<'a> {
         let data = if rest.is_empty() {
             None
         } else {
-            let raw: &RawValue = serde_json::from_str(rest).map_err(|e| ProtocolError::Json(e.to_string()))?;
+            let raw: &RawValue =
+                serde_json::from_str(rest).map_err(|e| ProtocolError::Json(e.to_string()))?;
             Some(raw.get())
         };
-        let needs_array = matches!(kind, PacketType::Event | PacketType::Ack | PacketType::BinaryEvent | PacketType::BinaryAck);
+        let needs_array = matches!(
+            kind,
+            PacketType::Event | PacketType::Ack | PacketType::BinaryEvent | PacketType::BinaryAck
+        );
         if needs_array && !data.is_some_and(|d| d.starts_with('[')) {
             return Err(ProtocolError::NotAnArray);
         }
-        Ok(Self { kind, namespace, query, attachments, id, data })
+        Ok(Self {
+            kind,
+            namespace,
+            query,
+            attachments,
+            id,
+            data,
+        })
     }
 
     /// The name and arguments of an EVENT (or BINARY_EVENT).
@@ -157,7 +178,8 @@ impl<'a> Packet<'a> {
         if args.is_empty() {
             return Err(ProtocolError::EventName);
         }
-        let name: Cow<'a, str> = serde_json::from_str(args[0].get()).map_err(|_| ProtocolError::EventName)?;
+        let name: Cow<'a, str> =
+            serde_json::from_str(args[0].get()).map_err(|_| ProtocolError::EventName)?;
         args.remove(0);
         Ok(Event { name, args })
     }
@@ -188,7 +210,9 @@ impl<'a> Packet<'a> {
 
 /// The text of an EVENT packet `2<nsp>,[id][name, args…]`, built without an intermediate value.
 pub fn encode_event(namespace: &str, id: Option<u64>, name: &str, args: &[&RawValue]) -> String {
-    let mut json = String::with_capacity(name.len() + 4 + args.iter().map(|a| a.get().len() + 1).sum::<usize>());
+    let mut json = String::with_capacity(
+        name.len() + 4 + args.iter().map(|a| a.get().len() + 1).sum::<usize>(),
+    );
     json.push('[');
     json.push_str(&serde_json::to_string(name).expect("a string serializes"));
     for arg in args {
@@ -196,7 +220,12 @@ pub fn encode_event(namespace: &str, id: Option<u64>, name: &str, args: &[&RawVa
         json.push_str(arg.get());
     }
     json.push(']');
-    Packet { id, data: Some(&json), ..Packet::new(PacketType::Event, namespace) }.encode()
+    Packet {
+        id,
+        data: Some(&json),
+        ..Packet::new(PacketType::Event, namespace)
+    }
+    .encode()
 }
 
 fn digits(bytes: &[u8]) -> usize {
@@ -225,13 +254,20 @@ impl Reassembler {
     ///
     /// # Errors
     /// [`ProtocolError::UnexpectedPacket`] while attachments of an earlier packet are missing.
-    pub fn start(&mut self, text: &str, attachments: usize) -> Result<Option<BinaryPacket>, ProtocolError> {
+    pub fn start(
+        &mut self,
+        text: &str,
+        attachments: usize,
+    ) -> Result<Option<BinaryPacket>, ProtocolError> {
         if self.pending.is_some() {
             self.pending = None;
             return Err(ProtocolError::UnexpectedPacket);
         }
         if attachments == 0 {
-            return Ok(Some(BinaryPacket { text: text.to_owned(), attachments: Vec::new() }));
+            return Ok(Some(BinaryPacket {
+                text: text.to_owned(),
+                attachments: Vec::new(),
+            }));
         }
         self.pending = Some((text.to_owned(), attachments, Vec::new()));
         Ok(None)
@@ -247,7 +283,10 @@ impl Reassembler {
     /// # Errors
     /// [`ProtocolError::UnexpectedBinary`] when no binary packet awaits attachments.
     pub fn push(&mut self, bytes: &[u8]) -> Result<Option<BinaryPacket>, ProtocolError> {
-        let (_, expected, attachments) = self.pending.as_mut().ok_or(ProtocolError::UnexpectedBinary)?;
+        let (_, expected, attachments) = self
+            .pending
+            .as_mut()
+            .ok_or(ProtocolError::UnexpectedBinary)?;
         attachments.push(bytes.to_vec());
         if attachments.len() < *expected {
             return Ok(None);
@@ -272,28 +311,59 @@ mod tests {
     #[test]
     fn captured_packets() {
         let p = round_trip("0/chat?token=good&tokenType=jwt,");
-        assert_eq!((p.kind, p.namespace, p.query), (PacketType::Connect, "/chat", Some("token=good&tokenType=jwt")));
+        assert_eq!(
+            (p.kind, p.namespace, p.query),
+            (
+                PacketType::Connect,
+                "/chat",
+                Some("token=good&tokenType=jwt")
+            )
+        );
         let p = round_trip("0/chat,");
-        assert_eq!((p.kind, p.namespace, p.data), (PacketType::Connect, "/chat", None));
+        assert_eq!(
+            (p.kind, p.namespace, p.data),
+            (PacketType::Connect, "/chat", None)
+        );
         assert_eq!(round_trip("0").namespace, "/");
         let p = round_trip(r#"2/chat,["welcome",{"msg":"hi"}]"#);
         let e = p.event().unwrap();
-        assert_eq!((e.name.as_ref(), e.args[0].get()), ("welcome", r#"{"msg":"hi"}"#));
+        assert_eq!(
+            (e.name.as_ref(), e.args[0].get()),
+            ("welcome", r#"{"msg":"hi"}"#)
+        );
         let p = round_trip(r#"2/chat,0["withack",1]"#);
         assert_eq!(p.id, Some(0));
         assert_eq!(round_trip(r#"3/chat,0["got it"]"#).kind, PacketType::Ack);
-        assert_eq!(round_trip(r#"2/chat,7["hello","a",{"b":1}]"#).event().unwrap().args.len(), 2);
+        assert_eq!(
+            round_trip(r#"2/chat,7["hello","a",{"b":1}]"#)
+                .event()
+                .unwrap()
+                .args
+                .len(),
+            2
+        );
         assert_eq!(round_trip(r#"3/chat,7["world",42]"#).id, Some(7));
         assert_eq!(round_trip("1/chat,").kind, PacketType::Disconnect);
         let p = round_trip(r#"4/nope,"Invalid namespace""#);
-        assert_eq!((p.kind, p.data.unwrap()), (PacketType::Error, r#""Invalid namespace""#));
-        assert_eq!(round_trip(r#"4/chat,{"code":401,"msg":"Not authorized"}"#).namespace, "/chat");
+        assert_eq!(
+            (p.kind, p.data.unwrap()),
+            (PacketType::Error, r#""Invalid namespace""#)
+        );
+        assert_eq!(
+            round_trip(r#"4/chat,{"code":401,"msg":"Not authorized"}"#).namespace,
+            "/chat"
+        );
         assert_eq!(round_trip(r#"4"Root not authorized""#).namespace, "/");
         assert_eq!(round_trip("1").kind, PacketType::Disconnect);
-        let p = round_trip(r#"52-/chat,["binpush",{"_placeholder":true,"num":0},{"nested":{"_placeholder":true,"num":1}}]"#);
+        let p = round_trip(
+            r#"52-/chat,["binpush",{"_placeholder":true,"num":0},{"nested":{"_placeholder":true,"num":1}}]"#,
+        );
         assert_eq!((p.kind, p.attachments), (PacketType::BinaryEvent, 2));
         let p = round_trip(r#"61-/chat,3[{"_placeholder":true,"num":0}]"#);
-        assert_eq!((p.kind, p.attachments, p.id), (PacketType::BinaryAck, 1, Some(3)));
+        assert_eq!(
+            (p.kind, p.attachments, p.id),
+            (PacketType::BinaryAck, 1, Some(3))
+        );
         // python-socketio's forms: no trailing comma.
         let p = Packet::decode("0/chat").unwrap();
         assert_eq!((p.namespace, p.data), ("/chat", None));
@@ -301,7 +371,8 @@ mod tests {
 
     #[test]
     fn encode_event_matches_socket_io_client() {
-        let payload: &RawValue = serde_json::from_str(r#"{"channel":{"_id":"s1","type":"topic"}}"#).unwrap();
+        let payload: &RawValue =
+            serde_json::from_str(r#"{"channel":{"_id":"s1","type":"topic"}}"#).unwrap();
         assert_eq!(
             encode_event("/chat", None, "SUBSCRIBE_CHANNEL", &[payload]),
             r#"2/chat,["SUBSCRIBE_CHANNEL",{"channel":{"_id":"s1","type":"topic"}}]"#
@@ -325,22 +396,41 @@ mod tests {
         ] {
             assert_eq!(Packet::decode(text), Err(error), "{text}");
         }
-        assert!(matches!(Packet::decode(r#"2/chat,["MEDIA_SESSION_RESPONSE",{"category":"#), Err(ProtocolError::Json(_))));
-        assert!(matches!(Packet::decode("2/chat,[1,]"), Err(ProtocolError::Json(_))));
-        assert!(matches!(Packet::decode("2/chat,[1] x"), Err(ProtocolError::Json(_))));
-        assert_eq!(Packet::decode("2/chat,[]").unwrap().event().unwrap_err(), ProtocolError::EventName);
-        assert_eq!(Packet::decode("2/chat,[1]").unwrap().event().unwrap_err(), ProtocolError::EventName);
+        assert!(matches!(
+            Packet::decode(r#"2/chat,["MEDIA_SESSION_RESPONSE",{"category":"#),
+            Err(ProtocolError::Json(_))
+        ));
+        assert!(matches!(
+            Packet::decode("2/chat,[1,]"),
+            Err(ProtocolError::Json(_))
+        ));
+        assert!(matches!(
+            Packet::decode("2/chat,[1] x"),
+            Err(ProtocolError::Json(_))
+        ));
+        assert_eq!(
+            Packet::decode("2/chat,[]").unwrap().event().unwrap_err(),
+            ProtocolError::EventName
+        );
+        assert_eq!(
+            Packet::decode("2/chat,[1]").unwrap().event().unwrap_err(),
+            ProtocolError::EventName
+        );
     }
 
     #[test]
     fn reassembles_attachments_in_order() {
         let mut r = Reassembler::default();
         assert_eq!(r.push(&[1]), Err(ProtocolError::UnexpectedBinary));
-        let header = r#"52-/chat,["binpush",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]"#;
+        let header =
+            r#"52-/chat,["binpush",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]"#;
         assert_eq!(r.start(header, 2), Ok(None));
         assert_eq!(r.push(&[1, 2, 3]), Ok(None));
         let done = r.push(&[4, 5]).unwrap().unwrap();
-        assert_eq!((done.text.as_str(), done.attachments), (header, vec![vec![1, 2, 3], vec![4, 5]]));
+        assert_eq!(
+            (done.text.as_str(), done.attachments),
+            (header, vec![vec![1, 2, 3], vec![4, 5]])
+        );
         assert!(!r.is_pending());
         assert!(r.start("50-[\"x\"]", 0).unwrap().is_some());
         r.start(header, 2).unwrap();
