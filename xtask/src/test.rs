@@ -17,8 +17,25 @@ pub(crate) fn run() -> Result {
     ])?;
     step("codegen --check");
     codegen::run(true)?;
+    npm_ci()?;
     cargo(&["test", "--workspace", "--locked"])?;
     Ok(())
+}
+
+/// Installs the Node peers (socket.io 2.0.4 server and client) from the committed lockfile.
+fn npm_ci() -> Result {
+    let dir = root().join("tests/peers");
+    step("npm ci (tests/peers)");
+    let status = Command::new("npm")
+        .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
+        .current_dir(&dir)
+        .status()
+        .map_err(|e| format!("npm: {e} (Node.js and npm are needed for the peer tests)"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("`npm ci` in tests/peers failed ({status})").into())
+    }
 }
 
 fn step(what: &str) {

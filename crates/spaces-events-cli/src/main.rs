@@ -1,6 +1,7 @@
 //! `spaces-events`: decode, inspect and watch Avaya Spaces media-session events.
 
 mod decode;
+mod watch;
 
 use std::process::ExitCode;
 
@@ -29,6 +30,16 @@ enum Command {
         #[arg(default_value = "-")]
         file: String,
     },
+    /// Subscribe to spaces and print their media-session events as they happen.
+    ///
+    /// The token comes from the SPACES_TOKEN environment variable or --token-file. Events go to
+    /// stdout; status and errors to stderr. Reconnects (and re-subscribes) by itself.
+    #[command(
+        after_help = "Exit codes: 0 --max-events reached or Ctrl-C; 2 usage; 3 authentication rejected; \
+                            4 a subscription refused; 5 gave up connecting (--max-retries); 1 other errors.\n\
+                            Logs: set RUST_LOG (e.g. RUST_LOG=spaces_events=debug); they go to stderr."
+    )]
+    Watch(watch::Watch),
     /// Print a JSON Schema (draft-07) of the socket payloads.
     Schema {
         /// Which schema.
@@ -46,8 +57,15 @@ enum SchemaName {
 }
 
 fn main() -> ExitCode {
+    if std::env::var_os("RUST_LOG").is_some() {
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_writer(std::io::stderr)
+            .init();
+    }
     match Cli::parse().command {
         Command::Decode { file } => decode::run(&file),
+        Command::Watch(args) => watch::run(args),
         Command::Schema { name } => {
             print!(
                 "{}",

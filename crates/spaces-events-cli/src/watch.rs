@@ -1,0 +1,287 @@
+//! `spaces-events watch`: subscribe to spaces and print their media-session events.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use clap::{Args, ValueEnum};
+use futures_util::StreamExt;
+use futures_util::stream::select_all;
+use spaces_events::client::{Client, ConnectionState, Error, Reconnect, TokenType};
+use spaces_events::{Category, MediaSessionEvent};
+
+/// Exit codes, as documented in `--help`.
+const AUTH_REJECTED: u8 = 3;
+const SUBSCRIPTION_REFUSED: u8 = 4;
+const GAVE_UP: u8 = 5;
+const USAGE: u8 = 2;
+const OTHER: u8 = 1;
+
+#[derive(Args)]
+pub(crate) struct Watch {
+    /// Socket server URL; its path is the namespace.
+    #[arg(long, default_value = spaces_events::client::PRODUCTION_URL)]
+    url: String,
+    /// Space (topic) id to watch; repeat for several.
+    #[arg(long = "space", required = true, value_name = "ID")]
+    spaces: Vec<String>,
+    /// How the token is sent (`tokenType`).
+    #[arg(long, value_enum, default_value_t = Kind::Jwt)]
+    token_type: Kind,
+    /// Read the token from this file (else from the SPACES_TOKEN environment variable).
+    #[arg(long, value_name = "PATH")]
+    token_file: Option<PathBuf>,
+    /// The token itself. Discouraged: command lines are visible to other users in process lists.
+    #[arg(long, value_name = "TOKEN", hide = true)]
+    token: Option<String>,
+    /// Output: `pretty` (a readable line per event) or `jsonl` (each payload as the server sent it).
+    #[arg(long, value_enum, default_value_t = Format::Pretty)]
+    format: Format,
+    /// Exit after this many events.
+    #[arg(long, value_name = "N")]
+    max_events: Option<u64>,
+    /// Only events of these categories (wire names, e.g. `app.event.attendee.added`).
+    #[arg(long = "category", value_name = "CAT")]
+    categories: Vec<String>,
+    /// Give up (exit 5) after this many failed connection attempts in a row; default: never.
+    #[arg(long, value_name = "N")]
+    max_retries: Option<u32>,
+    /// Extra handshake header, `Name: value` (e.g. `Origin: https://spaces.avayacloud.com`).
+    #[arg(long = "header", value_name = "HEADER")]
+    headers: Vec<String>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Kind {
+    Jwt,
+    Oauth,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Format {
+    Pretty,
+    Jsonl,
+}
+
+pub(crate) fn run(args: Watch) -> ExitCode {
+    let token = match token(&args) {
+        Ok(token) => token,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return ExitCode::from(USAGE);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(OTHER);
+        }
+    };
+    runtime.block_on(watch(args, token))
+}
+
+/// The token: `--token-file`, else `SPACES_TOKEN`, else (with a warning) `--token`.
+fn token(args: &Watch) -> Result<String, String> {
+    if let Some(path) = &args.token_file {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        return Ok(text.trim().to_owned());
+    }
+    if let Ok(token) = std::env::var("SPACES_TOKEN") {
+        if !token.is_empty() {
+            return Ok(token);
+        }
+    }
+    if let Some(token) = &args.token {
+        eprintln!(
+            "warning: --token puts the token on the command line, where other users can see it in process lists; use SPACES_TOKEN or --token-file instead"
+        );
+        return Ok(token.clone());
+    }
+    Err("no token: set SPACES_TOKEN or use --token-file PATH".into())
+}
+
+async fn watch(args: Watch, token: String) -> ExitCode {
+    let mut builder = Client::builder(&args.url, token)
+        .token_type(match args.token_type {
+            Kind::Jwt => TokenType::Jwt,
+            Kind::Oauth => TokenType::Oauth,
+        })
+        .reconnect(Reconnect {
+            max_attempts: args.max_retries,
+            ..Reconnect::default()
+        });
+    for header in &args.headers {
+        let Some((name, value)) = header.split_once(':') else {
+            eprintln!("error: --header {header:?} is not `Name: value`");
+            return ExitCode::from(USAGE);
+        };
+        builder = builder.header(name.trim(), value.trim());
+    }
+    let client = match builder.connect().await {
+        Ok(client) => client,
+        Err(e) => return fail(&e),
+    };
+    eprintln!("connected to {}", redact_query(&args.url));
+    tokio::spawn(report_states(client.state_changes()));
+    let mut subscriptions = Vec::new();
+    for space in &args.spaces {
+        match client.subscribe(space).await {
+            Ok(sub) => {
+                eprintln!("subscribed to {space}");
+                subscriptions.push(sub);
+            }
+            Err(e) => return fail(&e),
+        }
+    }
+    let colour = args.format == Format::Pretty && std::io::stdout().is_terminal();
+    let mut events = select_all(subscriptions);
+    let mut printed = 0u64;
+    let mut stdout = std::io::stdout().lock();
+    let code = loop {
+        if args.max_events.is_some_and(|max| printed >= max) {
+            break ExitCode::SUCCESS;
+        }
+        let item = tokio::select! {
+            item = events.next() => item,
+            _ = tokio::signal::ctrl_c() => break ExitCode::SUCCESS,
+        };
+        let event = match item {
+            None => break ExitCode::SUCCESS,
+            Some(Ok(event)) => event,
+            Some(Err(e)) if e.is_fatal() => break fail(&e),
+            Some(Err(e)) => {
+                eprintln!("warning: skipped: {e}");
+                continue;
+            }
+        };
+        if !args.categories.is_empty()
+            && !args.categories.iter().any(|c| c == event.category_name())
+        {
+            continue;
+        }
+        let line = match args.format {
+            Format::Jsonl => event.json().to_owned(),
+            Format::Pretty => pretty(&event, colour),
+        };
+        if writeln!(stdout, "{line}")
+            .and_then(|()| stdout.flush())
+            .is_err()
+        {
+            break ExitCode::SUCCESS; // stdout closed
+        }
+        printed += 1;
+    };
+    drop(stdout);
+    client.close().await;
+    code
+}
+
+/// Prints a fatal error and returns its exit code.
+fn fail(error: &Error) -> ExitCode {
+    eprintln!("error: {error}");
+    ExitCode::from(match error {
+        Error::Auth(_) => AUTH_REJECTED,
+        Error::SubscribeRefused { .. } => SUBSCRIPTION_REFUSED,
+        Error::GaveUp { .. } => GAVE_UP,
+        Error::Url(_) => USAGE,
+        _ => OTHER,
+    })
+}
+
+async fn report_states(mut states: tokio::sync::watch::Receiver<ConnectionState>) {
+    states.borrow_and_update(); // "connected" was already said
+    while states.changed().await.is_ok() {
+        let state = states.borrow_and_update().clone();
+        match state {
+            ConnectionState::Connected => eprintln!("connected"),
+            ConnectionState::Reconnecting { attempt, reason } => {
+                eprintln!("connection lost ({reason}); reconnecting, attempt {attempt}");
+            }
+            _ => {}
+        }
+    }
+}
+
+/// A URL without its query (which could hold a token).
+fn redact_query(url: &str) -> &str {
+    url.split(['?', '#']).next().unwrap_or(url)
+}
+
+/// One readable line: time, category, space, and what the category is about.
+fn pretty(event: &MediaSessionEvent, colour: bool) -> String {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO)
+        .as_secs();
+    let time = format!(
+        "{:02}:{:02}:{:02}Z",
+        now / 3600 % 24,
+        now / 60 % 60,
+        now % 60
+    );
+    let name = |p: Option<&spaces_events::types::Attendee>| {
+        p.and_then(|a| {
+            a.displayname
+                .clone()
+                .or_else(|| a.username.clone())
+                .or_else(|| a.id.clone())
+        })
+        .unwrap_or_else(|| "?".into())
+    };
+    let detail = match event.category() {
+        Category::AttendeeAdded | Category::AttendeeLeft => name(event.attendee()),
+        Category::MeetingStarted | Category::MeetingEnded => format!(
+            "{} attendee(s), status {}",
+            event.attendees().len(),
+            event.meeting_status().unwrap_or("?")
+        ),
+        Category::RecordingStarted
+        | Category::RecordingEnded
+        | Category::RecordingReady
+        | Category::RecordingStopped => {
+            format!(
+                "recording {}",
+                event
+                    .recordings()
+                    .first()
+                    .and_then(|r| r.id.as_deref())
+                    .unwrap_or("?")
+            )
+        }
+        Category::TracksStatus | Category::TrackStatus => {
+            let who = event
+                .sender()
+                .and_then(|s| s.displayname.clone().or_else(|| s.id.clone()))
+                .unwrap_or_default();
+            match event.content().and_then(|c| c.media_session.as_ref()) {
+                Some(m) => {
+                    let flag = |name: &str, on: Option<bool>| match on {
+                        Some(true) => format!(" {name}:on"),
+                        Some(false) => format!(" {name}:off"),
+                        None => String::new(),
+                    };
+                    format!(
+                        "{who}{}{}{}",
+                        flag("audio", m.audio),
+                        flag("video", m.video),
+                        flag("screenshare", m.screenshare)
+                    )
+                }
+                None => who,
+            }
+        }
+        _ => String::new(),
+    };
+    let space = event.topic_id().unwrap_or("?");
+    let category = event.category_name();
+    if colour {
+        format!("\x1b[2m{time}\x1b[0m \x1b[1;36m{category}\x1b[0m \x1b[2m{space}\x1b[0m {detail}")
+    } else {
+        format!("{time} {category} {space} {detail}")
+    }
+}

@@ -1,0 +1,198 @@
+//! `spaces-events watch` against the real Node socket.io 2.0.4 peer, beside the reference client
+//! (socket.io-client 2.0.4).
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde_json::json;
+use spaces_events_tests::peer::{NodePeer, media_event, peers_dir};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+fn watch(peer: &NodePeer, token: &str, extra: &[&str]) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_spaces-events"))
+        .args(["watch", "--url", &peer.url()])
+        .args(extra)
+        .env("SPACES_TOKEN", token)
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the binary runs")
+}
+
+/// Waits for the process; returns (exit code, stdout, stderr).
+async fn finish(child: Child) -> (Option<i32>, String, String) {
+    let output = tokio::time::timeout(Duration::from_secs(30), child.wait_with_output())
+        .await
+        .expect("exits in time")
+        .expect("waits");
+    (
+        output.status.code(),
+        String::from_utf8(output.stdout).unwrap(),
+        String::from_utf8(output.stderr).unwrap(),
+    )
+}
+
+#[tokio::test]
+async fn jsonl_shows_what_socket_io_client_receives_across_a_drop() {
+    let mut peer = NodePeer::start(json!({ "pingInterval": 300, "pingTimeout": 600 })).await;
+    let ours = watch(
+        &peer,
+        "good",
+        &[
+            "--space",
+            "space-1",
+            "--format",
+            "jsonl",
+            "--max-events",
+            "10",
+        ],
+    );
+    let mut reference = Command::new("node")
+        .arg(peers_dir().join("reference-client.js"))
+        .args([&peer.url(), "good", "space-1"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("node runs");
+    peer.wait_count(|e| e["ev"] == "subscribe", 2).await;
+    for n in 1..=5 {
+        peer.emit(
+            "space-1",
+            "MEDIA_SESSION_RESPONSE",
+            media_event("space-1", n),
+        )
+        .await;
+    }
+    peer.command(json!({"cmd": "drop"})).await;
+    peer.wait_count(|e| e["ev"] == "subscribe", 4).await;
+    for n in 6..=10 {
+        peer.emit(
+            "space-1",
+            "MEDIA_SESSION_RESPONSE",
+            media_event("space-1", n),
+        )
+        .await;
+    }
+    let (code, stdout, stderr) = finish(ours).await;
+    assert_eq!(code, Some(0), "{stderr}");
+    let mut lines = BufReader::new(reference.stdout.take().unwrap()).lines();
+    let mut expected = Vec::new();
+    while expected.len() < 10 {
+        let line = tokio::time::timeout(Duration::from_secs(10), lines.next_line())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        expected.push(line);
+    }
+    assert_eq!(stdout.lines().collect::<Vec<_>>(), expected, "{stderr}");
+    assert!(stderr.contains("reconnecting"), "{stderr}");
+}
+
+#[tokio::test]
+async fn a_rejected_token_exits_3_and_is_never_printed() {
+    let peer = NodePeer::start(json!({})).await;
+    let (code, stdout, stderr) =
+        finish(watch(&peer, "secret-token-123", &["--space", "space-1"])).await;
+    assert_eq!(code, Some(3), "{stderr}");
+    assert!(
+        stderr.contains("authentication rejected: Not authorized"),
+        "{stderr}"
+    );
+    assert!(!stdout.contains("secret-token-123") && !stderr.contains("secret-token-123"));
+}
+
+#[tokio::test]
+async fn a_refused_space_exits_4_with_the_servers_reason() {
+    let peer = NodePeer::start(json!({})).await;
+    let (code, _, stderr) = finish(watch(&peer, "good", &["--space", "refused-1"])).await;
+    assert_eq!(code, Some(4), "{stderr}");
+    assert!(
+        stderr.contains("not.a.member: user is not a member of the space"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test]
+async fn giving_up_exits_5() {
+    // A port nobody listens on: bind, note it, close.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new(env!("CARGO_BIN_EXE_spaces-events"))
+        .args([
+            "watch",
+            "--url",
+            &format!("http://127.0.0.1:{port}/chat"),
+            "--space",
+            "s",
+            "--max-retries",
+            "2",
+        ])
+        .env("SPACES_TOKEN", "good")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let (code, _, stderr) = finish(child).await;
+    assert_eq!(code, Some(5), "{stderr}");
+    assert!(
+        stderr.contains("gave up after 2 connection attempts"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test]
+async fn a_token_on_the_command_line_gets_a_warning_and_a_missing_one_is_usage() {
+    let peer = NodePeer::start(json!({})).await;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_spaces-events"))
+        .args([
+            "watch",
+            "--url",
+            &peer.url(),
+            "--space",
+            "s1",
+            "--token",
+            "good",
+            "--max-events",
+            "0",
+        ])
+        .env_remove("SPACES_TOKEN")
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .await
+        .unwrap();
+    assert_eq!(child.wait().await.unwrap().code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("warning: --token puts the token on the command line"),
+        "{stderr}"
+    );
+    let (code, _, stderr) = finish(
+        Command::new(env!("CARGO_BIN_EXE_spaces-events"))
+            .args(["watch", "--space", "s1"])
+            .env_remove("SPACES_TOKEN")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(code, Some(2));
+    assert!(stderr.contains("no token"), "{stderr}");
+}
