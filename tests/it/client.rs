@@ -10,7 +10,7 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use serde_json::json;
 use spaces_events::client::{
-    Builder, Client, ConnectionState, Error, Reconnect, Subscription, Token,
+    Builder, Client, ConnectionState, Error, Reconnect, Subscription, Token, TokenType,
 };
 use spaces_events::{Category, MediaSessionEvent};
 use spaces_events_tests::peer::{NodePeer, media_event};
@@ -398,4 +398,58 @@ async fn dropping_the_client_during_reconnects_stops_it() {
         .await
         .expect("the stream ends");
     assert!(end.is_none(), "{end:?}");
+}
+
+#[tokio::test]
+async fn oauth_tokens_and_extra_headers_reach_the_server() {
+    let peer = NodePeer::start(heartbeat()).await;
+    let _client = builder(&peer, "good")
+        .token_type(TokenType::Oauth)
+        .header("Origin", "https://spaces.avayacloud.com")
+        .connect()
+        .await
+        .unwrap();
+    let connection = peer.wait_for(|e| e["ev"] == "connection").await;
+    assert_eq!(
+        (
+            connection["tokenType"].as_str(),
+            connection["origin"].as_str()
+        ),
+        (Some("oauth"), Some("https://spaces.avayacloud.com"))
+    );
+}
+
+#[tokio::test]
+async fn a_stalled_consumer_loses_nothing_and_keeps_the_link_alive() {
+    let mut peer = NodePeer::start(heartbeat()).await;
+    let client = builder(&peer, "good").buffer(2).connect().await.unwrap();
+    let mut sub = client.subscribe("space-1").await.unwrap();
+    for n in 1..=30 {
+        peer.emit(
+            "space-1",
+            "MEDIA_SESSION_RESPONSE",
+            media_event("space-1", n),
+        )
+        .await;
+    }
+    let pings = peer.count(|e| e["ev"] == "ping");
+    // The application reads nothing for several heartbeat periods.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(
+        peer.count(|e| e["ev"] == "ping") >= pings + 5,
+        "pings went on while the consumer stalled"
+    );
+    assert_eq!(
+        peer.count(|e| e["ev"] == "disconnect"),
+        0,
+        "{:?}",
+        peer.log()
+    );
+    assert!(matches!(client.state(), ConnectionState::Connected));
+    for n in 1..=30 {
+        assert_eq!(
+            next(&mut sub).await.id(),
+            Some(format!("event-{n}").as_str())
+        );
+    }
 }

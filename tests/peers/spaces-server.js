@@ -50,7 +50,10 @@ chat.use((socket, next) => {
 });
 
 chat.on('connection', (socket) => {
-  report({ ev: 'connection', sid: socket.conn.id, tokenType: socket.handshake.query.tokenType });
+  report({
+    ev: 'connection', sid: socket.conn.id, tokenType: socket.handshake.query.tokenType,
+    origin: socket.handshake.headers.origin || null,
+  });
   socket.on('SUBSCRIBE_CHANNEL', (payload) => {
     const channel = payload && payload.channel;
     report({ ev: 'subscribe', sid: socket.conn.id, space: channel && channel._id });
