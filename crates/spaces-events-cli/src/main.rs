@@ -1,6 +1,7 @@
 //! `spaces-events`: decode, inspect and watch Avaya Spaces media-session events.
 
 mod decode;
+mod sim;
 mod watch;
 
 use std::process::ExitCode;
@@ -40,6 +41,20 @@ enum Command {
                             Logs: set RUST_LOG (e.g. RUST_LOG=spaces_events=debug); they go to stderr."
     )]
     Watch(watch::Watch),
+    /// Like `watch`, also appending each payload with its arrival time to a JSONL file that
+    /// `spaces-events sim --scenario FILE` replays.
+    Record {
+        #[command(flatten)]
+        watch: watch::Watch,
+        /// The file to write.
+        #[arg(long, value_name = "FILE.jsonl")]
+        out: std::path::PathBuf,
+    },
+    /// Run a local simulator of the Spaces socket server (prints its URL and token).
+    Sim(sim::Sim),
+    /// Show the whole built-in meeting, live: a simulator in-process, the real client over a real
+    /// websocket; exits when the meeting is over.
+    Demo(sim::Demo),
     /// Print a JSON Schema (draft-07) of the socket payloads.
     Schema {
         /// Which schema.
@@ -65,7 +80,10 @@ fn main() -> ExitCode {
     }
     match Cli::parse().command {
         Command::Decode { file } => decode::run(&file),
-        Command::Watch(args) => watch::run(args),
+        Command::Watch(args) => watch::run(args, None),
+        Command::Record { watch, out } => watch::run(watch, Some(out)),
+        Command::Sim(args) => sim::sim(args),
+        Command::Demo(args) => sim::demo(args),
         Command::Schema { name } => {
             print!(
                 "{}",

@@ -1,4 +1,5 @@
-//! `spaces-events watch`: subscribe to spaces and print their media-session events.
+//! `spaces-events watch` and `record`: subscribe to spaces and print (and record) their
+//! media-session events.
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -35,21 +36,28 @@ pub(crate) struct Watch {
     /// The token itself. Discouraged: command lines are visible to other users in process lists.
     #[arg(long, value_name = "TOKEN", hide = true)]
     token: Option<String>,
-    /// Output: `pretty` (a readable line per event) or `jsonl` (each payload as the server sent it).
-    #[arg(long, value_enum, default_value_t = Format::Pretty)]
-    format: Format,
-    /// Exit after this many events.
-    #[arg(long, value_name = "N")]
-    max_events: Option<u64>,
-    /// Only events of these categories (wire names, e.g. `app.event.attendee.added`).
-    #[arg(long = "category", value_name = "CAT")]
-    categories: Vec<String>,
+    #[command(flatten)]
+    output: Output,
     /// Give up (exit 5) after this many failed connection attempts in a row; default: never.
     #[arg(long, value_name = "N")]
     max_retries: Option<u32>,
     /// Extra handshake header, `Name: value` (e.g. `Origin: https://spaces.avayacloud.com`).
     #[arg(long = "header", value_name = "HEADER")]
     headers: Vec<String>,
+}
+
+/// What to print, and when to stop.
+#[derive(Args)]
+pub(crate) struct Output {
+    /// Output: `pretty` (a readable line per event) or `jsonl` (each payload as the server sent it).
+    #[arg(long, value_enum, default_value_t = Format::Pretty)]
+    pub(crate) format: Format,
+    /// Exit after this many events.
+    #[arg(long, value_name = "N")]
+    pub(crate) max_events: Option<u64>,
+    /// Only events of these categories (wire names, e.g. `app.event.attendee.added`).
+    #[arg(long = "category", value_name = "CAT")]
+    pub(crate) categories: Vec<String>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -59,12 +67,13 @@ enum Kind {
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum Format {
+pub(crate) enum Format {
     Pretty,
     Jsonl,
 }
 
-pub(crate) fn run(args: Watch) -> ExitCode {
+/// Runs `watch`; with `record`, also appends each payload with its arrival time to that file.
+pub(crate) fn run(args: Watch, record: Option<PathBuf>) -> ExitCode {
     let token = match token(&args) {
         Ok(token) => token,
         Err(message) => {
@@ -82,7 +91,7 @@ pub(crate) fn run(args: Watch) -> ExitCode {
             return ExitCode::from(OTHER);
         }
     };
-    runtime.block_on(watch(args, token))
+    runtime.block_on(watch(args, token, record))
 }
 
 /// The token: `--token-file`, else `SPACES_TOKEN`, else (with a warning) `--token`.
@@ -91,10 +100,10 @@ fn token(args: &Watch) -> Result<String, String> {
         let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
         return Ok(text.trim().to_owned());
     }
-    if let Ok(token) = std::env::var("SPACES_TOKEN") {
-        if !token.is_empty() {
-            return Ok(token);
-        }
+    if let Ok(token) = std::env::var("SPACES_TOKEN")
+        && !token.is_empty()
+    {
+        return Ok(token);
     }
     if let Some(token) = &args.token {
         eprintln!(
@@ -105,7 +114,14 @@ fn token(args: &Watch) -> Result<String, String> {
     Err("no token: set SPACES_TOKEN or use --token-file PATH".into())
 }
 
-async fn watch(args: Watch, token: String) -> ExitCode {
+async fn watch(args: Watch, token: String, record: Option<PathBuf>) -> ExitCode {
+    let mut recorder = match record.as_deref().map(Recorder::create).transpose() {
+        Ok(recorder) => recorder,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(USAGE);
+        }
+    };
     let mut builder = Client::builder(&args.url, token)
         .token_type(match args.token_type {
             Kind::Jwt => TokenType::Jwt,
@@ -127,9 +143,21 @@ async fn watch(args: Watch, token: String) -> ExitCode {
         Err(e) => return fail(&e),
     };
     eprintln!("connected to {}", redact_query(&args.url));
+    let code = consume(&client, &args.spaces, &args.output, recorder.as_mut()).await;
+    client.close().await;
+    code
+}
+
+/// Subscribes to `spaces` and prints their events until `--max-events`, Ctrl-C or a fatal error.
+pub(crate) async fn consume(
+    client: &Client,
+    spaces: &[String],
+    output: &Output,
+    mut recorder: Option<&mut Recorder>,
+) -> ExitCode {
     tokio::spawn(report_states(client.state_changes()));
     let mut subscriptions = Vec::new();
-    for space in &args.spaces {
+    for space in spaces {
         match client.subscribe(space).await {
             Ok(sub) => {
                 eprintln!("subscribed to {space}");
@@ -138,33 +166,39 @@ async fn watch(args: Watch, token: String) -> ExitCode {
             Err(e) => return fail(&e),
         }
     }
-    let colour = args.format == Format::Pretty && std::io::stdout().is_terminal();
+    let colour = output.format == Format::Pretty && std::io::stdout().is_terminal();
     let mut events = select_all(subscriptions);
     let mut printed = 0u64;
     let mut stdout = std::io::stdout().lock();
-    let code = loop {
-        if args.max_events.is_some_and(|max| printed >= max) {
-            break ExitCode::SUCCESS;
+    loop {
+        if output.max_events.is_some_and(|max| printed >= max) {
+            return ExitCode::SUCCESS;
         }
         let item = tokio::select! {
             item = events.next() => item,
-            _ = tokio::signal::ctrl_c() => break ExitCode::SUCCESS,
+            _ = tokio::signal::ctrl_c() => return ExitCode::SUCCESS,
         };
         let event = match item {
-            None => break ExitCode::SUCCESS,
+            None => return ExitCode::SUCCESS,
             Some(Ok(event)) => event,
-            Some(Err(e)) if e.is_fatal() => break fail(&e),
+            Some(Err(e)) if e.is_fatal() => return fail(&e),
             Some(Err(e)) => {
                 eprintln!("warning: skipped: {e}");
                 continue;
             }
         };
-        if !args.categories.is_empty()
-            && !args.categories.iter().any(|c| c == event.category_name())
+        if !output.categories.is_empty()
+            && !output.categories.iter().any(|c| c == event.category_name())
         {
             continue;
         }
-        let line = match args.format {
+        if let Some(recorder) = recorder.as_deref_mut()
+            && let Err(e) = recorder.write(&event)
+        {
+            eprintln!("error: recording: {e}");
+            return ExitCode::from(OTHER);
+        }
+        let line = match output.format {
             Format::Jsonl => event.json().to_owned(),
             Format::Pretty => pretty(&event, colour),
         };
@@ -172,17 +206,36 @@ async fn watch(args: Watch, token: String) -> ExitCode {
             .and_then(|()| stdout.flush())
             .is_err()
         {
-            break ExitCode::SUCCESS; // stdout closed
+            return ExitCode::SUCCESS; // stdout closed
         }
         printed += 1;
-    };
-    drop(stdout);
-    client.close().await;
-    code
+    }
+}
+
+/// Writes `{"at_ms":…,"payload":…}` lines: the scenario format of `spaces-events sim`.
+pub(crate) struct Recorder {
+    file: std::io::BufWriter<std::fs::File>,
+    start: std::time::Instant,
+}
+
+impl Recorder {
+    fn create(path: &std::path::Path) -> Result<Self, String> {
+        let file = std::fs::File::create(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        Ok(Recorder {
+            file: std::io::BufWriter::new(file),
+            start: std::time::Instant::now(),
+        })
+    }
+
+    fn write(&mut self, event: &MediaSessionEvent) -> std::io::Result<()> {
+        let at = self.start.elapsed().as_millis();
+        writeln!(self.file, "{{\"at_ms\":{at},\"payload\":{}}}", event.json())?;
+        self.file.flush()
+    }
 }
 
 /// Prints a fatal error and returns its exit code.
-fn fail(error: &Error) -> ExitCode {
+pub(crate) fn fail(error: &Error) -> ExitCode {
     eprintln!("error: {error}");
     ExitCode::from(match error {
         Error::Auth(_) => AUTH_REJECTED,

@@ -741,10 +741,20 @@ impl Backlog {
     }
 }
 
-/// The text of a namespace ERROR's payload: a JSON string as is, anything else as JSON.
+/// The reason in a namespace ERROR's payload: a JSON string (socket.io 2.x), the `message` of an
+/// object (socketioxide, socket.io 3+), or else the JSON as is.
 fn error_text(data: Option<&str>) -> String {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Reason {
+        Text(String),
+        Object { message: String },
+    }
     match data {
-        Some(json) => serde_json::from_str::<String>(json).unwrap_or_else(|_| json.to_owned()),
+        Some(json) => match serde_json::from_str::<Reason>(json) {
+            Ok(Reason::Text(text) | Reason::Object { message: text }) => text,
+            Err(_) => json.to_owned(),
+        },
         None => "rejected without a reason".into(),
     }
 }

@@ -1,0 +1,127 @@
+//! `spaces-events sim` and `demo`: the local simulator of the Spaces socket server.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Args;
+use spaces_events::client::Client;
+use spaces_sim::{DEMO_SPACE, Scenario, Simulator};
+
+use crate::watch::{Format, Output, consume};
+
+#[derive(Args)]
+pub(crate) struct Sim {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:0")]
+    addr: SocketAddr,
+    /// `meeting` (the built-in meeting) or a JSONL file, as `record` writes it.
+    #[arg(long, default_value = "meeting", value_name = "meeting|FILE")]
+    scenario: String,
+    /// The token clients must present.
+    #[arg(long, default_value = spaces_sim::DEFAULT_TOKEN)]
+    token: String,
+    /// Play the scenario again and again.
+    #[arg(long = "loop")]
+    looping: bool,
+    /// The heartbeat announced to clients, in milliseconds: ping interval.
+    #[arg(long, default_value_t = 25_000, value_name = "MS")]
+    ping_interval: u64,
+    /// The heartbeat announced to clients, in milliseconds: ping timeout.
+    #[arg(long, default_value_t = 60_000, value_name = "MS")]
+    ping_timeout: u64,
+}
+
+#[derive(Args)]
+pub(crate) struct Demo {
+    /// Output: `pretty` or `jsonl` (each payload as sent, like `watch --format jsonl`).
+    #[arg(long, value_enum, default_value_t = Format::Pretty)]
+    format: Format,
+}
+
+fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+}
+
+/// Runs the simulator until Ctrl-C.
+pub(crate) fn sim(args: Sim) -> ExitCode {
+    let mut simulator = Simulator::new()
+        .addr(args.addr)
+        .token(&args.token)
+        .looping(args.looping)
+        .heartbeat(
+            Duration::from_millis(args.ping_interval),
+            Duration::from_millis(args.ping_timeout),
+        );
+    if args.scenario != "meeting" {
+        let path = PathBuf::from(&args.scenario);
+        let scenario = std::fs::read_to_string(&path)
+            .map_err(|e| e.to_string())
+            .and_then(|text| Scenario::from_jsonl(&text).map_err(|e| e.to_string()));
+        match scenario {
+            Ok(scenario) => simulator = simulator.scenario(scenario),
+            Err(e) => {
+                eprintln!("error: {}: {e}", path.display());
+                return ExitCode::from(2);
+            }
+        }
+    }
+    let result = runtime().and_then(|rt| {
+        rt.block_on(async {
+            let sim = simulator.start().await?;
+            let spaces = sim.scenario().spaces();
+            println!("url: {}", sim.url());
+            println!("token: {}", sim.token());
+            println!("spaces: {}", spaces.join(" "));
+            eprintln!(
+                "try: SPACES_TOKEN={} spaces-events watch --url {} --space {}\n\
+                 The scenario starts at the first subscription. Ctrl-C stops.",
+                sim.token(),
+                sim.url(),
+                spaces.first().map_or(DEMO_SPACE, String::as_str)
+            );
+            tokio::signal::ctrl_c().await
+        })
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The main job on any machine: the simulator in-process, the real client over a real
+/// websocket, the whole built-in meeting as it happens.
+pub(crate) fn demo(args: Demo) -> ExitCode {
+    let result = runtime().and_then(|rt| {
+        rt.block_on(async {
+            let sim = Simulator::new().start().await?;
+            eprintln!(
+                "simulator (a local stand-in for the Spaces socket server) on {}",
+                sim.url()
+            );
+            let client = match Client::builder(sim.url(), sim.token()).connect().await {
+                Ok(client) => client,
+                Err(e) => return Ok(crate::watch::fail(&e)),
+            };
+            let output = Output {
+                format: args.format,
+                max_events: Some(sim.scenario().steps.len() as u64),
+                categories: Vec::new(),
+            };
+            let code = consume(&client, &[DEMO_SPACE.to_owned()], &output, None).await;
+            client.close().await;
+            eprintln!("the meeting is over: {} events", sim.scenario().steps.len());
+            Ok(code)
+        })
+    });
+    result.unwrap_or_else(|e: std::io::Error| {
+        eprintln!("error: {e}");
+        ExitCode::FAILURE
+    })
+}

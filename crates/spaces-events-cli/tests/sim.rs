@@ -1,0 +1,166 @@
+//! `demo`, and `record` then `sim --scenario` replay, end to end through the binary.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde_json::Value;
+use spaces_events::Category;
+use spaces_events_tests::validator;
+use spaces_sim::{DEMO_SPACE, Simulator};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::Command;
+
+fn bin() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_spaces-events"));
+    command
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    command
+}
+
+async fn output(command: &mut Command) -> (Option<i32>, String, String) {
+    let out = tokio::time::timeout(Duration::from_secs(60), command.output())
+        .await
+        .expect("exits in time")
+        .expect("runs");
+    (
+        out.status.code(),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+#[tokio::test]
+async fn demo_shows_the_whole_meeting_and_exits_0() {
+    let (code, stdout, stderr) = output(bin().args(["demo", "--format", "jsonl"])).await;
+    assert_eq!(code, Some(0), "{stderr}");
+    let schema = validator(None);
+    let mut categories = Vec::new();
+    for line in stdout.lines() {
+        assert!(
+            schema.is_valid(&serde_json::from_str::<Value>(line).unwrap()),
+            "{line}"
+        );
+        categories.push(spaces_events::decode(line).unwrap().category());
+    }
+    for documented in [
+        Category::MeetingStarted,
+        Category::MeetingEnded,
+        Category::AttendeeAdded,
+        Category::AttendeeLeft,
+        Category::RecordingStarted,
+        Category::RecordingEnded,
+        Category::RecordingReady,
+    ] {
+        assert!(
+            categories.contains(&documented),
+            "{documented:?} missing in {stdout}"
+        );
+    }
+    let (code, pretty, _) = output(bin().args(["demo"])).await;
+    assert_eq!(code, Some(0));
+    assert_eq!(pretty.lines().count(), categories.len());
+    assert!(
+        pretty.contains("app.event.attendee.added") && pretty.contains("Bob (guest)"),
+        "{pretty}"
+    );
+}
+
+#[tokio::test]
+async fn a_recording_replays_as_it_was_received() {
+    let dir = std::env::temp_dir().join(format!("spaces-events-record-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("meeting.jsonl");
+    let sim = Simulator::new().start().await.unwrap();
+    let steps = sim.scenario().steps.len().to_string();
+    let (code, recorded_out, stderr) = output(
+        bin()
+            .args([
+                "record",
+                "--url",
+                sim.url(),
+                "--space",
+                DEMO_SPACE,
+                "--format",
+                "jsonl",
+                "--max-events",
+                &steps,
+                "--out",
+            ])
+            .arg(&file)
+            .env("SPACES_TOKEN", sim.token()),
+    )
+    .await;
+    assert_eq!(code, Some(0), "{stderr}");
+    let recording = std::fs::read_to_string(&file).unwrap();
+    let payloads: Vec<Value> = recording
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap()["payload"].take())
+        .collect();
+    assert_eq!(payloads.len(), sim.scenario().steps.len());
+    assert_eq!(
+        recorded_out
+            .lines()
+            .map(|l| serde_json::from_str::<Value>(l).unwrap())
+            .collect::<Vec<_>>(),
+        payloads
+    );
+
+    // Replay it from a second simulator, run by the binary.
+    let mut replay = bin()
+        .args(["sim", "--token", "replay-token", "--scenario"])
+        .arg(&file)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(replay.stdout.take().unwrap()).lines();
+    let url = lines
+        .next_line()
+        .await
+        .unwrap()
+        .unwrap()
+        .strip_prefix("url: ")
+        .unwrap()
+        .to_owned();
+    let (code, watched, stderr) = output(
+        bin()
+            .args([
+                "watch",
+                "--url",
+                &url,
+                "--space",
+                DEMO_SPACE,
+                "--format",
+                "jsonl",
+                "--max-events",
+                &steps,
+            ])
+            .env("SPACES_TOKEN", "replay-token"),
+    )
+    .await;
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(
+        watched
+            .lines()
+            .map(|l| serde_json::from_str::<Value>(l).unwrap())
+            .collect::<Vec<_>>(),
+        payloads
+    );
+    let _ = replay.kill().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn a_bad_scenario_file_is_named_with_its_line() {
+    let file = std::env::temp_dir().join(format!("spaces-events-bad-{}.jsonl", std::process::id()));
+    std::fs::write(
+        &file,
+        "{\"at_ms\":0,\"payload\":{\"category\":\"x\"}}\nnot json\n",
+    )
+    .unwrap();
+    let (code, _, stderr) = output(bin().args(["sim", "--scenario"]).arg(&file)).await;
+    assert_eq!(code, Some(2));
+    assert!(stderr.contains("line 2: "), "{stderr}");
+    let _ = std::fs::remove_file(&file);
+}

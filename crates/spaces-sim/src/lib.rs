@@ -1,0 +1,424 @@
+//! A local simulator of the Avaya Spaces socket server, for trying and testing Spaces
+//! integrations without an account or a meeting.
+//!
+//! Built on socketioxide (feature `v4`: Socket.IO 2 over Engine.IO 3), it behaves like the Spaces
+//! socket server: namespace `/chat`, the token checked from the query (`token`, `tokenType` `jwt`
+//! or `oauth`), SUBSCRIBE_CHANNEL answered with CHANNEL_SUBSCRIBED or SUBSCRIBE_CHANNEL_FAILED,
+//! UNSUBSCRIBE_CHANNEL, SEND_MEDIA_SESSION_EVENTS relayed as MEDIA_SESSION_RESPONSE, and a
+//! [`Scenario`] of MEDIA_SESSION_RESPONSE events played to the subscribers of each space,
+//! starting at the first subscription. Fault knobs drop connections, go silent, inject malformed
+//! frames and reject tokens.
+//!
+//! ```no_run
+//! # async fn demo() -> std::io::Result<()> {
+//! let sim = spaces_sim::Simulator::new().start().await?;
+//! println!("connect to {} with token {}", sim.url(), sim.token());
+//! # Ok(()) }
+//! ```
+//!
+//! Differences from the real socket.io 2.0.4 server: the open packet also carries `maxPayload`;
+//! `40` for `/` is always sent; namespace errors are objects (`44/chat,{"message":"…"}`), not bare
+//! strings; on a heartbeat timeout or protocol error the server sends `1` before closing.
+
+mod proxy;
+mod scenario;
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use serde_json::{Value, json};
+use socketioxide::SocketIo;
+use socketioxide::extract::{Data, SocketRef, State};
+use socketioxide::handler::ConnectHandler;
+use tokio::net::TcpListener;
+use tokio::sync::{Notify, watch};
+use tokio::task::JoinHandle;
+
+pub use scenario::{DEMO_SPACE, MEDIA_SESSION_RESPONSE, Scenario, ScenarioError, Step};
+
+/// The token the simulator accepts unless told otherwise.
+pub const DEFAULT_TOKEN: &str = "sim-token";
+
+/// What the simulator plays.
+#[derive(Clone, Debug)]
+enum Source {
+    /// The built-in meeting, with fresh timestamps on every play.
+    Meeting,
+    File(Scenario),
+}
+
+impl Source {
+    fn scenario(&self) -> Scenario {
+        match self {
+            Source::Meeting => Scenario::meeting(SystemTime::now()),
+            Source::File(scenario) => scenario.clone(),
+        }
+    }
+}
+
+/// Configures a simulator.
+#[derive(Clone, Debug)]
+pub struct Simulator {
+    addr: SocketAddr,
+    tokens: Vec<String>,
+    source: Source,
+    looping: bool,
+    ping_interval: Duration,
+    ping_timeout: Duration,
+}
+
+impl Default for Simulator {
+    fn default() -> Self {
+        Simulator::new()
+    }
+}
+
+impl Simulator {
+    /// 127.0.0.1 on a free port, token [`DEFAULT_TOKEN`], the built-in meeting played once,
+    /// socket.io 2.0.4's heartbeat (25 s / 60 s).
+    pub fn new() -> Self {
+        Simulator {
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            tokens: vec![DEFAULT_TOKEN.to_owned()],
+            source: Source::Meeting,
+            looping: false,
+            ping_interval: Duration::from_secs(25),
+            ping_timeout: Duration::from_secs(60),
+        }
+    }
+
+    /// Where to listen.
+    pub fn addr(mut self, addr: SocketAddr) -> Self {
+        self.addr = addr;
+        self
+    }
+
+    /// The one token accepted.
+    pub fn token(mut self, token: &str) -> Self {
+        self.tokens = vec![token.to_owned()];
+        self
+    }
+
+    /// Plays `scenario` instead of the built-in meeting.
+    pub fn scenario(mut self, scenario: Scenario) -> Self {
+        self.source = Source::File(scenario);
+        self
+    }
+
+    /// Plays the scenario again and again (2 s apart).
+    pub fn looping(mut self, on: bool) -> Self {
+        self.looping = on;
+        self
+    }
+
+    /// The heartbeat the open packet announces.
+    pub fn heartbeat(mut self, ping_interval: Duration, ping_timeout: Duration) -> Self {
+        (self.ping_interval, self.ping_timeout) = (ping_interval, ping_timeout);
+        self
+    }
+
+    /// Starts serving; stops when the returned [`Sim`] is dropped.
+    ///
+    /// # Errors
+    /// When the address cannot be bound.
+    pub async fn start(self) -> std::io::Result<Sim> {
+        let shared = Arc::new(Shared {
+            tokens: Mutex::new(self.tokens.iter().cloned().collect()),
+            refused: Mutex::new(HashSet::new()),
+            subscribed: Notify::new(),
+            connections: AtomicUsize::new(0),
+            rejections: AtomicUsize::new(0),
+            subscriptions: AtomicUsize::new(0),
+        });
+        let (layer, io) = SocketIo::builder()
+            .ping_interval(self.ping_interval)
+            .ping_timeout(self.ping_timeout)
+            .with_state(shared.clone())
+            .build_layer();
+        io.ns("/", async |_: SocketRef| {});
+        io.ns("/chat", on_connect.with(authenticate));
+
+        let inner = TcpListener::bind(("127.0.0.1", 0)).await?;
+        let upstream = inner.local_addr()?;
+        let public = TcpListener::bind(self.addr).await?;
+        let addr = public.local_addr()?;
+        let faults = Arc::new(proxy::Faults::new());
+        let (played, finished) = watch::channel(0usize);
+        let scenario = self.source.scenario();
+        let tasks = vec![
+            tokio::spawn(async move {
+                let _ = axum::serve(inner, axum::Router::new().layer(layer)).await;
+            }),
+            tokio::spawn(proxy::serve(public, upstream, faults.clone())),
+            tokio::spawn(play(
+                io.clone(),
+                shared.clone(),
+                self.source,
+                self.looping,
+                played,
+            )),
+        ];
+        Ok(Sim {
+            url: format!("http://{addr}/chat"),
+            token: self.tokens.first().cloned().unwrap_or_default(),
+            scenario,
+            io,
+            shared,
+            faults,
+            finished,
+            tasks,
+        })
+    }
+}
+
+/// State the socket handlers share.
+#[derive(Debug)]
+struct Shared {
+    tokens: Mutex<HashSet<String>>,
+    refused: Mutex<HashSet<String>>,
+    /// Signalled on every successful subscription; the scenario starts at the first.
+    subscribed: Notify,
+    connections: AtomicUsize,
+    rejections: AtomicUsize,
+    subscriptions: AtomicUsize,
+}
+
+/// A running simulator. Dropping it stops it.
+#[derive(Debug)]
+pub struct Sim {
+    url: String,
+    token: String,
+    scenario: Scenario,
+    io: SocketIo,
+    shared: Arc<Shared>,
+    faults: Arc<proxy::Faults>,
+    finished: watch::Receiver<usize>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Sim {
+    /// `http://127.0.0.1:PORT/chat`.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The token it accepts.
+    pub fn token(&self) -> &str {
+        &self.token
+    }
+
+    /// The scenario (for the built-in meeting: its first play).
+    pub fn scenario(&self) -> &Scenario {
+        &self.scenario
+    }
+
+    /// Resolves once the scenario has been played `n` times.
+    pub async fn played(&self, n: usize) {
+        let _ = self.finished.clone().wait_for(|&plays| plays >= n).await;
+    }
+
+    /// Emits `payload` as `event` to the subscribers of its `topicId`.
+    pub async fn emit(&self, event: &str, payload: &Value) {
+        emit(&self.io, event, payload).await;
+    }
+
+    /// Closes every connection (clients see a transport close).
+    pub fn drop_connections(&self) {
+        self.faults.drop_connections();
+    }
+
+    /// Swallows all traffic, both ways, for `duration`: a half-open link.
+    pub fn silence(&self, duration: Duration) {
+        self.faults.silence(duration);
+    }
+
+    /// Sends `text` as a websocket text frame to every client, as is (e.g. a truncated packet
+    /// `42/chat,["MEDIA_SESSION_RESPONSE",{"category":`).
+    pub fn inject_frame(&self, text: &str) {
+        self.faults.inject(text);
+    }
+
+    /// Replaces the accepted tokens (none: every connection is rejected).
+    pub fn set_tokens(&self, tokens: &[&str]) {
+        *self.shared.tokens.lock().expect("token lock") =
+            tokens.iter().map(|t| (*t).to_owned()).collect();
+    }
+
+    /// Refuses subscriptions to `space` (SUBSCRIBE_CHANNEL_FAILED `not.a.member`).
+    pub fn refuse_space(&self, space: &str) {
+        self.shared
+            .refused
+            .lock()
+            .expect("refused lock")
+            .insert(space.to_owned());
+    }
+
+    /// Namespace connections accepted so far.
+    pub fn connections(&self) -> usize {
+        self.shared.connections.load(Ordering::SeqCst)
+    }
+
+    /// Subscriptions accepted so far (re-subscriptions after reconnects included).
+    pub fn subscriptions(&self) -> usize {
+        self.shared.subscriptions.load(Ordering::SeqCst)
+    }
+
+    /// Namespace connections rejected (bad token) so far.
+    pub fn rejections(&self) -> usize {
+        self.shared.rejections.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for Sim {
+    fn drop(&mut self) {
+        self.tasks.iter().for_each(JoinHandle::abort);
+    }
+}
+
+#[derive(Debug)]
+struct Rejected;
+
+impl std::fmt::Display for Rejected {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Not authorized")
+    }
+}
+
+/// The `/chat` middleware: `token` and `tokenType` from the websocket URL's query.
+async fn authenticate(
+    socket: SocketRef,
+    State(shared): State<Arc<Shared>>,
+) -> Result<(), Rejected> {
+    let query = socket.req_parts().uri.query().unwrap_or_default();
+    let param = |name: &str| {
+        query.split('&').find_map(|kv| {
+            kv.split_once('=')
+                .filter(|(k, _)| *k == name)
+                .map(|(_, v)| percent_decode(v))
+        })
+    };
+    let token_ok =
+        param("token").is_some_and(|t| shared.tokens.lock().expect("token lock").contains(&t));
+    let type_ok = matches!(param("tokenType").as_deref(), Some("jwt" | "oauth"));
+    if token_ok && type_ok {
+        shared.connections.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    } else {
+        shared.rejections.fetch_add(1, Ordering::SeqCst);
+        Err(Rejected)
+    }
+}
+
+async fn on_connect(socket: SocketRef) {
+    socket.on("SUBSCRIBE_CHANNEL", on_subscribe);
+    socket.on(
+        "UNSUBSCRIBE_CHANNEL",
+        async |socket: SocketRef, Data::<Value>(payload)| {
+            if let Some(space) = payload["channel"]["_id"].as_str() {
+                socket.leave(space.to_owned());
+            }
+            let _ = socket.emit(
+                "CHANNEL_UNSUBSCRIBED",
+                &json!({ "channel": payload["channel"] }),
+            );
+        },
+    );
+    socket.on(
+        "SEND_MEDIA_SESSION_EVENTS",
+        async |socket: SocketRef, io: SocketIo, Data::<Value>(mut payload)| {
+            if payload.get("sender").is_none() {
+                payload["sender"] = json!({ "_id": format!("user-{}", socket.id), "type": "user" });
+            }
+            emit(&io, MEDIA_SESSION_RESPONSE, &payload).await;
+        },
+    );
+}
+
+async fn on_subscribe(
+    socket: SocketRef,
+    Data(payload): Data<Value>,
+    State(shared): State<Arc<Shared>>,
+) {
+    let channel = &payload["channel"];
+    let Some(space) = channel["_id"].as_str() else {
+        let _ = socket.emit("SUBSCRIBE_CHANNEL_FAILED", &json!({ "channel": channel,
+            "error": { "code": "invalid.parameters", "message": "channel data was not provided" } }));
+        return;
+    };
+    if shared.refused.lock().expect("refused lock").contains(space) {
+        let _ = socket.emit(
+            "SUBSCRIBE_CHANNEL_FAILED",
+            &json!({ "channel": channel,
+            "error": { "code": "not.a.member", "message": "user is not a member of the space" } }),
+        );
+        return;
+    }
+    socket.join(space.to_owned());
+    let _ = socket.emit(
+        "CHANNEL_SUBSCRIBED",
+        &json!({ "channel": channel, "dtsid": "1234", "sessionId": socket.id.to_string() }),
+    );
+    shared.subscriptions.fetch_add(1, Ordering::SeqCst);
+    shared.subscribed.notify_one();
+}
+
+/// Sends to the room of the payload's `topicId`.
+async fn emit(io: &SocketIo, event: &str, payload: &Value) {
+    let space = payload["topicId"].as_str().unwrap_or_default().to_owned();
+    if let Some(chat) = io.of("/chat") {
+        let _ = chat.to(space).emit(event, payload).await;
+    }
+}
+
+/// Plays the scenario from the first subscription on, once or in a loop; counts plays.
+async fn play(
+    io: SocketIo,
+    shared: Arc<Shared>,
+    source: Source,
+    looping: bool,
+    played: watch::Sender<usize>,
+) {
+    shared.subscribed.notified().await;
+    loop {
+        let start = tokio::time::Instant::now();
+        for step in source.scenario().steps {
+            tokio::time::sleep_until(start + step.at).await;
+            emit(&io, &step.event, &step.payload).await;
+        }
+        played.send_modify(|n| *n += 1);
+        if !looping {
+            return;
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(byte)) => {
+                out.push(byte);
+                i += 3;
+            }
+            (b'+', _) => {
+                out.push(b' ');
+                i += 1;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}

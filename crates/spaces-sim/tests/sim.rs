@@ -1,0 +1,158 @@
+//! The client against the simulator: the meeting, and the client's fault scenarios (drop,
+//! silence, malformed frames, rejected token, refused space).
+
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use spaces_events::client::{Builder, Client, ConnectionState, Error, Reconnect, Subscription};
+use spaces_events::{Category, MediaSessionEvent};
+use spaces_events_tests::peer::media_event;
+use spaces_sim::{DEMO_SPACE, Sim, Simulator};
+
+fn builder(sim: &Sim) -> Builder {
+    // The client's defaults (token also in CONNECT) work: the simulator strips the query as
+    // socket.io 2.0.4 does.
+    Client::builder(sim.url(), sim.token()).reconnect(Reconnect {
+        initial_delay: Duration::from_millis(100),
+        max_delay: Duration::from_millis(500),
+        ..Reconnect::default()
+    })
+}
+
+async fn quick() -> Sim {
+    Simulator::new()
+        .heartbeat(Duration::from_millis(300), Duration::from_millis(600))
+        .start()
+        .await
+        .unwrap()
+}
+
+async fn next(sub: &mut Subscription) -> Result<MediaSessionEvent, Error> {
+    tokio::time::timeout(Duration::from_secs(10), sub.next())
+        .await
+        .expect("an item in time")
+        .expect("stream open")
+}
+
+/// Waits until the simulator has accepted `n` subscriptions.
+async fn wait_subscriptions(sim: &Sim, n: usize) {
+    tokio::time::timeout(Duration::from_secs(20), async {
+        while sim.subscriptions() < n {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("re-subscribed in time");
+}
+
+async fn wait_state(client: &Client, want: impl Fn(&ConnectionState) -> bool) {
+    let mut states = client.state_changes();
+    tokio::time::timeout(Duration::from_secs(20), states.wait_for(|s| want(s)))
+        .await
+        .expect("in time")
+        .expect("alive");
+}
+
+#[tokio::test]
+async fn the_meeting_plays_every_documented_category() {
+    let sim = Simulator::new().start().await.unwrap();
+    let client = builder(&sim).connect().await.unwrap();
+    let mut sub = client.subscribe(DEMO_SPACE).await.unwrap();
+    let mut categories = Vec::new();
+    for step in &sim.scenario().steps {
+        let event = next(&mut sub).await.unwrap();
+        assert_eq!(event.category_name(), step.payload["category"]);
+        categories.push(event.category());
+    }
+    for documented in [
+        Category::MeetingStarted,
+        Category::MeetingEnded,
+        Category::AttendeeAdded,
+        Category::AttendeeLeft,
+        Category::RecordingStarted,
+        Category::RecordingEnded,
+        Category::RecordingReady,
+    ] {
+        assert!(categories.contains(&documented), "{documented:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_drop_costs_a_reconnect_and_nothing_else() {
+    let sim = quick().await;
+    let client = builder(&sim).connect().await.unwrap();
+    let mut sub = client.subscribe("space-1").await.unwrap();
+    sim.emit("MEDIA_SESSION_RESPONSE", &media_event("space-1", 1))
+        .await;
+    assert_eq!(next(&mut sub).await.unwrap().id(), Some("event-1"));
+    sim.drop_connections();
+    wait_state(&client, |s| {
+        matches!(s, ConnectionState::Reconnecting { .. })
+    })
+    .await;
+    wait_state(&client, |s| matches!(s, ConnectionState::Connected)).await;
+    wait_subscriptions(&sim, 2).await;
+    sim.emit("MEDIA_SESSION_RESPONSE", &media_event("space-1", 2))
+        .await;
+    assert_eq!(next(&mut sub).await.unwrap().id(), Some("event-2"));
+    assert_eq!(sim.connections(), 2);
+}
+
+#[tokio::test]
+async fn silence_is_detected_and_survived() {
+    let sim = quick().await;
+    let client = builder(&sim)
+        .heartbeat_deadline(Duration::from_millis(400))
+        .connect()
+        .await
+        .unwrap();
+    let mut sub = client.subscribe("space-1").await.unwrap();
+    sim.silence(Duration::from_millis(1500));
+    wait_state(&client, |s| {
+        matches!(
+            s,
+            ConnectionState::Reconnecting {
+                reason: Error::Timeout(_),
+                ..
+            }
+        )
+    })
+    .await;
+    wait_state(&client, |s| matches!(s, ConnectionState::Connected)).await;
+    wait_subscriptions(&sim, 2).await;
+    sim.emit("MEDIA_SESSION_RESPONSE", &media_event("space-1", 3))
+        .await;
+    assert_eq!(next(&mut sub).await.unwrap().id(), Some("event-3"));
+}
+
+#[tokio::test]
+async fn malformed_frames_are_reported_and_skipped() {
+    let sim = quick().await;
+    let client = builder(&sim).connect().await.unwrap();
+    let mut sub = client.subscribe("space-1").await.unwrap();
+    sim.inject_frame(r#"42/chat,["MEDIA_SESSION_RESPONSE",{"category":"#);
+    sim.inject_frame(r#"42/chat,["MEDIA_SESSION_RESPONSE","just a string"]"#);
+    sim.emit("MEDIA_SESSION_RESPONSE", &media_event("space-1", 4))
+        .await;
+    assert!(matches!(next(&mut sub).await, Err(Error::Protocol(_))));
+    assert!(matches!(next(&mut sub).await, Err(Error::Decode(_))));
+    assert_eq!(next(&mut sub).await.unwrap().id(), Some("event-4"));
+    assert!(matches!(client.state(), ConnectionState::Connected));
+}
+
+#[tokio::test]
+async fn a_rejected_token_and_a_refused_space() {
+    let sim = quick().await;
+    sim.refuse_space("secret-space");
+    let client = builder(&sim).connect().await.unwrap();
+    assert!(
+        matches!(client.subscribe("secret-space").await, Err(Error::SubscribeRefused { code, .. }) if code == "not.a.member")
+    );
+    sim.set_tokens(&[]);
+    let error = builder(&sim).connect().await.unwrap_err();
+    assert!(
+        matches!(&error, Error::Auth(m) if m == "Not authorized"),
+        "{error:?}"
+    );
+    assert_eq!(sim.rejections(), 1);
+}
