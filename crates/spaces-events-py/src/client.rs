@@ -1,0 +1,403 @@
+//! The client for Python: a native `Connection` that serves both the asyncio `AsyncClient` and
+//! the blocking `Client` of `spaces_events/_client.py`.
+//!
+//! No thread of ours ever takes the GIL. Every operation runs on the crate's tokio runtime and
+//! returns a [`Pending`]: the result goes into a slot, and a byte into a socket pair whose read
+//! end Python watches — asyncio with `loop.add_reader`, the blocking client by reading it without
+//! the GIL. Python then collects the result on its own thread. (Completing asyncio futures from
+//! runtime threads, as pyo3-async-runtimes does, can abort the interpreter at exit.)
+
+use std::io::{ErrorKind, Read};
+use std::os::fd::AsRawFd;
+use std::os::unix::net::UnixStream;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use futures_util::FutureExt;
+use pyo3::prelude::*;
+use pyo3::types::PyList;
+use spaces_events::MediaSessionEvent;
+use spaces_events::client::{
+    Builder, Client, ConnectionState, Error, Reconnect, Subscription, Token, TokenType,
+};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::errors::client_error;
+use crate::event::Event;
+
+/// The runtime every connection of the process runs on.
+fn runtime() -> &'static tokio::runtime::Runtime {
+    static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    RUNTIME.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("spaces-events")
+            .enable_all()
+            .build()
+            .expect("a tokio runtime starts")
+    })
+}
+
+/// What an operation produced.
+enum Outcome {
+    Done,
+    Flag(bool),
+    Events(Subscription),
+    Batch(Vec<Result<MediaSessionEvent, Error>>),
+    Failed(Error),
+}
+
+/// An operation under way; see the module docs.
+#[pyclass(frozen, module = "spaces_events._native")]
+pub(crate) struct Pending {
+    ready: UnixStream,
+    slot: Arc<Mutex<Option<Outcome>>>,
+}
+
+impl Pending {
+    fn spawn(future: impl Future<Output = Outcome> + Send + 'static) -> PyResult<Pending> {
+        let (ready, signal) = UnixStream::pair()?;
+        let slot = Arc::new(Mutex::new(None));
+        let filled = slot.clone();
+        runtime().spawn(async move {
+            let outcome = future.await;
+            *filled.lock().expect("slot lock") = Some(outcome);
+            // Closing the write end makes the read end readable (EOF).
+            drop(signal);
+        });
+        Ok(Pending { ready, slot })
+    }
+}
+
+#[pymethods]
+impl Pending {
+    /// The file descriptor that becomes readable when the result is ready.
+    fn fileno(&self) -> i32 {
+        self.ready.as_raw_fd()
+    }
+
+    /// Whether the result is ready.
+    fn done(&self) -> bool {
+        self.slot.lock().expect("slot lock").is_some()
+    }
+
+    /// Takes the result (once); raises the operation's error.
+    fn result<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let outcome = self.slot.lock().expect("slot lock").take();
+        match outcome {
+            None => Err(pyo3::exceptions::PyRuntimeError::new_err(
+                "the result is not ready, or was taken",
+            )),
+            Some(Outcome::Done) => Ok(py.None().into_bound(py)),
+            Some(Outcome::Flag(flag)) => Ok(flag.into_pyobject(py)?.to_owned().into_any()),
+            Some(Outcome::Events(subscription)) => {
+                Ok(Bound::new(py, Events::new(subscription))?.into_any())
+            }
+            Some(Outcome::Batch(items)) => batch(py, items),
+            Some(Outcome::Failed(error)) => Err(client_error(py, error)),
+        }
+    }
+
+    /// Waits without the GIL (Ctrl-C interrupts), then returns `result()`.
+    fn wait<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.ready
+            .set_read_timeout(Some(Duration::from_millis(100)))?;
+        let mut byte = [0u8; 1];
+        loop {
+            let read = py.detach(|| (&self.ready).read(&mut byte));
+            match read {
+                Ok(_) => return self.result(py),
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted
+                    ) =>
+                {
+                    py.check_signals()?
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+}
+
+/// Events for Python; non-fatal errors (an undecodable payload) go to the `spaces_events` logger.
+fn batch(
+    py: Python<'_>,
+    items: Vec<Result<MediaSessionEvent, Error>>,
+) -> PyResult<Bound<'_, PyAny>> {
+    let list = PyList::empty(py);
+    for item in items {
+        match item {
+            Ok(event) => list.append(Event::from(event))?,
+            Err(error) => {
+                let logger = py
+                    .import("logging")?
+                    .call_method1("getLogger", ("spaces_events",))?;
+                logger.call_method1("warning", ("skipped: %s", error.to_string()))?;
+            }
+        }
+    }
+    Ok(list.into_any())
+}
+
+/// Client options, from the keyword arguments of `AsyncClient`/`Client` (see `_client.py`).
+#[derive(FromPyObject)]
+#[pyo3(from_item_all)]
+pub(crate) struct Options {
+    token_type: String,
+    token_provider: bool,
+    reconnect: bool,
+    reconnect_delay: f64,
+    reconnect_delay_max: f64,
+    reconnect_attempts: Option<u32>,
+    heartbeat_deadline: Option<f64>,
+    connect_timeout: f64,
+    subscribe_timeout: f64,
+    headers: Vec<(String, String)>,
+    buffer: usize,
+    token_in_connect: bool,
+    ca_certificate: Option<Vec<u8>>,
+}
+
+/// A token request of the client, answered by the Python token provider.
+type TokenReply = oneshot::Sender<Result<Token, String>>;
+
+/// A connection, shared by the Python wrappers.
+#[pyclass(frozen, weakref, module = "spaces_events._native")]
+pub(crate) struct Connection {
+    builder: Mutex<Option<Builder>>,
+    client: Arc<OnceLock<Client>>,
+    requests: Arc<tokio::sync::Mutex<mpsc::Receiver<TokenReply>>>,
+    reply: Arc<Mutex<Option<TokenReply>>>,
+}
+
+impl Connection {
+    fn client(&self) -> PyResult<Client> {
+        self.client
+            .get()
+            .cloned()
+            .ok_or_else(|| pyo3::exceptions::PyRuntimeError::new_err("not connected"))
+    }
+}
+
+#[pymethods]
+impl Connection {
+    #[new]
+    fn new(url: &str, token: String, options: Options) -> PyResult<Connection> {
+        let o = options;
+        let token_type = match o.token_type.as_str() {
+            "jwt" => TokenType::Jwt,
+            "oauth" => TokenType::Oauth,
+            other => {
+                return Err(pyo3::exceptions::PyValueError::new_err(format!(
+                    "token_type must be 'jwt' or 'oauth', not {other:?}"
+                )));
+            }
+        };
+        let seconds = |s: f64| {
+            Duration::try_from_secs_f64(s)
+                .map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))
+        };
+        let mut b = Client::builder(url, token)
+            .token_type(token_type)
+            .token_in_connect(o.token_in_connect)
+            .reconnect(Reconnect {
+                enabled: o.reconnect,
+                initial_delay: seconds(o.reconnect_delay)?,
+                max_delay: seconds(o.reconnect_delay_max)?,
+                max_attempts: o.reconnect_attempts,
+                ..Reconnect::default()
+            })
+            .connect_timeout(seconds(o.connect_timeout)?)
+            .subscribe_timeout(seconds(o.subscribe_timeout)?)
+            .buffer(o.buffer);
+        if let Some(deadline) = o.heartbeat_deadline {
+            b = b.heartbeat_deadline(seconds(deadline)?);
+        }
+        for (name, value) in &o.headers {
+            b = b.header(name, value);
+        }
+        if let Some(pem) = &o.ca_certificate {
+            b = b.add_root_certificate(pem);
+        }
+        let (ask, requests) = mpsc::channel::<TokenReply>(1);
+        if o.token_provider {
+            // The request goes to Python (`next_token_request`), which calls the provider.
+            b = b.token_provider(move || {
+                let ask = ask.clone();
+                async move {
+                    let (reply, answer) = oneshot::channel();
+                    ask.send(reply)
+                        .await
+                        .map_err(|_| "the token provider is gone")?;
+                    answer
+                        .await
+                        .map_err(|_| "the token provider gave no answer")?
+                        .map_err(Into::into)
+                }
+            });
+        }
+        Ok(Connection {
+            builder: Mutex::new(Some(b)),
+            client: Arc::new(OnceLock::new()),
+            requests: Arc::new(tokio::sync::Mutex::new(requests)),
+            reply: Arc::new(Mutex::new(None)),
+        })
+    }
+
+    /// Connects (once).
+    fn connect(&self) -> PyResult<Pending> {
+        let builder = self.builder.lock().expect("builder lock").take();
+        let builder = builder
+            .ok_or_else(|| pyo3::exceptions::PyRuntimeError::new_err("already connected"))?;
+        let client = self.client.clone();
+        Pending::spawn(async move {
+            match builder.connect().await {
+                Ok(connected) => {
+                    let _ = client.set(connected);
+                    Outcome::Done
+                }
+                Err(e) => Outcome::Failed(e),
+            }
+        })
+    }
+
+    /// Resolves `True` when the client wants a token (answer with `answer_token`), `False`
+    /// once no more will be asked.
+    fn next_token_request(&self) -> PyResult<Pending> {
+        let (requests, reply) = (self.requests.clone(), self.reply.clone());
+        Pending::spawn(async move {
+            match requests.lock().await.recv().await {
+                Some(request) => {
+                    *reply.lock().expect("reply lock") = Some(request);
+                    Outcome::Flag(true)
+                }
+                None => Outcome::Flag(false),
+            }
+        })
+    }
+
+    /// Answers the pending token request: a token, or the provider's error message.
+    #[pyo3(signature = (token=None, error=None))]
+    fn answer_token(&self, token: Option<String>, error: Option<String>) {
+        if let Some(reply) = self.reply.lock().expect("reply lock").take() {
+            let _ = reply.send(
+                token
+                    .map(Token::new)
+                    .ok_or_else(|| error.unwrap_or_else(|| "no token".into())),
+            );
+        }
+    }
+
+    /// Subscribes to a space.
+    fn subscribe(&self, space: String) -> PyResult<Pending> {
+        let client = self.client()?;
+        Pending::spawn(async move {
+            match client.subscribe(&space).await {
+                Ok(subscription) => Outcome::Events(subscription),
+                Err(e) => Outcome::Failed(e),
+            }
+        })
+    }
+
+    /// Unsubscribes from a space.
+    fn unsubscribe(&self, space: String) -> PyResult<Pending> {
+        let client = self.client()?;
+        Pending::spawn(async move {
+            client
+                .unsubscribe(&space)
+                .await
+                .map_or_else(Outcome::Failed, |()| Outcome::Done)
+        })
+    }
+
+    /// Closes the connection (at once if it never connected).
+    fn close(&self) -> PyResult<Pending> {
+        self.builder.lock().expect("builder lock").take();
+        let client = self.client.get().cloned();
+        Pending::spawn(async move {
+            if let Some(client) = client {
+                client.close().await;
+            }
+            Outcome::Done
+        })
+    }
+
+    /// `new`, `connecting`, `connected`, `reconnecting` or `closed`.
+    #[getter]
+    fn state(&self) -> &'static str {
+        match self.client.get().map(Client::state) {
+            None if self.builder.lock().expect("builder lock").is_some() => "new",
+            None | Some(ConnectionState::Connecting) => "connecting",
+            Some(ConnectionState::Connected) => "connected",
+            Some(ConnectionState::Reconnecting { .. }) => "reconnecting",
+            Some(_) => "closed",
+        }
+    }
+}
+
+/// A subscription's events, handed to Python in batches.
+#[pyclass(frozen, module = "spaces_events._native")]
+pub(crate) struct Events {
+    space: String,
+    inner: Arc<tokio::sync::Mutex<Queue>>,
+}
+
+struct Queue {
+    subscription: Subscription,
+    /// A fatal error found while filling a batch: the next batch raises it.
+    error: Option<Error>,
+}
+
+impl Events {
+    fn new(subscription: Subscription) -> Self {
+        let space = subscription.space_id().to_owned();
+        Events {
+            space,
+            inner: Arc::new(tokio::sync::Mutex::new(Queue {
+                subscription,
+                error: None,
+            })),
+        }
+    }
+}
+
+/// Up to `max` items: waits for the first, then takes what is already there; empty at the end.
+async fn next_batch(inner: Arc<tokio::sync::Mutex<Queue>>, max: usize) -> Outcome {
+    let mut queue = inner.lock().await;
+    if let Some(error) = queue.error.take() {
+        return Outcome::Failed(error);
+    }
+    let mut batch = Vec::new();
+    let mut next = queue.subscription.recv().await;
+    while let Some(item) = next {
+        match item {
+            Err(error) if error.is_fatal() && batch.is_empty() => return Outcome::Failed(error),
+            Err(error) if error.is_fatal() => {
+                queue.error = Some(error);
+                break;
+            }
+            item => batch.push(item),
+        }
+        if batch.len() >= max {
+            break;
+        }
+        next = queue.subscription.recv().now_or_never().flatten();
+    }
+    Outcome::Batch(batch)
+}
+
+#[pymethods]
+impl Events {
+    /// The space id.
+    #[getter]
+    fn space(&self) -> &str {
+        &self.space
+    }
+
+    /// The next batch of at most `max` events; `[]` when the subscription ended.
+    fn next_batch(&self, max: usize) -> PyResult<Pending> {
+        Pending::spawn(next_batch(self.inner.clone(), max.max(1)))
+    }
+}

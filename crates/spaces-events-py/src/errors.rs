@@ -1,0 +1,55 @@
+//! Rust errors as the exceptions of `spaces_events._errors` (defined in Python, where an
+//! exception can have two bases: `DecodeError` is a `SpacesError` and a `ValueError`).
+
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use spaces_events::DecodeError;
+use spaces_events::client::Error;
+
+fn class<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> {
+    static ERRORS: PyOnceLock<Py<PyModule>> = PyOnceLock::new();
+    let module =
+        ERRORS.get_or_try_init(py, || py.import("spaces_events._errors").map(Bound::unbind))?;
+    module.bind(py).getattr(name)
+}
+
+fn raise<'py>(py: Python<'py>, name: &str, args: impl pyo3::call::PyCallArgs<'py>) -> PyErr {
+    match class(py, name).and_then(|cls| cls.call1(args)) {
+        Ok(exception) => PyErr::from_value(exception),
+        Err(e) => e,
+    }
+}
+
+/// `DecodeError(message, path, line, column)`; `str()` is Rust's `Display`.
+pub(crate) fn decode_error(py: Python<'_>, e: &DecodeError) -> PyErr {
+    raise(
+        py,
+        "DecodeError",
+        (e.to_string(), e.message(), e.path(), e.line(), e.column()),
+    )
+}
+
+/// The exception for a client error.
+pub(crate) fn client_error(py: Python<'_>, e: Error) -> PyErr {
+    match &e {
+        Error::Decode(d) => decode_error(py, d),
+        Error::Auth(_) => raise(py, "AuthError", (e.to_string(),)),
+        Error::SubscribeRefused {
+            space,
+            code,
+            message,
+        } => raise(
+            py,
+            "SubscribeError",
+            (
+                e.to_string(),
+                space.as_str(),
+                code.as_str(),
+                message.as_str(),
+            ),
+        ),
+        Error::Url(_) => pyo3::exceptions::PyValueError::new_err(e.to_string()),
+        Error::Closed | Error::AlreadySubscribed(_) => raise(py, "SpacesError", (e.to_string(),)),
+        _ => raise(py, "TransportError", (e.to_string(),)),
+    }
+}

@@ -1,0 +1,424 @@
+//! `decode` and the event classes. Events keep the Rust value; Python objects are made only for
+//! what is read.
+
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::Arc;
+
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyBytes, PyString, PyTuple};
+use spaces_events::types::{self, Timestamp};
+use spaces_events::{MediaSessionEvent, decode as decode_event};
+
+use crate::errors::decode_error;
+
+/// Decodes one MEDIA_SESSION_RESPONSE payload (JSON, as `bytes` or `str`).
+#[pyfunction]
+pub(crate) fn decode(py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<Event> {
+    let result = if let Ok(bytes) = data.cast::<PyBytes>() {
+        decode_event(bytes.as_bytes())
+    } else if let Ok(text) = data.cast::<PyString>() {
+        decode_event(text.to_cow()?.as_ref())
+    } else {
+        return Err(pyo3::exceptions::PyTypeError::new_err(
+            "decode() takes bytes or str",
+        ));
+    };
+    result.map(Event::from).map_err(|e| decode_error(py, &e))
+}
+
+/// A timestamp as it arrived: `str` (ISO-8601) or `int` (epoch milliseconds).
+fn timestamp<'py>(py: Python<'py>, t: Option<&Timestamp>) -> PyResult<Option<Bound<'py, PyAny>>> {
+    Ok(match t {
+        None => None,
+        Some(Timestamp::Iso(s)) => Some(PyString::new(py, s).into_any()),
+        Some(Timestamp::EpochMillis(ms)) => Some(ms.into_pyobject(py)?.into_any()),
+    })
+}
+
+/// `json.loads`.
+fn json_loads<'py>(py: Python<'py>, text: &str) -> PyResult<Bound<'py, PyAny>> {
+    static LOADS: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    LOADS.import(py, "json", "loads")?.call1((text,))
+}
+
+/// One MEDIA_SESSION_RESPONSE: immutable; equal when the wire JSON is.
+#[pyclass(frozen, module = "spaces_events", name = "MediaSessionEvent")]
+pub(crate) struct Event(pub(crate) Arc<MediaSessionEvent>);
+
+impl From<MediaSessionEvent> for Event {
+    fn from(event: MediaSessionEvent) -> Self {
+        Event(Arc::new(event))
+    }
+}
+
+#[pymethods]
+impl Event {
+    #[classattr]
+    fn __match_args__(py: Python<'_>) -> PyResult<Bound<'_, PyTuple>> {
+        PyTuple::new(py, ["category", "topic_id", "content"])
+    }
+
+    /// Event id (`_id`).
+    #[getter]
+    fn id(&self) -> Option<&str> {
+        self.0.id()
+    }
+
+    /// Id of the message the event is about (`messageId`).
+    #[getter]
+    fn message_id(&self) -> Option<&str> {
+        self.0.message_id()
+    }
+
+    /// Id of the space (`topicId`).
+    #[getter]
+    fn topic_id(&self) -> Option<&str> {
+        self.0.topic_id()
+    }
+
+    /// The category, a `Category` (`Category.UNKNOWN` for one the schema does not list).
+    #[getter]
+    fn category<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        static CATEGORY: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+        CATEGORY
+            .import(py, "spaces_events._category", "Category")?
+            .call1((self.0.category_name(),))
+    }
+
+    /// The category exactly as it arrived.
+    #[getter]
+    fn category_name(&self) -> &str {
+        self.0.category_name()
+    }
+
+    /// Who caused the event.
+    #[getter]
+    fn sender(&self) -> Option<Party> {
+        self.0.sender().map(Party::sender)
+    }
+
+    /// The event body.
+    #[getter]
+    fn content(&self) -> Option<Content> {
+        self.0.content().map(|_| Content(self.0.clone()))
+    }
+
+    /// When the object of the event was last modified: `str`, `int` or `None`.
+    #[getter]
+    fn modified<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        timestamp(py, self.0.modified())
+    }
+
+    /// The payload as a `dict`, equal to the JSON that arrived (unknown fields included).
+    fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        json_loads(py, self.0.json())
+    }
+
+    /// The payload as compact JSON, as it arrived.
+    fn to_json(&self) -> &str {
+        self.0.json()
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "MediaSessionEvent(category={}, topic_id={}, id={})",
+            repr(Some(self.0.category_name())),
+            repr(self.0.topic_id()),
+            repr(self.0.id())
+        )
+    }
+
+    fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
+        other
+            .cast::<Event>()
+            .is_ok_and(|o| o.get().0.json() == self.0.json())
+    }
+
+    fn __hash__(&self) -> u64 {
+        let mut h = DefaultHasher::new();
+        self.0.json().hash(&mut h);
+        h.finish()
+    }
+}
+
+/// Python's `repr` of an optional string.
+fn repr(value: Option<&str>) -> String {
+    value.map_or_else(
+        || "None".into(),
+        |v| format!("'{}'", v.replace('\\', "\\\\").replace('\'', "\\'")),
+    )
+}
+
+/// A party: the sender, an attendee, or who started a recording.
+#[pyclass(frozen, module = "spaces_events", name = "Party")]
+pub(crate) struct Party {
+    id: Option<String>,
+    kind: Option<String>,
+    username: Option<String>,
+    displayname: Option<String>,
+    picture_url: Option<String>,
+    join_time: Option<Timestamp>,
+}
+
+impl Party {
+    fn sender(s: &types::Sender) -> Self {
+        Party {
+            id: s.id.clone(),
+            kind: s.type_.clone(),
+            username: s.username.clone(),
+            displayname: s.displayname.clone(),
+            picture_url: s.picture_url.clone(),
+            join_time: None,
+        }
+    }
+
+    fn attendee(a: &types::Attendee) -> Self {
+        Party {
+            id: a.id.clone(),
+            kind: a.type_.clone(),
+            username: a.username.clone(),
+            displayname: a.displayname.clone(),
+            picture_url: a.picture_url.clone(),
+            join_time: a.join_time.clone(),
+        }
+    }
+}
+
+#[pymethods]
+impl Party {
+    #[classattr]
+    fn __match_args__(py: Python<'_>) -> PyResult<Bound<'_, PyTuple>> {
+        PyTuple::new(py, ["id", "displayname"])
+    }
+
+    /// Id (`_id`).
+    #[getter]
+    fn id(&self) -> Option<&str> {
+        self.id.as_deref()
+    }
+
+    /// Kind of party (`type`): `user`, `anonymous`, `phone`, `spaceserver`, ...
+    #[getter]
+    fn r#type(&self) -> Option<&str> {
+        self.kind.as_deref()
+    }
+
+    /// Login name.
+    #[getter]
+    fn username(&self) -> Option<&str> {
+        self.username.as_deref()
+    }
+
+    /// Name to display.
+    #[getter]
+    fn displayname(&self) -> Option<&str> {
+        self.displayname.as_deref()
+    }
+
+    /// Avatar URL.
+    #[getter]
+    fn picture_url(&self) -> Option<&str> {
+        self.picture_url.as_deref()
+    }
+
+    /// When an attendee joined (`joinTime`): `str`, `int` or `None`.
+    #[getter]
+    fn join_time<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        timestamp(py, self.join_time.as_ref())
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "Party(id={}, type={}, displayname={})",
+            repr(self.id.as_deref()),
+            repr(self.kind.as_deref()),
+            repr(self.displayname.as_deref())
+        )
+    }
+}
+
+/// The body of an event.
+#[pyclass(frozen, module = "spaces_events", name = "Content")]
+pub(crate) struct Content(Arc<MediaSessionEvent>);
+
+impl Content {
+    fn get(&self) -> &types::Content {
+        self.0
+            .content()
+            .expect("a Content is made only for an event with content")
+    }
+}
+
+#[pymethods]
+impl Content {
+    /// When the meeting started (`startTime`): `str`, `int` or `None`.
+    #[getter]
+    fn start_time<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        timestamp(py, self.get().start_time.as_ref())
+    }
+
+    /// When it ended (`endTime`).
+    #[getter]
+    fn end_time<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        timestamp(py, self.get().end_time.as_ref())
+    }
+
+    /// `virtualEndTime`.
+    #[getter]
+    fn virtual_end_time<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        timestamp(py, self.get().virtual_end_time.as_ref())
+    }
+
+    /// `active` or `inactive` (`meetingStatus`).
+    #[getter]
+    fn meeting_status(&self) -> Option<&str> {
+        self.get().meeting_status.as_deref()
+    }
+
+    /// `video` or `audio` (`mediaMode`).
+    #[getter]
+    fn media_mode(&self) -> Option<&str> {
+        self.get().media_mode.as_deref()
+    }
+
+    /// Message text (`bodyText`).
+    #[getter]
+    fn body_text(&self) -> Option<&str> {
+        self.get().body_text.as_deref()
+    }
+
+    /// The meeting's attendees (empty when absent).
+    #[getter]
+    fn attendees(&self) -> Vec<Party> {
+        self.get().attendees.iter().map(Party::attendee).collect()
+    }
+
+    /// Who joined or left, on attendee events.
+    #[getter]
+    fn attendee(&self) -> Option<Party> {
+        self.get().attendee.as_ref().map(Party::attendee)
+    }
+
+    /// The meeting's recordings (empty when absent).
+    #[getter]
+    fn recordings(&self) -> Vec<Recording> {
+        self.get()
+            .recordings
+            .iter()
+            .map(|r| Recording(r.clone()))
+            .collect()
+    }
+
+    /// User-provided objects (`data`), as Python values.
+    #[getter]
+    fn data<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        json_loads(
+            py,
+            &serde_json::to_string(&self.get().data).unwrap_or_else(|_| "[]".into()),
+        )
+    }
+
+    /// A participant's media state (`mediaSession`, on `tracksstatus`).
+    #[getter]
+    fn media_session(&self) -> Option<MediaSession> {
+        self.get().media_session.clone().map(MediaSession)
+    }
+
+    fn __repr__(&self) -> String {
+        let c = self.get();
+        format!(
+            "Content(meeting_status={}, attendees={}, recordings={})",
+            repr(c.meeting_status.as_deref()),
+            c.attendees.len(),
+            c.recordings.len()
+        )
+    }
+}
+
+/// A recording of a meeting.
+#[pyclass(frozen, module = "spaces_events", name = "Recording")]
+pub(crate) struct Recording(types::Recording);
+
+#[pymethods]
+impl Recording {
+    /// Recording id (`_id`).
+    #[getter]
+    fn id(&self) -> Option<&str> {
+        self.0.id.as_deref()
+    }
+
+    /// Who started it (`startedBy`).
+    #[getter]
+    fn started_by(&self) -> Option<Party> {
+        self.0.started_by.as_ref().map(Party::sender)
+    }
+
+    /// When it started.
+    #[getter]
+    fn start_time<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        timestamp(py, self.0.start_time.as_ref())
+    }
+
+    /// When it ended.
+    #[getter]
+    fn end_time<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        timestamp(py, self.0.end_time.as_ref())
+    }
+
+    fn __repr__(&self) -> String {
+        format!("Recording(id={})", repr(self.0.id.as_deref()))
+    }
+}
+
+/// A participant's media state.
+#[pyclass(frozen, module = "spaces_events", name = "MediaSession")]
+pub(crate) struct MediaSession(types::MediaSession);
+
+#[pymethods]
+impl MediaSession {
+    /// Microphone on.
+    #[getter]
+    fn audio(&self) -> Option<bool> {
+        self.0.audio
+    }
+
+    /// Camera on.
+    #[getter]
+    fn video(&self) -> Option<bool> {
+        self.0.video
+    }
+
+    /// Connected to the media server.
+    #[getter]
+    fn connected(&self) -> Option<bool> {
+        self.0.connected
+    }
+
+    /// Sharing the screen.
+    #[getter]
+    fn screenshare(&self) -> Option<bool> {
+        self.0.screenshare
+    }
+
+    /// Muted by the participant.
+    #[getter]
+    fn self_muted(&self) -> Option<bool> {
+        self.0.self_muted
+    }
+
+    fn __repr__(&self) -> String {
+        let flag = |b: Option<bool>| match b {
+            Some(true) => "True",
+            Some(false) => "False",
+            None => "None",
+        };
+        let m = &self.0;
+        format!(
+            "MediaSession(audio={}, video={}, screenshare={})",
+            flag(m.audio),
+            flag(m.video),
+            flag(m.screenshare)
+        )
+    }
+}

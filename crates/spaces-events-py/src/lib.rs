@@ -1,0 +1,17 @@
+//! The native module `spaces_events._native`: the Rust core for the `spaces_events` Python
+//! package (`python/spaces_events/`), which wraps it in a Pythonic API.
+
+mod client;
+mod errors;
+mod event;
+
+use pyo3::prelude::*;
+
+/// The native part of `spaces_events`.
+#[pymodule]
+mod _native {
+    #[pymodule_export]
+    use super::client::{Connection, Events, Pending};
+    #[pymodule_export]
+    use super::event::{Content, Event, MediaSession, Party, Recording, decode};
+}

@@ -1,0 +1,36 @@
+"""Typed, lossless Avaya Spaces media-session events, and a client that subscribes to them.
+
+>>> import spaces_events
+>>> event = spaces_events.decode(b'{"category":"app.event.attendee.added","topicId":"s1",'
+...     b'"content":{"attendee":{"_id":"u1","displayname":"Ann"}}}')
+>>> event.category
+<Category.ATTENDEE_ADDED: 'app.event.attendee.added'>
+>>> event.content.attendee.displayname
+'Ann'
+"""
+
+from ._category import Category
+from ._client import PRODUCTION_URL, STAGING_URL, AsyncClient, AsyncSubscription, Client, Subscription
+from ._errors import AuthError, DecodeError, SpacesError, SubscribeError, TransportError
+from ._native import Content, MediaSession, MediaSessionEvent, Party, Recording, decode
+
+__all__ = [
+    "PRODUCTION_URL",
+    "STAGING_URL",
+    "AsyncClient",
+    "AsyncSubscription",
+    "AuthError",
+    "Category",
+    "Client",
+    "Content",
+    "DecodeError",
+    "MediaSession",
+    "MediaSessionEvent",
+    "Party",
+    "Recording",
+    "SpacesError",
+    "SubscribeError",
+    "Subscription",
+    "TransportError",
+    "decode",
+]

@@ -1,0 +1,324 @@
+"""The clients: ``AsyncClient`` (asyncio) and ``Client`` (blocking), over one Rust core."""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import collections
+import inspect
+import threading
+import weakref
+from typing import Any, Awaitable, Callable, Iterator, Mapping, Optional, Union
+
+from ._native import Connection, Events, MediaSessionEvent, Pending
+
+PRODUCTION_URL = "wss://spacesapis-socket.avayacloud.com/chat"
+"""The production socket server (the path is the namespace)."""
+STAGING_URL = "wss://loganstagingapis-socket.esna.com/chat"
+"""The staging socket server."""
+
+TokenProvider = Callable[[], Union[str, Awaitable[str]]]
+"""Called before every connection attempt; returns the token (an async one may be awaitable)."""
+
+_BATCH = 256
+_live: weakref.WeakSet[Connection] = weakref.WeakSet()
+_token_threads: list[threading.Thread] = []
+
+
+@atexit.register
+def _close_live_clients() -> None:
+    # Close what is still open before the interpreter finalizes, and let the token threads end.
+    for connection in list(_live):
+        try:
+            connection.close().wait()
+        except BaseException:  # exiting anyway
+            pass
+    for thread in _token_threads:
+        thread.join(timeout=1.0)
+
+
+def _ready(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
+async def _wait(pending: Pending) -> Any:
+    """Awaits a native operation: its file descriptor becomes readable when it is done."""
+    if not pending.done():
+        loop = asyncio.get_running_loop()
+        ready: asyncio.Future[None] = loop.create_future()
+        fd = pending.fileno()
+        loop.add_reader(fd, _ready, ready)
+        try:
+            await ready
+        finally:
+            loop.remove_reader(fd)
+    return pending.result()
+
+
+async def _serve_tokens(connection: Connection, provider: TokenProvider) -> None:
+    while await _wait(connection.next_token_request()):
+        try:
+            token = provider()
+            if inspect.isawaitable(token):
+                token = await token
+            connection.answer_token(str(token))
+        except Exception as error:  # reported to the client as a token failure
+            connection.answer_token(error=repr(error))
+
+
+def _serve_tokens_blocking(connection: Connection, provider: Callable[[], str]) -> None:
+    while connection.next_token_request().wait():
+        try:
+            connection.answer_token(str(provider()))
+        except Exception as error:
+            connection.answer_token(error=repr(error))
+
+
+def _options(
+    token_type: str,
+    token_provider: bool,
+    reconnect: bool,
+    reconnect_delay: float,
+    reconnect_delay_max: float,
+    reconnect_attempts: Optional[int],
+    heartbeat_deadline: Optional[float],
+    connect_timeout: float,
+    subscribe_timeout: float,
+    headers: Optional[Mapping[str, str]],
+    buffer: int,
+    token_in_connect: bool,
+    ca_certificate: Optional[bytes],
+) -> dict[str, Any]:
+    return {
+        "token_type": token_type,
+        "token_provider": token_provider,
+        "reconnect": reconnect,
+        "reconnect_delay": reconnect_delay,
+        "reconnect_delay_max": reconnect_delay_max,
+        "reconnect_attempts": reconnect_attempts,
+        "heartbeat_deadline": heartbeat_deadline,
+        "connect_timeout": connect_timeout,
+        "subscribe_timeout": subscribe_timeout,
+        "headers": list((headers or {}).items()),
+        "buffer": buffer,
+        "token_in_connect": token_in_connect,
+        "ca_certificate": ca_certificate,
+    }
+
+
+class AsyncSubscription:
+    """A space's events: ``async for event in subscription``. Ends when unsubscribed or closed;
+    raises ``AuthError``/``TransportError`` when the client stops on a fatal error. Payloads
+    that do not decode are logged (logger ``spaces_events``) and skipped."""
+
+    def __init__(self, events: Events) -> None:
+        self._events = events
+        self._buffer: collections.deque[MediaSessionEvent] = collections.deque()
+        self._pending: Optional[Pending] = None
+
+    @property
+    def space(self) -> str:
+        """The space id."""
+        return self._events.space
+
+    def __aiter__(self) -> AsyncSubscription:
+        return self
+
+    async def __anext__(self) -> MediaSessionEvent:
+        if not self._buffer:
+            # One await per batch of events, not per event. A cancelled wait keeps its batch
+            # for the next call: cancelling never loses events.
+            self._pending = self._pending or self._events.next_batch(_BATCH)
+            try:
+                batch = await _wait(self._pending)
+            except asyncio.CancelledError:
+                raise
+            except BaseException:
+                self._pending = None
+                raise
+            self._pending = None
+            self._buffer.extend(batch)
+            if not self._buffer:
+                raise StopAsyncIteration
+        return self._buffer.popleft()
+
+
+class AsyncClient:
+    """Subscribes to Spaces media-session events, with asyncio.
+
+    ``url`` is a ``wss://``, ``ws://``, ``https://`` or ``http://`` URL whose path is the
+    namespace (``/chat`` if none). Reconnects and re-subscribes by itself (backoff from
+    ``reconnect_delay`` doubling to ``reconnect_delay_max`` seconds, with jitter); a
+    ``token_provider`` (sync or async) is called before every attempt to refresh the token.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        token: str,
+        token_type: str = "jwt",
+        *,
+        token_provider: Optional[TokenProvider] = None,
+        reconnect: bool = True,
+        reconnect_delay: float = 1.0,
+        reconnect_delay_max: float = 5.0,
+        reconnect_attempts: Optional[int] = None,
+        heartbeat_deadline: Optional[float] = None,
+        connect_timeout: float = 20.0,
+        subscribe_timeout: float = 20.0,
+        headers: Optional[Mapping[str, str]] = None,
+        buffer: int = 1024,
+        token_in_connect: bool = True,
+        ca_certificate: Optional[bytes] = None,
+    ) -> None:
+        self._url = url
+        self._provider = token_provider
+        self._connection = Connection(url, token, _options(
+            token_type, token_provider is not None, reconnect, reconnect_delay, reconnect_delay_max,
+            reconnect_attempts, heartbeat_deadline, connect_timeout, subscribe_timeout, headers, buffer,
+            token_in_connect, ca_certificate,
+        ))
+        self._tokens: Optional[asyncio.Task[None]] = None
+
+    def __repr__(self) -> str:
+        return f"AsyncClient(url={self._url!r}, state={self.state!r})"
+
+    @property
+    def state(self) -> str:
+        """``new``, ``connecting``, ``connected``, ``reconnecting`` or ``closed``."""
+        return self._connection.state
+
+    async def connect(self) -> AsyncClient:
+        """Connects; done by ``async with``. Raises ``AuthError`` if the token is rejected."""
+        if self._connection.state == "new":
+            _live.add(self._connection)
+            if self._provider is not None:
+                self._tokens = asyncio.ensure_future(_serve_tokens(self._connection, self._provider))
+            await _wait(self._connection.connect())
+        return self
+
+    async def subscribe(self, space_id: str) -> AsyncSubscription:
+        """Subscribes to a space; raises ``SubscribeError`` (``.code``, ``.message``) if refused."""
+        return AsyncSubscription(await _wait(self._connection.subscribe(space_id)))
+
+    async def unsubscribe(self, space_id: str) -> None:
+        """Stops a space's events; its subscription ends."""
+        await _wait(self._connection.unsubscribe(space_id))
+
+    async def close(self) -> None:
+        """Leaves the namespace and closes the connection; subscriptions end."""
+        await _wait(self._connection.close())
+        if self._tokens is not None:
+            await self._tokens
+
+    async def __aenter__(self) -> AsyncClient:
+        return await self.connect()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+
+class Subscription:
+    """A space's events: ``for event in subscription`` blocks without holding the GIL; Ctrl-C
+    interrupts it. Otherwise like ``AsyncSubscription``."""
+
+    def __init__(self, events: Events) -> None:
+        self._events = events
+        self._buffer: collections.deque[MediaSessionEvent] = collections.deque()
+        self._pending: Optional[Pending] = None
+
+    @property
+    def space(self) -> str:
+        """The space id."""
+        return self._events.space
+
+    def __iter__(self) -> Iterator[MediaSessionEvent]:
+        return self
+
+    def __next__(self) -> MediaSessionEvent:
+        if not self._buffer:
+            # Ctrl-C interrupts the wait; the batch is kept for the next call.
+            self._pending = self._pending or self._events.next_batch(_BATCH)
+            try:
+                batch = self._pending.wait()
+            except KeyboardInterrupt:
+                raise
+            except BaseException:
+                self._pending = None
+                raise
+            self._pending = None
+            self._buffer.extend(batch)
+            if not self._buffer:
+                raise StopIteration
+        return self._buffer.popleft()
+
+
+class Client:
+    """The blocking twin of ``AsyncClient``: ``with Client(url, token) as client:`` and
+    ``for event in client.subscribe(space_id):``. Same options."""
+
+    def __init__(
+        self,
+        url: str,
+        token: str,
+        token_type: str = "jwt",
+        *,
+        token_provider: Optional[Callable[[], str]] = None,
+        reconnect: bool = True,
+        reconnect_delay: float = 1.0,
+        reconnect_delay_max: float = 5.0,
+        reconnect_attempts: Optional[int] = None,
+        heartbeat_deadline: Optional[float] = None,
+        connect_timeout: float = 20.0,
+        subscribe_timeout: float = 20.0,
+        headers: Optional[Mapping[str, str]] = None,
+        buffer: int = 1024,
+        token_in_connect: bool = True,
+        ca_certificate: Optional[bytes] = None,
+    ) -> None:
+        self._url = url
+        self._provider = token_provider
+        self._connection = Connection(url, token, _options(
+            token_type, token_provider is not None, reconnect, reconnect_delay, reconnect_delay_max,
+            reconnect_attempts, heartbeat_deadline, connect_timeout, subscribe_timeout, headers, buffer,
+            token_in_connect, ca_certificate,
+        ))
+
+    def __repr__(self) -> str:
+        return f"Client(url={self._url!r}, state={self.state!r})"
+
+    @property
+    def state(self) -> str:
+        """``new``, ``connecting``, ``connected``, ``reconnecting`` or ``closed``."""
+        return self._connection.state
+
+    def connect(self) -> Client:
+        """Connects; done by ``with``. Raises ``AuthError`` if the token is rejected."""
+        if self._connection.state == "new":
+            _live.add(self._connection)
+            if self._provider is not None:
+                thread = threading.Thread(target=_serve_tokens_blocking, args=(self._connection, self._provider),
+                                          name="spaces-events-tokens", daemon=True)
+                _token_threads.append(thread)
+                thread.start()
+            self._connection.connect().wait()
+        return self
+
+    def subscribe(self, space_id: str) -> Subscription:
+        """Subscribes to a space; raises ``SubscribeError`` (``.code``, ``.message``) if refused."""
+        return Subscription(self._connection.subscribe(space_id).wait())
+
+    def unsubscribe(self, space_id: str) -> None:
+        """Stops a space's events; its subscription ends."""
+        self._connection.unsubscribe(space_id).wait()
+
+    def close(self) -> None:
+        """Leaves the namespace and closes the connection; subscriptions end."""
+        self._connection.close().wait()
+
+    def __enter__(self) -> Client:
+        return self.connect()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,21 @@
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from peer import NodePeer  # noqa: E402
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+
+
+@pytest.fixture
+def peer() -> Iterator[NodePeer]:
+    """A Spaces-like socket.io 2.0.4 server with quick heartbeats."""
+    server = NodePeer(pingInterval=300, pingTimeout=600)
+    yield server
+    server.close()

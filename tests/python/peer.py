@@ -1,0 +1,87 @@
+"""The Node socket.io 2.0.4 peer (tests/peers/spaces-server.js), for the Python tests."""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import subprocess
+import threading
+import time
+from typing import Any, Callable
+
+PEERS = pathlib.Path(__file__).resolve().parent.parent / "peers"
+
+
+def ensure_installed() -> None:
+    if not (PEERS / "node_modules" / "socket.io" / "package.json").exists():
+        subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=PEERS, check=True)
+
+
+class NodePeer:
+    """A running Spaces-like socket.io 2.0.4 server on 127.0.0.1, driven through stdin/stdout."""
+
+    def __init__(self, **options: Any) -> None:
+        ensure_installed()
+        self._process = subprocess.Popen(
+            ["node", str(PEERS / "spaces-server.js"), json.dumps(options)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        )
+        self._log: list[dict[str, Any]] = []
+        self._changed = threading.Condition()
+        threading.Thread(target=self._read, daemon=True).start()
+        self.port = int(self.wait_for(lambda e: e["ev"] == "listening")["port"])
+
+    def _read(self) -> None:
+        assert self._process.stdout is not None
+        for line in self._process.stdout:
+            with self._changed:
+                self._log.append(json.loads(line))
+                self._changed.notify_all()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/chat"
+
+    def count(self, match: Callable[[dict[str, Any]], bool]) -> int:
+        with self._changed:
+            return sum(1 for e in self._log if match(e))
+
+    def wait_for(self, match: Callable[[dict[str, Any]], bool], n: int = 1, timeout: float = 20.0) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while True:
+                found = [e for e in self._log if match(e)]
+                if len(found) >= n:
+                    return found[n - 1]
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(f"the peer did not report it in {timeout} s; its log: {self._log}")
+                self._changed.wait(left)
+
+    def command(self, **command: Any) -> None:
+        done = self.count(lambda e: e["ev"] == "ok" and e["cmd"] == command["cmd"])
+        assert self._process.stdin is not None
+        self._process.stdin.write(json.dumps(command) + "\n")
+        self._process.stdin.flush()
+        self.wait_for(lambda e: e["ev"] == "ok" and e["cmd"] == command["cmd"], done + 1)
+
+    def emit(self, space: str, payload: dict[str, Any], event: str = "MEDIA_SESSION_RESPONSE") -> None:
+        self.command(cmd="emit", space=space, event=event, payload=payload)
+
+    def close(self) -> None:
+        self._process.kill()
+        self._process.wait()
+        for pipe in (self._process.stdin, self._process.stdout):
+            if pipe is not None:
+                pipe.close()
+
+
+def media_event(space: str, n: int) -> dict[str, Any]:
+    """A MEDIA_SESSION_RESPONSE payload for ``space`` with ``_id`` ``event-<n>``."""
+    return {
+        "_id": f"event-{n}",
+        "topicId": space,
+        "category": "app.event.attendee.added",
+        "sender": {"_id": space, "type": "spaceserver"},
+        "content": {"attendee": {"_id": f"user-{n}", "displayname": f"Attendee {n}"}},
+    }

@@ -1,0 +1,188 @@
+"""AsyncClient and Client against the real Node socket.io 2.0.4 peer."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+
+import pytest
+from peer import NodePeer, media_event
+
+from spaces_events import AsyncClient, AuthError, Category, Client, SubscribeError
+
+FAST = {"reconnect_delay": 0.1, "reconnect_delay_max": 0.5}
+
+
+def test_async_events_arrive_once_in_order_across_a_drop(peer: NodePeer):
+    async def main() -> list[str]:
+        ids: list[str] = []
+        async with AsyncClient(peer.url, "good", **FAST) as client:
+            sub = await client.subscribe("space-1")
+            for n in range(1, 6):
+                peer.emit("space-1", media_event("space-1", n))
+                peer.emit("space-1", {"category": "app.event.presence.party.online", "topicId": "space-1"},
+                          event="PRESENCE_EVENT_RESPONSE")
+            async for event in sub:
+                ids.append(event.id or "")
+                if len(ids) == 5:
+                    break
+            peer.command(cmd="drop")
+            peer.wait_for(lambda e: e["ev"] == "subscribe", 2)
+            for n in range(6, 11):
+                peer.emit("space-1", media_event("space-1", n))
+            async for event in sub:
+                ids.append(event.id or "")
+                if len(ids) == 10:
+                    break
+            assert client.state == "connected"
+        return ids
+
+    assert asyncio.run(main()) == [f"event-{n}" for n in range(1, 11)]
+
+
+def test_async_rejected_token_and_refused_space(peer: NodePeer):
+    async def main() -> None:
+        with pytest.raises(AuthError) as caught:
+            await AsyncClient(peer.url, "s3cret-bad-token").connect()
+        assert "Not authorized" in str(caught.value) and "s3cret" not in str(caught.value) + repr(caught.value)
+        async with AsyncClient(peer.url, "good") as client:
+            with pytest.raises(SubscribeError) as refused:
+                await client.subscribe("refused-space")
+            assert (refused.value.code, refused.value.message, refused.value.space) == (
+                "not.a.member", "user is not a member of the space", "refused-space")
+
+    asyncio.run(main())
+
+
+def test_async_token_provider_is_awaited_before_every_attempt(peer: NodePeer):
+    calls = 0
+
+    async def provide() -> str:
+        nonlocal calls
+        calls += 1
+        await asyncio.sleep(0)
+        return "good"
+
+    async def main() -> None:
+        async with AsyncClient(peer.url, "unused", token_provider=provide, **FAST) as client:
+            sub = await client.subscribe("space-1")  # noqa: F841 - dropping it would unsubscribe
+            peer.command(cmd="drop")
+            # The provider runs on this event loop: wait without blocking it.
+            await asyncio.to_thread(peer.wait_for, lambda e: e["ev"] == "subscribe", 2)
+
+    asyncio.run(main())
+    assert calls == 2
+
+
+def test_cancelling_async_for_cancels_cleanly(peer: NodePeer):
+    async def main() -> None:
+        async with AsyncClient(peer.url, "good") as client:
+            sub = await client.subscribe("space-1")
+
+            async def consume() -> None:
+                async for _ in sub:
+                    pass
+
+            task = asyncio.create_task(consume())
+            await asyncio.sleep(0.2)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            # The subscription still works after a cancelled read.
+            peer.emit("space-1", media_event("space-1", 1))
+            event = await asyncio.wait_for(sub.__anext__(), 10)
+            assert event.id == "event-1"
+
+    asyncio.run(main())
+
+
+def test_blocking_client_across_a_drop(peer: NodePeer):
+    with Client(peer.url, "good", **FAST) as client:
+        sub = client.subscribe("space-1")
+        peer.emit("space-1", media_event("space-1", 1))
+        assert next(sub).id == "event-1"
+        peer.command(cmd="drop")
+        peer.wait_for(lambda e: e["ev"] == "subscribe", 2)
+        peer.emit("space-1", media_event("space-1", 2))
+        event = next(sub)
+        assert (event.id, event.category) == ("event-2", Category.ATTENDEE_ADDED)
+        client.unsubscribe("space-1")
+        assert list(sub) == []
+    with pytest.raises(AuthError):
+        Client(peer.url, "bad").connect()
+    with Client(peer.url, "good") as client, pytest.raises(SubscribeError):
+        client.subscribe("refused-x")
+
+
+def test_blocking_iteration_releases_the_gil(peer: NodePeer):
+    with Client(peer.url, "good") as client:
+        sub = client.subscribe("space-1")
+        ticks = 0
+        stop = threading.Event()
+
+        def count() -> None:
+            nonlocal ticks
+            while not stop.is_set():
+                ticks += 1
+                time.sleep(0.001)
+
+        thread = threading.Thread(target=count)
+        thread.start()
+        threading.Timer(0.5, lambda: peer.emit("space-1", media_event("space-1", 9))).start()
+        assert next(sub).id == "event-9"
+        stop.set()
+        thread.join()
+        assert ticks > 50, "another thread ran while the client waited"
+
+
+def _child(url: str, body: str) -> subprocess.Popen[str]:
+    """A Python process with a live blocking client subscribed to space-1, then ``body``."""
+    script = "\n".join([
+        "import sys",
+        "from spaces_events import Client",
+        "client = Client(sys.argv[1], 'good').connect()",
+        "sub = client.subscribe('space-1')",
+        "print('ready', flush=True)",
+        body,
+    ])
+    return subprocess.Popen([sys.executable, "-c", script, url],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_ctrl_c_interrupts_the_blocking_client(peer: NodePeer):
+    child = _child(peer.url, "try:\n    next(sub)\nexcept KeyboardInterrupt:\n    print('interrupted', flush=True)")
+    assert child.stdout is not None and child.stdout.readline().strip() == "ready"
+    time.sleep(0.3)
+    child.send_signal(signal.SIGINT)
+    out, err = child.communicate(timeout=20)
+    assert "interrupted" in out, err
+    assert child.returncode == 0, err
+
+
+@pytest.mark.parametrize("attempt", range(5))
+def test_interpreter_exit_with_a_live_client_is_clean(peer: NodePeer, attempt: int):
+    child = _child(peer.url, "pass")
+    out, err = child.communicate(timeout=30)
+    assert child.returncode == 0, err
+    assert "Fatal" not in err and "panicked" not in err, err
+
+
+def test_async_exit_with_a_live_client_is_clean(peer: NodePeer):
+    script = textwrap.dedent(f"""
+        import asyncio
+        from spaces_events import AsyncClient
+        async def main():
+            client = await AsyncClient({peer.url!r}, "good").connect()
+            await client.subscribe("space-1")
+        asyncio.run(main())
+    """)
+    for _ in range(3):
+        done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=30,
+                              env={**os.environ, "PYTHONFAULTHANDLER": "1"})
+        assert done.returncode == 0, done.stderr
