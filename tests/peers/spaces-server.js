@@ -88,6 +88,10 @@ const engines = () => Object.values(io.eio.clients);
 const commands = {
   // Emit an event to a space's subscribers: {space, event, payload}.
   emit: (c) => chat.to(c.space).emit(c.event, c.payload),
+  // Emit {count} copies of {payload} (with `_id` `burst-<n>`) to a space, as fast as possible.
+  burst: (c) => {
+    for (let n = 0; n < c.count; n++) chat.to(c.space).emit('MEDIA_SESSION_RESPONSE', Object.assign({}, c.payload, { _id: `burst-${n}` }));
+  },
   // Send a raw Socket.IO packet (the text after the engine `4`) to every connection: {data}.
   raw: (c) => engines().forEach((conn) => conn.sendPacket('message', c.data)),
   // Close every engine connection (the client sees a transport close).
