@@ -5,6 +5,7 @@
 //! - `test`: every check the project has (format, lints, codegen freshness, all test suites).
 
 mod codegen;
+mod fuzz;
 mod test;
 
 use std::path::{Path, PathBuf};
@@ -18,6 +19,8 @@ usage: cargo xtask <command>
 commands:
   codegen [--check]   regenerate crates/spaces-events/src/types.rs from schema/ (--check: fail if stale)
   test                run every check and test suite of the project (what CI runs)
+  fuzz --time SECS    run each fuzz target for SECS seconds (cargo-fuzz, installed if missing),
+                      then minimize its corpus in fuzz/corpus/
 ";
 
 fn main() -> ExitCode {
@@ -27,6 +30,10 @@ fn main() -> ExitCode {
         ["codegen"] => codegen::run(false),
         ["codegen", "--check"] => codegen::run(true),
         ["test"] => test::run(),
+        ["fuzz", "--time", secs] => match secs.parse() {
+            Ok(secs) => fuzz::run(secs),
+            Err(_) => Err(format!("--time takes seconds, not {secs:?}").into()),
+        },
         _ => {
             eprint!("{USAGE}");
             return ExitCode::from(2);

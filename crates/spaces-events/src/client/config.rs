@@ -159,6 +159,7 @@ pub struct Builder {
     pub(crate) write_timeout: Duration,
     pub(crate) buffer: usize,
     pub(crate) max_message_size: usize,
+    pub(crate) max_json_depth: usize,
     pub(crate) roots: Roots,
     pub(crate) extra_roots: Vec<Vec<u8>>,
 }
@@ -192,6 +193,7 @@ impl Builder {
             write_timeout: Duration::from_secs(10),
             buffer: 1024,
             max_message_size: 16 << 20,
+            max_json_depth: 64,
             roots: Roots::WebPki,
             extra_roots: Vec::new(),
         }
@@ -272,6 +274,13 @@ impl Builder {
     /// Largest websocket message accepted (16 MiB); a larger one breaks the connection.
     pub fn max_message_size(mut self, bytes: usize) -> Self {
         self.max_message_size = bytes;
+        self
+    }
+
+    /// Deepest JSON nesting accepted in a packet (64; Spaces payloads nest about 6 deep). A
+    /// deeper packet is refused before it is parsed, reported as [`Error::Protocol`], and skipped.
+    pub fn max_json_depth(mut self, levels: usize) -> Self {
+        self.max_json_depth = levels;
         self
     }
 

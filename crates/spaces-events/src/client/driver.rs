@@ -21,7 +21,7 @@ use tracing::{debug, info, trace, warn};
 use super::config::{Builder, Endpoint, Token, TokenSource};
 use super::{ConnectionState, Error, RawEvent};
 use crate::MediaSessionEvent;
-use crate::protocol::{EnginePacket, Packet, PacketType, Reassembler, encode_event};
+use crate::protocol::{EnginePacket, Packet, PacketType, Reassembler, check_depth, encode_event};
 use crate::types::{ChannelSubscribed, SubscribeChannelFailed};
 
 type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
@@ -81,6 +81,8 @@ enum End {
     Lost(Error),
     /// The server rejected the token.
     Rejected(String),
+    /// Retrying cannot help (an untrusted certificate).
+    Fatal(Error),
 }
 
 pub(crate) struct Driver {
@@ -149,6 +151,7 @@ impl Driver {
             self.ready = false;
             let error = match end {
                 End::Shutdown => break None,
+                End::Fatal(error) => break Some(error),
                 End::Rejected(message) => {
                     auth_failures += 1;
                     // A fixed token would be rejected again: no point in retrying.
@@ -486,7 +489,7 @@ impl Driver {
                 // Right away, without waiting for `40`: socket.io 2.0.4 may never send it.
                 Ok(vec![link.connect.clone()])
             }
-            Ok(EnginePacket::Message(sio)) => match Packet::decode(sio) {
+            Ok(EnginePacket::Message(sio)) => match check_depth(sio, self.config.max_json_depth).and_then(|()| Packet::decode(sio)) {
                 Ok(packet) if packet.kind.is_binary() => {
                     match link.reassembler.start(sio, packet.attachments) {
                         Ok(Some(done)) => self.binary_event(&done.text, done.attachments),
@@ -837,6 +840,11 @@ async fn open(
     .await
     {
         Ok((ws, _)) => Ok(ws),
+        Err(tungstenite::Error::Tls(e)) => Err(End::Fatal(Error::Tls(scrub(e.to_string(), token)))),
+        // rustls handshake failures (an untrusted certificate) arrive as I/O errors.
+        Err(tungstenite::Error::Io(e)) if e.get_ref().is_some_and(|inner| inner.is::<rustls::Error>()) => {
+            Err(End::Fatal(Error::Tls(scrub(e.to_string(), token))))
+        }
         Err(tungstenite::Error::Http(response))
             if matches!(response.status().as_u16(), 401 | 403) =>
         {
@@ -847,4 +855,51 @@ async fn open(
         }
         Err(e) => Err(End::Lost(Error::Transport(scrub(e.to_string(), token)))),
     }
+}
+
+/// Feeds frames to the frame handling of a driver with two subscriptions, without I/O: the
+/// fuzz target `frames`. `data` is a sequence of frames separated by `0xFF` (a byte UTF-8 never
+/// contains); a frame's first byte says text (even) or binary (odd).
+pub(crate) fn fuzz_frames(data: &[u8]) {
+    thread_local! {
+        // The heartbeat timers need a runtime's time driver.
+        static RUNTIME: tokio::runtime::Runtime =
+            tokio::runtime::Builder::new_current_thread().enable_time().build().expect("a runtime");
+    }
+    RUNTIME.with(|runtime| {
+        let _entered = runtime.enter();
+        let token = Token::new("fuzz-token");
+        let config = Builder::new("ws://127.0.0.1:9/chat", TokenSource::Fixed(token.clone())).buffer(4);
+        let endpoint = Endpoint::parse(&config.url, &config.path).expect("a valid URL");
+        let (_commands, commands) = mpsc::channel(1);
+        let (_shutdown, shutdown) = oneshot::channel();
+        let (state, _) = watch::channel(ConnectionState::Connecting);
+        let mut driver = Driver::new(config, endpoint, None, commands, shutdown, state);
+        let mut streams = Vec::new();
+        for space in ["s1", "s2"] {
+            let (events, stream) = mpsc::channel(4);
+            streams.push(stream);
+            driver.subs.insert(space.to_owned(), Sub { password: None, events, reply: None });
+        }
+        let mut link = Link::new("40/chat,".to_owned(), Instant::now());
+        for frame in data.split(|&b| b == 0xff) {
+            let Some((&kind, body)) = frame.split_first() else { continue };
+            let message = if kind % 2 == 0 {
+                match std::str::from_utf8(body) {
+                    Ok(text) => Message::text(text.to_owned()),
+                    Err(_) => continue,
+                }
+            } else {
+                Message::binary(body.to_vec())
+            };
+            if driver.frame(&mut link, Some(Ok(message)), &token).is_err() {
+                return; // the session ended, as it would on this frame
+            }
+            // The application reads everything; deliveries never wait.
+            for stream in &mut streams {
+                while stream.try_recv().is_ok() {}
+            }
+            driver.backlog.clear();
+        }
+    });
 }

@@ -32,7 +32,11 @@ pub enum Error {
     /// The token provider failed.
     #[error("token provider failed: {0}")]
     Token(String),
-    /// The connection failed or broke (I/O, TLS, websocket, HTTP status at the handshake).
+    /// The server's TLS certificate is not trusted (or TLS failed otherwise). Not retried: add the
+    /// right root ([`Builder::add_root_certificate`](super::Builder::add_root_certificate)).
+    #[error("TLS: {0}")]
+    Tls(String),
+    /// The connection failed or broke (I/O, websocket, HTTP status at the handshake).
     #[error("transport: {0}")]
     Transport(String),
     /// Something did not happen in time: connecting, the namespace acknowledgement, a
@@ -64,7 +68,7 @@ impl Error {
     pub fn is_fatal(&self) -> bool {
         matches!(
             self,
-            Error::Auth(_) | Error::GaveUp { .. } | Error::Closed | Error::Url(_)
+            Error::Auth(_) | Error::GaveUp { .. } | Error::Closed | Error::Url(_) | Error::Tls(_)
         )
     }
 }

@@ -382,6 +382,12 @@ impl Stream for RawEvents {
     }
 }
 
+/// Feeds frames to the client's frame handling without I/O (the fuzz target `frames`).
+#[doc(hidden)]
+pub fn fuzz_frames(data: &[u8]) {
+    driver::fuzz_frames(data);
+}
+
 /// The rustls configuration for `wss://`: the chosen roots plus any added ones, ring crypto.
 fn tls_config(config: &Builder) -> Result<Arc<rustls::ClientConfig>, Error> {
     use rustls::pki_types::CertificateDer;

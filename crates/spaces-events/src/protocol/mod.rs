@@ -19,6 +19,51 @@ mod socket;
 pub use engine::{EnginePacket, Frame, Handshake};
 pub use socket::{BinaryPacket, Event, Packet, PacketType, Reassembler, encode_event};
 
+/// Refuses text whose JSON nesting exceeds `limit` levels, in one pass over the bytes and before
+/// any parsing (a deeply nested payload costs no more than a flat one of the same size).
+///
+/// # Errors
+/// [`ProtocolError::TooDeep`].
+pub fn check_depth(text: &str, limit: usize) -> Result<(), ProtocolError> {
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    for &b in text.as_bytes() {
+        if in_string {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > limit {
+                    return Err(ProtocolError::TooDeep { limit });
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn depth_limit() {
+        assert_eq!(check_depth(r#"2/chat,["a",{"b":[1,{"c":"[[[["}]}]"#, 4), Ok(()));
+        assert_eq!(check_depth(r#"2/chat,["a",{"b":[1,{"c":"[[[["}]}]"#, 3), Err(ProtocolError::TooDeep { limit: 3 }));
+        assert_eq!(check_depth(&"[".repeat(100_000), 64), Err(ProtocolError::TooDeep { limit: 64 }));
+        assert_eq!(check_depth(r#"["\"[[["]"#, 1), Ok(()));
+    }
+}
+
 /// A frame or packet that breaks the protocol.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -50,6 +95,12 @@ pub enum ProtocolError {
     /// An EVENT or ACK whose payload is not a JSON array.
     #[error("EVENT or ACK payload is not a JSON array")]
     NotAnArray,
+    /// JSON nested deeper than the configured limit; refused before it is parsed.
+    #[error("JSON nested deeper than {limit} levels")]
+    TooDeep {
+        /// The limit.
+        limit: usize,
+    },
     /// An EVENT whose payload does not start with the event name.
     #[error("EVENT payload does not start with a name")]
     EventName,

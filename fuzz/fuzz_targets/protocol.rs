@@ -1,0 +1,17 @@
+//! The Engine.IO / Socket.IO packet decoders: never panic; a decoded Socket.IO packet encodes to
+//! text that decodes to the same packet.
+#![no_main]
+
+use spaces_events::protocol::{EnginePacket, Packet, check_depth};
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    let _ = EnginePacket::decode_binary(data);
+    let Ok(text) = std::str::from_utf8(data) else { return };
+    let _ = EnginePacket::decode_text(text);
+    let _ = check_depth(text, 64);
+    if let Ok(packet) = Packet::decode(text) {
+        let _ = packet.event();
+        let encoded = packet.encode();
+        assert_eq!(Packet::decode(&encoded).as_ref(), Ok(&packet), "{text:?} -> {encoded:?}");
+    }
+});
