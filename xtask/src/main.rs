@@ -21,6 +21,8 @@ commands:
   test                run every check and test suite of the project (what CI runs)
   fuzz --time SECS    run each fuzz target for SECS seconds (cargo-fuzz, installed if missing),
                       then minimize its corpus in fuzz/corpus/
+  soak --minutes N    100 clients x 10 spaces against the simulator, with random drops and
+                      restarts, for N minutes: exactly-once delivery, RSS, fds, tasks
 ";
 
 fn main() -> ExitCode {
@@ -30,6 +32,7 @@ fn main() -> ExitCode {
         ["codegen"] => codegen::run(false),
         ["codegen", "--check"] => codegen::run(true),
         ["test"] => test::run(),
+        ["soak", "--minutes", minutes] => soak(minutes),
         ["fuzz", "--time", secs] => match secs.parse() {
             Ok(secs) => fuzz::run(secs),
             Err(_) => Err(format!("--time takes seconds, not {secs:?}").into()),
@@ -46,6 +49,16 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `cargo xtask soak --minutes N`: the soak binary of the tests crate, in release.
+fn soak(minutes: &str) -> Result {
+    minutes.parse::<f64>().map_err(|_| format!("--minutes takes a number, not {minutes:?}"))?;
+    let status = std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args(["run", "--release", "--locked", "-p", "spaces-events-tests", "--bin", "soak", "--", minutes])
+        .current_dir(root())
+        .status()?;
+    if status.success() { Ok(()) } else { Err(format!("the soak failed ({status})").into()) }
 }
 
 /// The workspace root (the parent of `xtask/`).

@@ -418,6 +418,20 @@ mod tests {
         );
     }
 
+    /// Found by the fuzzer: the wire format cannot tell a numeric payload from (more digits of)
+    /// an ack id. socket.io-parser reads it the same way; the codec is faithful, not "fixed".
+    #[test]
+    fn a_numeric_payload_reads_back_as_an_ack_id() {
+        let p = Packet::decode("4 4 ").unwrap();
+        assert_eq!((p.kind, p.id, p.data), (PacketType::Error, None, Some("4")));
+        assert_eq!(p.encode(), "44");
+        let again = Packet::decode("44").unwrap();
+        assert_eq!((again.id, again.data), (Some(4), None));
+        let p = Packet::decode("15\t15\t\t").unwrap();
+        assert_eq!((p.kind, p.id, p.data), (PacketType::Disconnect, Some(5), Some("15")));
+        assert_eq!(Packet::decode(&p.encode()).unwrap().id, Some(515));
+    }
+
     #[test]
     fn reassembles_attachments_in_order() {
         let mut r = Reassembler::default();
