@@ -67,50 +67,20 @@ async def _serve_tokens(connection: Connection, provider: TokenProvider) -> None
             connection.answer_token(error=repr(error))
 
 
-def _serve_tokens_blocking(connection: Connection, provider: Callable[[], str]) -> None:
+def _serve_tokens_blocking(connection: Connection, provider: TokenProvider) -> None:
     while connection.next_token_request().wait():
         try:
-            connection.answer_token(str(provider()))
+            token = provider()
+            if inspect.isawaitable(token):
+                raise TypeError("the blocking Client needs a token_provider that returns a str")
+            connection.answer_token(str(token))
         except Exception as error:
             connection.answer_token(error=repr(error))
 
 
-def _options(
-    token_type: str,
-    token_provider: bool,
-    reconnect: bool,
-    reconnect_delay: float,
-    reconnect_delay_max: float,
-    reconnect_attempts: Optional[int],
-    heartbeat_deadline: Optional[float],
-    connect_timeout: float,
-    subscribe_timeout: float,
-    headers: Optional[Mapping[str, str]],
-    buffer: int,
-    token_in_connect: bool,
-    ca_certificate: Optional[bytes],
-) -> dict[str, Any]:
-    return {
-        "token_type": token_type,
-        "token_provider": token_provider,
-        "reconnect": reconnect,
-        "reconnect_delay": reconnect_delay,
-        "reconnect_delay_max": reconnect_delay_max,
-        "reconnect_attempts": reconnect_attempts,
-        "heartbeat_deadline": heartbeat_deadline,
-        "connect_timeout": connect_timeout,
-        "subscribe_timeout": subscribe_timeout,
-        "headers": list((headers or {}).items()),
-        "buffer": buffer,
-        "token_in_connect": token_in_connect,
-        "ca_certificate": ca_certificate,
-    }
-
-
-class AsyncSubscription:
-    """A space's events: ``async for event in subscription``. Ends when unsubscribed or closed;
-    raises ``AuthError``/``TransportError`` when the client stops on a fatal error. Payloads
-    that do not decode are logged (logger ``spaces_events``) and skipped."""
+class _Batches:
+    """A subscription's events, taken from the native side a batch at a time. A wait that is
+    interrupted (cancelled, Ctrl-C) keeps its batch for the next call: no event is lost."""
 
     def __init__(self, events: Events) -> None:
         self._events = events
@@ -122,36 +92,19 @@ class AsyncSubscription:
         """The space id."""
         return self._events.space
 
-    def __aiter__(self) -> AsyncSubscription:
-        return self
+    def _next_pending(self) -> Pending:
+        self._pending = self._pending or self._events.next_batch(_BATCH)
+        return self._pending
 
-    async def __anext__(self) -> MediaSessionEvent:
-        if not self._buffer:
-            # One await per batch of events, not per event. A cancelled wait keeps its batch
-            # for the next call: cancelling never loses events.
-            self._pending = self._pending or self._events.next_batch(_BATCH)
-            try:
-                batch = await _wait(self._pending)
-            except asyncio.CancelledError:
-                raise
-            except BaseException:
-                self._pending = None
-                raise
-            self._pending = None
-            self._buffer.extend(batch)
-            if not self._buffer:
-                raise StopAsyncIteration
-        return self._buffer.popleft()
+    def _take(self, batch: list[MediaSessionEvent]) -> Optional[MediaSessionEvent]:
+        """Stores a batch that arrived; the next event, or ``None`` at the end."""
+        self._pending = None
+        self._buffer.extend(batch)
+        return self._buffer.popleft() if self._buffer else None
 
 
-class AsyncClient:
-    """Subscribes to Spaces media-session events, with asyncio.
-
-    ``url`` is a ``wss://``, ``ws://``, ``https://`` or ``http://`` URL whose path is the
-    namespace (``/chat`` if none). Reconnects and re-subscribes by itself (backoff from
-    ``reconnect_delay`` doubling to ``reconnect_delay_max`` seconds, with jitter); a
-    ``token_provider`` (sync or async) is called before every attempt to refresh the token.
-    """
+class _ClientBase:
+    """What ``AsyncClient`` and ``Client`` share: options, the native connection, the state."""
 
     def __init__(
         self,
@@ -174,25 +127,77 @@ class AsyncClient:
     ) -> None:
         self._url = url
         self._provider = token_provider
-        self._connection = Connection(url, token, _options(
-            token_type, token_provider is not None, reconnect, reconnect_delay, reconnect_delay_max,
-            reconnect_attempts, heartbeat_deadline, connect_timeout, subscribe_timeout, headers, buffer,
-            token_in_connect, ca_certificate,
-        ))
-        self._tokens: Optional[asyncio.Task[None]] = None
+        self._connection = Connection(url, token, {
+            "token_type": token_type,
+            "token_provider": token_provider is not None,
+            "reconnect": reconnect,
+            "reconnect_delay": reconnect_delay,
+            "reconnect_delay_max": reconnect_delay_max,
+            "reconnect_attempts": reconnect_attempts,
+            "heartbeat_deadline": heartbeat_deadline,
+            "connect_timeout": connect_timeout,
+            "subscribe_timeout": subscribe_timeout,
+            "headers": list((headers or {}).items()),
+            "buffer": buffer,
+            "token_in_connect": token_in_connect,
+            "ca_certificate": ca_certificate,
+        })
 
     def __repr__(self) -> str:
-        return f"AsyncClient(url={self._url!r}, state={self.state!r})"
+        return f"{type(self).__name__}(url={self._url!r}, state={self.state!r})"
 
     @property
     def state(self) -> str:
         """``new``, ``connecting``, ``connected``, ``reconnecting`` or ``closed``."""
         return self._connection.state
 
+    def _starting(self) -> bool:
+        """Whether ``connect`` has work to do; registers the connection for closing at exit."""
+        if self._connection.state != "new":
+            return False
+        _live.add(self._connection)
+        return True
+
+
+class AsyncSubscription(_Batches):
+    """A space's events: ``async for event in subscription``. Ends when unsubscribed or closed;
+    raises ``AuthError``/``TransportError`` when the client stops on a fatal error. Payloads
+    that do not decode are logged (logger ``spaces_events``) and skipped."""
+
+    def __aiter__(self) -> AsyncSubscription:
+        return self
+
+    async def __anext__(self) -> MediaSessionEvent:
+        if self._buffer:
+            return self._buffer.popleft()
+        # One await per batch of events, not per event.
+        try:
+            batch = await _wait(self._next_pending())
+        except asyncio.CancelledError:
+            raise
+        except BaseException:
+            self._pending = None
+            raise
+        event = self._take(batch)
+        if event is None:
+            raise StopAsyncIteration
+        return event
+
+
+class AsyncClient(_ClientBase):
+    """Subscribes to Spaces media-session events, with asyncio.
+
+    ``url`` is a ``wss://``, ``ws://``, ``https://`` or ``http://`` URL whose path is the
+    namespace (``/chat`` if none). Reconnects and re-subscribes by itself (backoff from
+    ``reconnect_delay`` doubling to ``reconnect_delay_max`` seconds, with jitter); a
+    ``token_provider`` (sync or async) is called before every attempt to refresh the token.
+    """
+
+    _tokens: Optional[asyncio.Task[None]] = None
+
     async def connect(self) -> AsyncClient:
         """Connects; done by ``async with``. Raises ``AuthError`` if the token is rejected."""
-        if self._connection.state == "new":
-            _live.add(self._connection)
+        if self._starting():
             if self._provider is not None:
                 self._tokens = asyncio.ensure_future(_serve_tokens(self._connection, self._provider))
             await _wait(self._connection.connect())
@@ -219,84 +224,36 @@ class AsyncClient:
         await self.close()
 
 
-class Subscription:
+class Subscription(_Batches):
     """A space's events: ``for event in subscription`` blocks without holding the GIL; Ctrl-C
     interrupts it. Otherwise like ``AsyncSubscription``."""
-
-    def __init__(self, events: Events) -> None:
-        self._events = events
-        self._buffer: collections.deque[MediaSessionEvent] = collections.deque()
-        self._pending: Optional[Pending] = None
-
-    @property
-    def space(self) -> str:
-        """The space id."""
-        return self._events.space
 
     def __iter__(self) -> Iterator[MediaSessionEvent]:
         return self
 
     def __next__(self) -> MediaSessionEvent:
-        if not self._buffer:
-            # Ctrl-C interrupts the wait; the batch is kept for the next call.
-            self._pending = self._pending or self._events.next_batch(_BATCH)
-            try:
-                batch = self._pending.wait()
-            except KeyboardInterrupt:
-                raise
-            except BaseException:
-                self._pending = None
-                raise
+        if self._buffer:
+            return self._buffer.popleft()
+        try:
+            batch = self._next_pending().wait()
+        except KeyboardInterrupt:
+            raise
+        except BaseException:
             self._pending = None
-            self._buffer.extend(batch)
-            if not self._buffer:
-                raise StopIteration
-        return self._buffer.popleft()
+            raise
+        event = self._take(batch)
+        if event is None:
+            raise StopIteration
+        return event
 
 
-class Client:
+class Client(_ClientBase):
     """The blocking twin of ``AsyncClient``: ``with Client(url, token) as client:`` and
-    ``for event in client.subscribe(space_id):``. Same options."""
-
-    def __init__(
-        self,
-        url: str,
-        token: str,
-        token_type: str = "jwt",
-        *,
-        token_provider: Optional[Callable[[], str]] = None,
-        reconnect: bool = True,
-        reconnect_delay: float = 1.0,
-        reconnect_delay_max: float = 5.0,
-        reconnect_attempts: Optional[int] = None,
-        heartbeat_deadline: Optional[float] = None,
-        connect_timeout: float = 20.0,
-        subscribe_timeout: float = 20.0,
-        headers: Optional[Mapping[str, str]] = None,
-        buffer: int = 1024,
-        token_in_connect: bool = True,
-        ca_certificate: Optional[bytes] = None,
-    ) -> None:
-        self._url = url
-        self._provider = token_provider
-        self._connection = Connection(url, token, _options(
-            token_type, token_provider is not None, reconnect, reconnect_delay, reconnect_delay_max,
-            reconnect_attempts, heartbeat_deadline, connect_timeout, subscribe_timeout, headers, buffer,
-            token_in_connect, ca_certificate,
-        ))
-
-    def __repr__(self) -> str:
-        return f"Client(url={self._url!r}, state={self.state!r})"
-
-    @property
-    def state(self) -> str:
-        """``new``, ``connecting``, ``connected``, ``reconnecting`` or ``closed``."""
-        return self._connection.state
+    ``for event in client.subscribe(space_id):``. Same options; a ``token_provider`` must return a ``str``."""
 
     def connect(self) -> Client:
         """Connects; done by ``with``. Raises ``AuthError`` if the token is rejected."""
-        if self._connection.state == "new":
-            _live.add(self._connection)
+        if self._starting():
             if self._provider is not None:
                 thread = threading.Thread(target=_serve_tokens_blocking, args=(self._connection, self._provider),
                                           name="spaces-events-tokens", daemon=True)

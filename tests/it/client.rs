@@ -9,46 +9,15 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use serde_json::json;
-use spaces_events::client::{
-    Builder, Client, ConnectionState, Error, Reconnect, Subscription, Token, TokenType,
-};
-use spaces_events::{Category, MediaSessionEvent};
+use spaces_events::Category;
+use spaces_events::client::{ConnectionState, Error, Token, TokenType};
 use spaces_events_tests::peer::{NodePeer, media_event};
-
-/// Quick heartbeats, as the reference's field tests use.
-fn heartbeat() -> serde_json::Value {
-    json!({ "pingInterval": 300, "pingTimeout": 600 })
-}
-
-/// A client that retries quickly.
-fn builder(peer: &NodePeer, token: &str) -> Builder {
-    Client::builder(&peer.url(), token).reconnect(Reconnect {
-        initial_delay: Duration::from_millis(100),
-        max_delay: Duration::from_millis(500),
-        ..Reconnect::default()
-    })
-}
-
-async fn next(sub: &mut Subscription) -> MediaSessionEvent {
-    match tokio::time::timeout(Duration::from_secs(10), sub.next()).await {
-        Ok(Some(Ok(event))) => event,
-        other => panic!("expected an event, got {other:?}"),
-    }
-}
-
-async fn wait_state(client: &Client, want: impl Fn(&ConnectionState) -> bool) -> ConnectionState {
-    let mut states = client.state_changes();
-    let state = tokio::time::timeout(Duration::from_secs(20), states.wait_for(|s| want(s)))
-        .await
-        .expect("state reached in time")
-        .expect("client alive");
-    state.clone()
-}
+use spaces_events_tests::{builder, heartbeat, next_event, wait_state};
 
 #[tokio::test]
 async fn every_event_arrives_once_in_order_across_a_forced_drop() {
     let mut peer = NodePeer::start(heartbeat()).await;
-    let client = builder(&peer, "good").connect().await.unwrap();
+    let client = builder(&peer.url(), "good").connect().await.unwrap();
     let mut sub = client.subscribe("space-1").await.unwrap();
     for n in 1..=5 {
         peer.emit(
@@ -67,7 +36,7 @@ async fn every_event_arrives_once_in_order_across_a_forced_drop() {
     }
     let mut ids: Vec<String> = Vec::new();
     for _ in 1..=5 {
-        ids.push(next(&mut sub).await.id().unwrap().to_owned());
+        ids.push(next_event(&mut sub).await.id().unwrap().to_owned());
     }
     peer.command(json!({"cmd": "drop"})).await;
     wait_state(&client, |s| {
@@ -88,7 +57,7 @@ async fn every_event_arrives_once_in_order_across_a_forced_drop() {
         .await;
     }
     for _ in 6..=10 {
-        ids.push(next(&mut sub).await.id().unwrap().to_owned());
+        ids.push(next_event(&mut sub).await.id().unwrap().to_owned());
     }
     let expected: Vec<String> = (1..=10).map(|n| format!("event-{n}")).collect();
     assert_eq!(ids, expected);
@@ -99,7 +68,7 @@ async fn every_event_arrives_once_in_order_across_a_forced_drop() {
 #[tokio::test]
 async fn the_client_pings_so_the_server_never_drops_it() {
     let mut peer = NodePeer::start(json!({ "pingInterval": 200, "pingTimeout": 300 })).await;
-    let client = builder(&peer, "good").connect().await.unwrap();
+    let client = builder(&peer.url(), "good").connect().await.unwrap();
     let mut sub = client.subscribe("space-1").await.unwrap();
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert!(
@@ -119,14 +88,14 @@ async fn the_client_pings_so_the_server_never_drops_it() {
         media_event("space-1", 1),
     )
     .await;
-    assert_eq!(next(&mut sub).await.id(), Some("event-1"));
+    assert_eq!(next_event(&mut sub).await.id(), Some("event-1"));
     assert!(matches!(client.state(), ConnectionState::Connected));
 }
 
 #[tokio::test]
 async fn a_rejected_token_is_an_auth_error_and_is_not_retried() {
     let peer = NodePeer::start(heartbeat()).await;
-    let error = builder(&peer, "bad").connect().await.unwrap_err();
+    let error = builder(&peer.url(), "bad").connect().await.unwrap_err();
     assert!(
         matches!(&error, Error::Auth(message) if message == "Not authorized"),
         "{error:?}"
@@ -146,7 +115,7 @@ async fn a_provider_that_keeps_failing_gets_a_bounded_number_of_attempts() {
     let peer = NodePeer::start(heartbeat()).await;
     let calls = Arc::new(AtomicU32::new(0));
     let counter = calls.clone();
-    let error = builder(&peer, "unused")
+    let error = builder(&peer.url(), "unused")
         .token_provider(move || {
             let n = counter.fetch_add(1, Ordering::SeqCst);
             async move { Ok(Token::new(format!("expired-{n}"))) }
@@ -164,7 +133,7 @@ async fn the_token_provider_is_asked_before_every_attempt() {
     let mut peer = NodePeer::start(heartbeat()).await;
     let calls = Arc::new(AtomicU32::new(0));
     let counter = calls.clone();
-    let client = builder(&peer, "unused")
+    let client = builder(&peer.url(), "unused")
         .token_provider(move || {
             counter.fetch_add(1, Ordering::SeqCst);
             async { Ok(Token::new("good")) }
@@ -186,7 +155,7 @@ async fn the_token_provider_is_asked_before_every_attempt() {
 #[tokio::test]
 async fn a_refused_space_gives_the_servers_code_and_message() {
     let peer = NodePeer::start(heartbeat()).await;
-    let client = builder(&peer, "good").connect().await.unwrap();
+    let client = builder(&peer.url(), "good").connect().await.unwrap();
     match client.subscribe("refused-space").await {
         Err(Error::SubscribeRefused {
             space,
@@ -215,7 +184,7 @@ async fn a_refused_space_gives_the_servers_code_and_message() {
 #[tokio::test]
 async fn silence_longer_than_the_heartbeat_deadline_reconnects() {
     let mut peer = NodePeer::start(heartbeat()).await;
-    let client = builder(&peer, "good")
+    let client = builder(&peer.url(), "good")
         .heartbeat_deadline(Duration::from_millis(400))
         .connect()
         .await
@@ -238,13 +207,13 @@ async fn silence_longer_than_the_heartbeat_deadline_reconnects() {
         media_event("space-1", 7),
     )
     .await;
-    assert_eq!(next(&mut sub).await.id(), Some("event-7"));
+    assert_eq!(next_event(&mut sub).await.id(), Some("event-7"));
 }
 
 #[tokio::test]
 async fn many_spaces_share_a_connection_and_unsubscribe_ends_one() {
     let mut peer = NodePeer::start(heartbeat()).await;
-    let client = builder(&peer, "good").connect().await.unwrap();
+    let client = builder(&peer.url(), "good").connect().await.unwrap();
     let (mut a, mut b) = (
         client.subscribe("space-a").await.unwrap(),
         client.subscribe("space-b").await.unwrap(),
@@ -261,8 +230,8 @@ async fn many_spaces_share_a_connection_and_unsubscribe_ends_one() {
         media_event("space-a", 1),
     )
     .await;
-    assert_eq!(next(&mut a).await.topic_id(), Some("space-a"));
-    assert_eq!(next(&mut b).await.topic_id(), Some("space-b"));
+    assert_eq!(next_event(&mut a).await.topic_id(), Some("space-a"));
+    assert_eq!(next_event(&mut b).await.topic_id(), Some("space-b"));
     client.unsubscribe("space-b").await.unwrap();
     peer.wait_for(|e| e["ev"] == "unsubscribe" && e["space"] == "space-b")
         .await;
@@ -275,7 +244,7 @@ async fn many_spaces_share_a_connection_and_unsubscribe_ends_one() {
 #[tokio::test]
 async fn a_bad_payload_is_an_error_item_and_the_stream_goes_on() {
     let mut peer = NodePeer::start(heartbeat()).await;
-    let client = builder(&peer, "good").connect().await.unwrap();
+    let client = builder(&peer.url(), "good").connect().await.unwrap();
     let mut sub = client.subscribe("space-1").await.unwrap();
     peer.emit(
         "space-1",
@@ -296,13 +265,13 @@ async fn a_bad_payload_is_an_error_item_and_the_stream_goes_on() {
         Some(Err(Error::Decode(e))) => assert_eq!(e.message(), "missing field `category`"),
         other => panic!("{other:?}"),
     }
-    assert_eq!(next(&mut sub).await.id(), Some("event-2"));
+    assert_eq!(next_event(&mut sub).await.id(), Some("event-2"));
 }
 
 #[tokio::test]
 async fn send_media_session_events_is_relayed_to_the_space() {
     let peer = NodePeer::start(heartbeat()).await;
-    let client = builder(&peer, "good").connect().await.unwrap();
+    let client = builder(&peer.url(), "good").connect().await.unwrap();
     let mut sub = client.subscribe("space-1").await.unwrap();
     let tracks: spaces_events::types::SendMediaSessionEvents = serde_json::from_value(json!({
         "category": "tracksstatus", "topicId": "space-1",
@@ -310,7 +279,7 @@ async fn send_media_session_events_is_relayed_to_the_space() {
     }))
     .unwrap();
     client.send_media_session_event(&tracks).await.unwrap();
-    let event = next(&mut sub).await;
+    let event = next_event(&mut sub).await;
     assert_eq!(event.category(), Category::TracksStatus);
     assert_eq!(
         event
@@ -324,7 +293,7 @@ async fn send_media_session_events_is_relayed_to_the_space() {
 #[tokio::test]
 async fn a_server_namespace_disconnect_reconnects_and_resubscribes() {
     let mut peer = NodePeer::start(heartbeat()).await;
-    let client = builder(&peer, "good").connect().await.unwrap();
+    let client = builder(&peer.url(), "good").connect().await.unwrap();
     let mut sub = client.subscribe("space-1").await.unwrap();
     peer.command(json!({"cmd": "nsp_disconnect"})).await;
     peer.wait_count(|e| e["ev"] == "subscribe", 2).await;
@@ -335,13 +304,13 @@ async fn a_server_namespace_disconnect_reconnects_and_resubscribes() {
         media_event("space-1", 3),
     )
     .await;
-    assert_eq!(next(&mut sub).await.id(), Some("event-3"));
+    assert_eq!(next_event(&mut sub).await.id(), Some("event-3"));
 }
 
 #[tokio::test]
 async fn raw_events_reach_power_users() {
     let mut peer = NodePeer::start(heartbeat()).await;
-    let client = builder(&peer, "good").connect().await.unwrap();
+    let client = builder(&peer.url(), "good").connect().await.unwrap();
     let mut raw = client.raw_events().await.unwrap();
     let _sub = client.subscribe("space-1").await.unwrap();
     peer.emit(
@@ -368,7 +337,7 @@ async fn raw_events_reach_power_users() {
 #[tokio::test]
 async fn close_leaves_the_namespace_and_the_server_sees_it() {
     let peer = NodePeer::start(heartbeat()).await;
-    let client = builder(&peer, "good").connect().await.unwrap();
+    let client = builder(&peer.url(), "good").connect().await.unwrap();
     let _sub = client.subscribe("space-1").await.unwrap();
     client.close().await;
     let bye = peer.wait_for(|e| e["ev"] == "disconnect").await;
@@ -386,7 +355,7 @@ async fn close_leaves_the_namespace_and_the_server_sees_it() {
 #[tokio::test]
 async fn dropping_the_client_during_reconnects_stops_it() {
     let mut peer = NodePeer::start(heartbeat()).await;
-    let client = builder(&peer, "good").connect().await.unwrap();
+    let client = builder(&peer.url(), "good").connect().await.unwrap();
     let mut sub = client.subscribe("space-1").await.unwrap();
     peer.kill().await;
     wait_state(&client, |s| {
@@ -403,7 +372,7 @@ async fn dropping_the_client_during_reconnects_stops_it() {
 #[tokio::test]
 async fn oauth_tokens_and_extra_headers_reach_the_server() {
     let peer = NodePeer::start(heartbeat()).await;
-    let _client = builder(&peer, "good")
+    let _client = builder(&peer.url(), "good")
         .token_type(TokenType::Oauth)
         .header("Origin", "https://spaces.avayacloud.com")
         .connect()
@@ -422,7 +391,11 @@ async fn oauth_tokens_and_extra_headers_reach_the_server() {
 #[tokio::test]
 async fn a_stalled_consumer_loses_nothing_and_keeps_the_link_alive() {
     let mut peer = NodePeer::start(heartbeat()).await;
-    let client = builder(&peer, "good").buffer(2).connect().await.unwrap();
+    let client = builder(&peer.url(), "good")
+        .buffer(2)
+        .connect()
+        .await
+        .unwrap();
     let mut sub = client.subscribe("space-1").await.unwrap();
     for n in 1..=30 {
         peer.emit(
@@ -448,7 +421,7 @@ async fn a_stalled_consumer_loses_nothing_and_keeps_the_link_alive() {
     assert!(matches!(client.state(), ConnectionState::Connected));
     for n in 1..=30 {
         assert_eq!(
-            next(&mut sub).await.id(),
+            next_event(&mut sub).await.id(),
             Some(format!("event-{n}").as_str())
         );
     }

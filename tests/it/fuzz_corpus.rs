@@ -9,8 +9,13 @@ use spaces_events::protocol::{EnginePacket, Packet, check_depth};
 fn inputs(target: &str) -> Vec<Vec<u8>> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz");
     let mut out = Vec::new();
-    for dir in [root.join("corpus").join(target), root.join("seeds").join(target)] {
-        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+    for dir in [
+        root.join("corpus").join(target),
+        root.join("seeds").join(target),
+    ] {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
         for entry in entries {
             out.push(std::fs::read(entry.expect("entry").path()).expect("readable"));
         }
@@ -22,7 +27,10 @@ fn inputs(target: &str) -> Vec<Vec<u8>> {
 fn decode_corpus() {
     for input in inputs("decode") {
         if let Ok(event) = spaces_events::decode(&input) {
-            assert_eq!(spaces_events::decode(event.json()).expect("re-decodes"), event);
+            assert_eq!(
+                spaces_events::decode(event.json()).expect("re-decodes"),
+                event
+            );
         }
     }
 }
@@ -33,7 +41,9 @@ fn protocol_corpus() {
     assert!(!inputs.is_empty(), "no protocol seeds");
     for input in inputs {
         let _ = EnginePacket::decode_binary(&input);
-        let Ok(text) = std::str::from_utf8(&input) else { continue };
+        let Ok(text) = std::str::from_utf8(&input) else {
+            continue;
+        };
         let _ = (EnginePacket::decode_text(text), check_depth(text, 64));
         if let Ok(packet) = Packet::decode(text) {
             let _ = packet.event();

@@ -8,32 +8,10 @@ use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use serde_json::json;
-use spaces_events::client::{Builder, Client, ConnectionState, Error, Reconnect, Roots, Subscription, Token};
-use spaces_events::MediaSessionEvent;
+use spaces_events::client::{Client, ConnectionState, Error, Reconnect, Roots, Token};
 use spaces_events_tests::net::{Proxy, tls_terminator};
 use spaces_events_tests::peer::{NodePeer, media_event};
-
-fn heartbeat() -> serde_json::Value {
-    json!({ "pingInterval": 300, "pingTimeout": 600 })
-}
-
-fn fast() -> Reconnect {
-    Reconnect { initial_delay: Duration::from_millis(100), max_delay: Duration::from_millis(500), ..Reconnect::default() }
-}
-
-fn builder(url: &str, token: &str) -> Builder {
-    Client::builder(url, token).reconnect(fast())
-}
-
-async fn item(sub: &mut Subscription) -> Result<MediaSessionEvent, Error> {
-    tokio::time::timeout(Duration::from_secs(10), sub.next()).await.expect("an item in time").expect("stream open")
-}
-
-async fn wait_state(client: &Client, want: impl Fn(&ConnectionState) -> bool) -> ConnectionState {
-    let mut states = client.state_changes();
-    let state = tokio::time::timeout(Duration::from_secs(20), states.wait_for(|s| want(s))).await.expect("in time");
-    state.expect("client alive").clone()
-}
+use spaces_events_tests::{builder, heartbeat, next_item, wait_state};
 
 /// 1. Malformed input between good events: each is reported and skipped; the connection stays up.
 #[tokio::test]
@@ -41,21 +19,56 @@ async fn malformed_input_mid_stream_is_reported_and_skipped() {
     let mut peer = NodePeer::start(heartbeat()).await;
     let client = builder(&peer.url(), "good").connect().await.unwrap();
     let mut sub = client.subscribe("space-1").await.unwrap();
-    peer.emit("space-1", "MEDIA_SESSION_RESPONSE", media_event("space-1", 1)).await;
-    peer.command(json!({"cmd": "raw", "data": r#"2/chat,["MEDIA_SESSION_RESPONSE",{"category":"#})).await;
-    peer.emit("space-1", "MEDIA_SESSION_RESPONSE", json!("a string, not a payload")).await;
-    peer.emit("space-1", "MEDIA_SESSION_RESPONSE", json!({"topicId": "space-1", "content": {}})).await;
-    peer.command(json!({"cmd": "raw", "data": format!("2/chat,{}", "[".repeat(100) + &"]".repeat(100))})).await;
-    peer.emit("space-1", "MEDIA_SESSION_RESPONSE", media_event("space-1", 2)).await;
-    assert_eq!(item(&mut sub).await.unwrap().id(), Some("event-1"));
-    assert!(matches!(item(&mut sub).await, Err(Error::Protocol(_))), "truncated packet");
-    assert!(matches!(item(&mut sub).await, Err(Error::Decode(_))), "a string payload");
-    match item(&mut sub).await {
+    peer.emit(
+        "space-1",
+        "MEDIA_SESSION_RESPONSE",
+        media_event("space-1", 1),
+    )
+    .await;
+    peer.command(json!({"cmd": "raw", "data": r#"2/chat,["MEDIA_SESSION_RESPONSE",{"category":"#}))
+        .await;
+    peer.emit(
+        "space-1",
+        "MEDIA_SESSION_RESPONSE",
+        json!("a string, not a payload"),
+    )
+    .await;
+    peer.emit(
+        "space-1",
+        "MEDIA_SESSION_RESPONSE",
+        json!({"topicId": "space-1", "content": {}}),
+    )
+    .await;
+    peer.command(
+        json!({"cmd": "raw", "data": format!("2/chat,{}", "[".repeat(100) + &"]".repeat(100))}),
+    )
+    .await;
+    peer.emit(
+        "space-1",
+        "MEDIA_SESSION_RESPONSE",
+        media_event("space-1", 2),
+    )
+    .await;
+    assert_eq!(next_item(&mut sub).await.unwrap().id(), Some("event-1"));
+    assert!(
+        matches!(next_item(&mut sub).await, Err(Error::Protocol(_))),
+        "truncated packet"
+    );
+    assert!(
+        matches!(next_item(&mut sub).await, Err(Error::Decode(_))),
+        "a string payload"
+    );
+    match next_item(&mut sub).await {
         Err(Error::Decode(e)) => assert_eq!(e.message(), "missing field `category`"),
         other => panic!("{other:?}"),
     }
-    assert!(matches!(item(&mut sub).await, Err(Error::Protocol(spaces_events::protocol::ProtocolError::TooDeep { limit: 64 }))));
-    assert_eq!(item(&mut sub).await.unwrap().id(), Some("event-2"));
+    assert!(matches!(
+        next_item(&mut sub).await,
+        Err(Error::Protocol(
+            spaces_events::protocol::ProtocolError::TooDeep { limit: 64 }
+        ))
+    ));
+    assert_eq!(next_item(&mut sub).await.unwrap().id(), Some("event-2"));
     assert!(matches!(client.state(), ConnectionState::Connected));
     assert_eq!(peer.count(|e| e["ev"] == "connection"), 1, "no reconnect");
 }
@@ -70,13 +83,23 @@ async fn a_half_open_link_is_detected_and_replaced() {
     let client = builder(&url, "good").connect().await.unwrap();
     let mut sub = client.subscribe("space-1").await.unwrap();
     proxy.blackhole();
-    let state = wait_state(&client, |s| matches!(s, ConnectionState::Reconnecting { .. })).await;
-    let ConnectionState::Reconnecting { reason, .. } = state else { unreachable!() };
+    let state = wait_state(&client, |s| {
+        matches!(s, ConnectionState::Reconnecting { .. })
+    })
+    .await;
+    let ConnectionState::Reconnecting { reason, .. } = state else {
+        unreachable!()
+    };
     assert!(matches!(reason, Error::Timeout(_)), "{reason:?}");
     wait_state(&client, |s| matches!(s, ConnectionState::Connected)).await;
     peer.wait_count(|e| e["ev"] == "subscribe", 2).await;
-    peer.emit("space-1", "MEDIA_SESSION_RESPONSE", media_event("space-1", 3)).await;
-    assert_eq!(item(&mut sub).await.unwrap().id(), Some("event-3"));
+    peer.emit(
+        "space-1",
+        "MEDIA_SESSION_RESPONSE",
+        media_event("space-1", 3),
+    )
+    .await;
+    assert_eq!(next_item(&mut sub).await.unwrap().id(), Some("event-3"));
     assert_eq!(proxy.connections(), 2);
 }
 
@@ -87,17 +110,34 @@ async fn a_killed_and_restarted_server_is_rejoined() {
     let mut peer = NodePeer::start(heartbeat()).await;
     let port = peer.port;
     let policy = Reconnect::default();
-    let client = Client::builder(&peer.url(), "good").reconnect(policy.clone()).connect().await.unwrap();
+    let client = Client::builder(&peer.url(), "good")
+        .reconnect(policy.clone())
+        .connect()
+        .await
+        .unwrap();
     let mut sub = client.subscribe("space-1").await.unwrap();
     peer.kill().await;
-    wait_state(&client, |s| matches!(s, ConnectionState::Reconnecting { attempt: 2.., .. })).await;
-    let mut peer = NodePeer::start(json!({ "pingInterval": 300, "pingTimeout": 600, "port": port })).await;
+    wait_state(&client, |s| {
+        matches!(s, ConnectionState::Reconnecting { attempt: 2.., .. })
+    })
+    .await;
+    let mut peer =
+        NodePeer::start(json!({ "pingInterval": 300, "pingTimeout": 600, "port": port })).await;
     let restarted = Instant::now();
-    peer.wait_for(|e| e["ev"] == "subscribe" && e["space"] == "space-1").await;
+    peer.wait_for(|e| e["ev"] == "subscribe" && e["space"] == "space-1")
+        .await;
     let rejoined = restarted.elapsed();
-    assert!(rejoined <= policy.max_delay + Duration::from_secs(1), "re-subscribed {rejoined:?} after the restart");
-    peer.emit("space-1", "MEDIA_SESSION_RESPONSE", media_event("space-1", 4)).await;
-    assert_eq!(item(&mut sub).await.unwrap().id(), Some("event-4"));
+    assert!(
+        rejoined <= policy.max_delay + Duration::from_secs(1),
+        "re-subscribed {rejoined:?} after the restart"
+    );
+    peer.emit(
+        "space-1",
+        "MEDIA_SESSION_RESPONSE",
+        media_event("space-1", 4),
+    )
+    .await;
+    assert_eq!(next_item(&mut sub).await.unwrap().id(), Some("event-4"));
 }
 
 /// 6. `close()` during a reconnect, during a subscribe, and with a stalled consumer: it returns,
@@ -109,10 +149,23 @@ async fn close_ends_everything_in_awkward_moments() {
     let client = builder(&peer.url(), "good").connect().await.unwrap();
     let mut sub = client.subscribe("space-1").await.unwrap();
     peer.kill().await;
-    wait_state(&client, |s| matches!(s, ConnectionState::Reconnecting { .. })).await;
-    tokio::time::timeout(Duration::from_secs(5), client.close()).await.expect("close returns");
-    assert!(tokio::time::timeout(Duration::from_secs(5), sub.next()).await.expect("stream ends").is_none());
-    assert!(matches!(client.state(), ConnectionState::Closed { error: None }));
+    wait_state(&client, |s| {
+        matches!(s, ConnectionState::Reconnecting { .. })
+    })
+    .await;
+    tokio::time::timeout(Duration::from_secs(5), client.close())
+        .await
+        .expect("close returns");
+    assert!(
+        tokio::time::timeout(Duration::from_secs(5), sub.next())
+            .await
+            .expect("stream ends")
+            .is_none()
+    );
+    assert!(matches!(
+        client.state(),
+        ConnectionState::Closed { error: None }
+    ));
 
     // During a subscribe the server never answers.
     let mut peer = NodePeer::start(heartbeat()).await;
@@ -122,19 +175,35 @@ async fn close_ends_everything_in_awkward_moments() {
         async move { client.subscribe("silent-space").await }
     });
     peer.wait_for(|e| e["ev"] == "subscribe").await;
-    tokio::time::timeout(Duration::from_secs(5), client.close()).await.expect("close returns");
-    let answer = tokio::time::timeout(Duration::from_secs(5), pending).await.expect("subscribe returns").unwrap();
+    tokio::time::timeout(Duration::from_secs(5), client.close())
+        .await
+        .expect("close returns");
+    let answer = tokio::time::timeout(Duration::from_secs(5), pending)
+        .await
+        .expect("subscribe returns")
+        .unwrap();
     assert!(matches!(answer, Err(Error::Closed)), "{answer:?}");
     peer.wait_for(|e| e["ev"] == "engine_close").await;
 
     // With a stalled consumer and a full buffer.
-    let client = Client::builder(&peer.url(), "good").buffer(1).connect().await.unwrap();
+    let client = Client::builder(&peer.url(), "good")
+        .buffer(1)
+        .connect()
+        .await
+        .unwrap();
     let sub = client.subscribe("space-1").await.unwrap();
     for n in 1..=20 {
-        peer.emit("space-1", "MEDIA_SESSION_RESPONSE", media_event("space-1", n)).await;
+        peer.emit(
+            "space-1",
+            "MEDIA_SESSION_RESPONSE",
+            media_event("space-1", n),
+        )
+        .await;
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
-    tokio::time::timeout(Duration::from_secs(5), client.close()).await.expect("close returns");
+    tokio::time::timeout(Duration::from_secs(5), client.close())
+        .await
+        .expect("close returns");
     peer.wait_count(|e| e["ev"] == "engine_close", 2).await;
     drop(sub);
     peer.kill().await;
@@ -151,15 +220,23 @@ async fn the_token_never_leaks() {
         move || Capture(logs.clone())
     };
     let _guard = tracing::subscriber::set_default(
-        tracing_subscriber::fmt().with_max_level(tracing::Level::TRACE).with_writer(writer).with_ansi(false).finish(),
+        tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_writer(writer)
+            .with_ansi(false)
+            .finish(),
     );
-    let mut peer = NodePeer::start(json!({ "pingInterval": 300, "pingTimeout": 600, "tokens": [SECRET] })).await;
-    let builder = builder(&peer.url(), "unused").token_provider(|| async { Ok(Token::new(SECRET)) });
+    let mut peer =
+        NodePeer::start(json!({ "pingInterval": 300, "pingTimeout": 600, "tokens": [SECRET] }))
+            .await;
+    let builder =
+        builder(&peer.url(), "unused").token_provider(|| async { Ok(Token::new(SECRET)) });
     let mut seen = vec![format!("{builder:?}"), format!("{:?}", Token::new(SECRET))];
     let client = builder.connect().await.unwrap();
     let mut sub = client.subscribe("space-1").await.unwrap();
-    peer.command(json!({"cmd": "raw", "data": r#"2/chat,["MEDIA_SESSION_RESPONSE",{"category":"#})).await;
-    seen.push(format!("{:?}", item(&mut sub).await));
+    peer.command(json!({"cmd": "raw", "data": r#"2/chat,["MEDIA_SESSION_RESPONSE",{"category":"#}))
+        .await;
+    seen.push(format!("{:?}", next_item(&mut sub).await));
     peer.command(json!({"cmd": "drop"})).await;
     wait_state(&client, |s| matches!(s, ConnectionState::Connected)).await;
     peer.command(json!({"cmd": "tokens", "tokens": []})).await;
@@ -174,11 +251,20 @@ async fn the_token_never_leaks() {
     }
     seen.push(format!("{client:?}"));
     let logs = String::from_utf8(logs.lock().unwrap().clone()).unwrap();
-    assert!(logs.contains("TRACE") || logs.contains("DEBUG"), "tracing captured nothing");
-    assert!(seen.iter().any(|s| s.contains("Not authorized")), "{seen:?}");
+    assert!(
+        logs.contains("TRACE") || logs.contains("DEBUG"),
+        "tracing captured nothing"
+    );
+    assert!(
+        seen.iter().any(|s| s.contains("Not authorized")),
+        "{seen:?}"
+    );
     let encoded = "tok-SECRET-7f3a9c%2B%2F%3D";
     for text in seen.iter().chain([&logs]) {
-        assert!(!text.contains("tok-SECRET") && !text.contains(encoded), "the token leaked: {text}");
+        assert!(
+            !text.contains("tok-SECRET") && !text.contains(encoded),
+            "the token leaked: {text}"
+        );
     }
 }
 
@@ -203,15 +289,31 @@ async fn tls_with_a_test_ca() {
     let mut peer = NodePeer::start(heartbeat()).await;
     let (port, ca) = tls_terminator(([127, 0, 0, 1], peer.port).into()).await;
     let url = format!("wss://localhost:{port}/chat");
-    let client = builder(&url, "good").roots(Roots::None).add_root_certificate(ca.as_bytes()).connect().await.unwrap();
+    let client = builder(&url, "good")
+        .roots(Roots::None)
+        .add_root_certificate(ca.as_bytes())
+        .connect()
+        .await
+        .unwrap();
     let mut sub = client.subscribe("space-1").await.unwrap();
-    peer.emit("space-1", "MEDIA_SESSION_RESPONSE", media_event("space-1", 5)).await;
-    assert_eq!(item(&mut sub).await.unwrap().id(), Some("event-5"));
+    peer.emit(
+        "space-1",
+        "MEDIA_SESSION_RESPONSE",
+        media_event("space-1", 5),
+    )
+    .await;
+    assert_eq!(next_item(&mut sub).await.unwrap().id(), Some("event-5"));
 
     let started = Instant::now();
     let error = builder(&url, "good").connect().await.unwrap_err();
-    assert!(matches!(&error, Error::Tls(m) if m.contains("UnknownIssuer")), "{error:?}");
+    assert!(
+        matches!(&error, Error::Tls(m) if m.contains("UnknownIssuer")),
+        "{error:?}"
+    );
     assert!(error.is_fatal());
-    assert!(started.elapsed() < Duration::from_secs(5), "no retries on an untrusted certificate");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "no retries on an untrusted certificate"
+    );
     assert_eq!(peer.count(|e| e["ev"] == "connection"), 1);
 }

@@ -5,8 +5,25 @@ pub mod peer;
 
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde_json::Value;
+use spaces_events::MediaSessionEvent;
+use spaces_events::client::{Builder, Client, ConnectionState, Error, Reconnect, Subscription};
+
+/// The seven categories the vendor documents.
+pub const DOCUMENTED_CATEGORIES: [spaces_events::Category; 7] = {
+    use spaces_events::Category::*;
+    [
+        MeetingStarted,
+        MeetingEnded,
+        AttendeeAdded,
+        AttendeeLeft,
+        RecordingStarted,
+        RecordingEnded,
+        RecordingReady,
+    ]
+};
 
 /// `tests/fixtures/`.
 pub fn fixtures_dir() -> PathBuf {
@@ -54,4 +71,49 @@ pub fn validator(definition: Option<&str>) -> jsonschema::Validator {
         .with_registry(&registry)
         .build(&root)
         .expect("schema compiles")
+}
+
+/// Quick heartbeats for a peer: `pingInterval` 300 ms, `pingTimeout` 600 ms.
+pub fn heartbeat() -> Value {
+    serde_json::json!({ "pingInterval": 300, "pingTimeout": 600 })
+}
+
+/// Reconnect quickly: 100 ms doubling to 500 ms.
+pub fn fast_reconnect() -> Reconnect {
+    Reconnect {
+        initial_delay: Duration::from_millis(100),
+        max_delay: Duration::from_millis(500),
+        ..Reconnect::default()
+    }
+}
+
+/// A client builder that reconnects quickly.
+pub fn builder(url: &str, token: &str) -> Builder {
+    Client::builder(url, token).reconnect(fast_reconnect())
+}
+
+/// The next item of a subscription, within 10 s.
+pub async fn next_item(sub: &mut Subscription) -> Result<MediaSessionEvent, Error> {
+    use futures_util::StreamExt;
+    tokio::time::timeout(Duration::from_secs(10), sub.next())
+        .await
+        .expect("an item in time")
+        .expect("stream open")
+}
+
+/// The next event of a subscription, within 10 s.
+pub async fn next_event(sub: &mut Subscription) -> MediaSessionEvent {
+    next_item(sub).await.expect("an event, not an error")
+}
+
+/// Waits (up to 20 s) until the client's state matches, and returns it.
+pub async fn wait_state(
+    client: &Client,
+    want: impl Fn(&ConnectionState) -> bool,
+) -> ConnectionState {
+    let mut states = client.state_changes();
+    let state = tokio::time::timeout(Duration::from_secs(20), states.wait_for(|s| want(s)))
+        .await
+        .expect("state in time");
+    state.expect("client alive").clone()
 }

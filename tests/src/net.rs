@@ -34,7 +34,9 @@ impl Proxy {
                 let mut holes = gen_tx.subscribe();
                 let born = *holes.borrow_and_update();
                 tokio::spawn(async move {
-                    let Ok(server) = TcpStream::connect(upstream).await else { return };
+                    let Ok(server) = TcpStream::connect(upstream).await else {
+                        return;
+                    };
                     let black = Arc::new(AtomicBool::new(false));
                     let watcher = black.clone();
                     tokio::spawn(async move {
@@ -50,7 +52,11 @@ impl Proxy {
                 });
             }
         });
-        Proxy { addr, generation, connections }
+        Proxy {
+            addr,
+            generation,
+            connections,
+        }
     }
 
     /// Black-holes every connection open now.
@@ -65,7 +71,11 @@ impl Proxy {
 }
 
 /// Copies bytes until EOF; once `black` is set, reads and drops them (the sockets stay open).
-async fn pipe(mut from: impl AsyncReadExt + Unpin, mut to: impl AsyncWriteExt + Unpin, black: Arc<AtomicBool>) {
+async fn pipe(
+    mut from: impl AsyncReadExt + Unpin,
+    mut to: impl AsyncWriteExt + Unpin,
+    black: Arc<AtomicBool>,
+) {
     let mut buf = vec![0u8; 16384];
     loop {
         match from.read(&mut buf).await {
@@ -111,8 +121,12 @@ pub async fn tls_terminator(upstream: SocketAddr) -> (u16, String) {
         while let Ok((client, _)) = listener.accept().await {
             let acceptor = acceptor.clone();
             tokio::spawn(async move {
-                let Ok(mut tls) = acceptor.accept(client).await else { return };
-                let Ok(mut server) = TcpStream::connect(upstream).await else { return };
+                let Ok(mut tls) = acceptor.accept(client).await else {
+                    return;
+                };
+                let Ok(mut server) = TcpStream::connect(upstream).await else {
+                    return;
+                };
                 let _ = tokio::io::copy_bidirectional(&mut tls, &mut server).await;
             });
         }

@@ -54,11 +54,7 @@ fn main() -> ExitCode {
 /// `cargo xtask soak --minutes N`: the soak binary of the tests crate, in release.
 fn soak(minutes: &str) -> Result {
     minutes.parse::<f64>().map_err(|_| format!("--minutes takes a number, not {minutes:?}"))?;
-    let status = std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .args(["run", "--release", "--locked", "-p", "spaces-events-tests", "--bin", "soak", "--", minutes])
-        .current_dir(root())
-        .status()?;
-    if status.success() { Ok(()) } else { Err(format!("the soak failed ({status})").into()) }
+    test::cargo(&["run", "--release", "--locked", "-p", "spaces-events-tests", "--bin", "soak", "--", minutes])
 }
 
 /// The workspace root (the parent of `xtask/`).

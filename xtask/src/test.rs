@@ -103,7 +103,7 @@ fn step(what: &str) {
 }
 
 /// Runs `cargo <args>` in the workspace root; a non-zero exit is an error naming the command.
-fn cargo(args: &[&str]) -> Result {
+pub(crate) fn cargo(args: &[&str]) -> Result {
     let shown = format!("cargo {}", args.join(" "));
     step(&shown);
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());

@@ -4,7 +4,6 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use serde_json::Value;
-use spaces_events::Category;
 use spaces_events_tests::validator;
 use spaces_sim::{DEMO_SPACE, Simulator};
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -45,15 +44,7 @@ async fn demo_shows_the_whole_meeting_and_exits_0() {
         );
         categories.push(spaces_events::decode(line).unwrap().category());
     }
-    for documented in [
-        Category::MeetingStarted,
-        Category::MeetingEnded,
-        Category::AttendeeAdded,
-        Category::AttendeeLeft,
-        Category::RecordingStarted,
-        Category::RecordingEnded,
-        Category::RecordingReady,
-    ] {
+    for documented in spaces_events_tests::DOCUMENTED_CATEGORIES {
         assert!(
             categories.contains(&documented),
             "{documented:?} missing in {stdout}"

@@ -200,9 +200,19 @@ async fn a_token_on_the_command_line_gets_a_warning_and_a_missing_one_is_usage()
 #[tokio::test]
 async fn trace_logs_and_output_never_contain_the_token() {
     const SECRET: &str = "tok-SECRET-7f3a9c+/=";
-    let mut peer = NodePeer::start(json!({ "pingInterval": 300, "pingTimeout": 600, "tokens": [SECRET] })).await;
+    let mut peer =
+        NodePeer::start(json!({ "pingInterval": 300, "pingTimeout": 600, "tokens": [SECRET] }))
+            .await;
     let mut child = Command::new(env!("CARGO_BIN_EXE_spaces-events"))
-        .args(["watch", "--url", &peer.url(), "--space", "space-1", "--format", "jsonl"])
+        .args([
+            "watch",
+            "--url",
+            &peer.url(),
+            "--space",
+            "space-1",
+            "--format",
+            "jsonl",
+        ])
         .env("SPACES_TOKEN", SECRET)
         .env("RUST_LOG", "trace")
         .stdout(Stdio::piped())
@@ -211,8 +221,14 @@ async fn trace_logs_and_output_never_contain_the_token() {
         .spawn()
         .unwrap();
     peer.wait_for(|e| e["ev"] == "subscribe").await;
-    peer.emit("space-1", "MEDIA_SESSION_RESPONSE", media_event("space-1", 1)).await;
-    peer.command(json!({"cmd": "raw", "data": r#"2/chat,["MEDIA_SESSION_RESPONSE",{"category":"#})).await;
+    peer.emit(
+        "space-1",
+        "MEDIA_SESSION_RESPONSE",
+        media_event("space-1", 1),
+    )
+    .await;
+    peer.command(json!({"cmd": "raw", "data": r#"2/chat,["MEDIA_SESSION_RESPONSE",{"category":"#}))
+        .await;
     peer.command(json!({"cmd": "drop"})).await;
     peer.wait_count(|e| e["ev"] == "subscribe", 2).await;
     peer.command(json!({"cmd": "tokens", "tokens": []})).await;
@@ -220,9 +236,15 @@ async fn trace_logs_and_output_never_contain_the_token() {
     let (stdout, stderr) = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
     let (code, stdout, stderr) = finish_split(child, stdout, stderr).await;
     assert_eq!(code, Some(3), "{stderr}");
-    assert!(stderr.contains("TRACE") || stderr.contains("DEBUG"), "no logs: {stderr}");
+    assert!(
+        stderr.contains("TRACE") || stderr.contains("DEBUG"),
+        "no logs: {stderr}"
+    );
     for text in [&stdout, &stderr] {
-        assert!(!text.contains("tok-SECRET") && !text.contains("7f3a9c"), "the token leaked:\n{text}");
+        assert!(
+            !text.contains("tok-SECRET") && !text.contains("7f3a9c"),
+            "the token leaked:\n{text}"
+        );
     }
 }
 
@@ -233,9 +255,15 @@ async fn finish_split(
 ) -> (Option<i32>, String, String) {
     let (mut out, mut err) = (String::new(), String::new());
     let read = async {
-        let _ = tokio::join!(stdout.read_to_string(&mut out), stderr.read_to_string(&mut err));
+        let _ = tokio::join!(
+            stdout.read_to_string(&mut out),
+            stderr.read_to_string(&mut err)
+        );
         child.wait().await
     };
-    let status = tokio::time::timeout(Duration::from_secs(30), read).await.expect("exits in time").expect("waits");
+    let status = tokio::time::timeout(Duration::from_secs(30), read)
+        .await
+        .expect("exits in time")
+        .expect("waits");
     (status.code(), out, err)
 }

@@ -6,6 +6,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use crate::event::MediaSessionEvent;
+use crate::json::Strings;
 use crate::strict::Strict;
 use crate::types::MediaSessionResponse;
 
@@ -207,24 +208,11 @@ impl std::error::Error for DecodeError {}
 /// Removes the whitespace between tokens of well-formed JSON; everything else (string escapes,
 /// number spellings, key order) stays byte for byte.
 fn minify(json: &str) -> String {
-    let bytes = json.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let (mut in_string, mut escaped) = (false, false);
-    for &b in bytes {
-        if in_string {
-            match (escaped, b) {
-                (true, _) => escaped = false,
-                (false, b'\\') => escaped = true,
-                (false, b'"') => in_string = false,
-                _ => {}
-            }
-        } else if matches!(b, b' ' | b'\t' | b'\n' | b'\r') {
-            continue;
-        } else if b == b'"' {
-            in_string = true;
-        }
-        out.push(b);
-    }
+    let mut strings = Strings::default();
+    let out: Vec<u8> = json
+        .bytes()
+        .filter(|&b| !(strings.outside(b) && matches!(b, b' ' | b'\t' | b'\n' | b'\r')))
+        .collect();
     // Only ASCII whitespace outside strings was dropped, so the bytes are still UTF-8.
     String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }

@@ -25,6 +25,7 @@
 pub mod client;
 mod decode;
 mod event;
+mod json;
 pub mod protocol;
 mod strict;
 mod timestamp;

@@ -3,20 +3,15 @@
 
 use std::time::Duration;
 
-use futures_util::StreamExt;
-use spaces_events::client::{Builder, Client, ConnectionState, Error, Reconnect, Subscription};
-use spaces_events::{Category, MediaSessionEvent};
+use spaces_events::client::{Builder, ConnectionState, Error};
 use spaces_events_tests::peer::media_event;
+use spaces_events_tests::{next_item, wait_state};
 use spaces_sim::{DEMO_SPACE, Sim, Simulator};
 
 fn builder(sim: &Sim) -> Builder {
     // The client's defaults (token also in CONNECT) work: the simulator strips the query as
     // socket.io 2.0.4 does.
-    Client::builder(sim.url(), sim.token()).reconnect(Reconnect {
-        initial_delay: Duration::from_millis(100),
-        max_delay: Duration::from_millis(500),
-        ..Reconnect::default()
-    })
+    spaces_events_tests::builder(sim.url(), sim.token())
 }
 
 async fn quick() -> Sim {
@@ -25,13 +20,6 @@ async fn quick() -> Sim {
         .start()
         .await
         .unwrap()
-}
-
-async fn next(sub: &mut Subscription) -> Result<MediaSessionEvent, Error> {
-    tokio::time::timeout(Duration::from_secs(10), sub.next())
-        .await
-        .expect("an item in time")
-        .expect("stream open")
 }
 
 /// Waits until the simulator has accepted `n` subscriptions.
@@ -45,14 +33,6 @@ async fn wait_subscriptions(sim: &Sim, n: usize) {
     .expect("re-subscribed in time");
 }
 
-async fn wait_state(client: &Client, want: impl Fn(&ConnectionState) -> bool) {
-    let mut states = client.state_changes();
-    tokio::time::timeout(Duration::from_secs(20), states.wait_for(|s| want(s)))
-        .await
-        .expect("in time")
-        .expect("alive");
-}
-
 #[tokio::test]
 async fn the_meeting_plays_every_documented_category() {
     let sim = Simulator::new().start().await.unwrap();
@@ -60,19 +40,11 @@ async fn the_meeting_plays_every_documented_category() {
     let mut sub = client.subscribe(DEMO_SPACE).await.unwrap();
     let mut categories = Vec::new();
     for step in &sim.scenario().steps {
-        let event = next(&mut sub).await.unwrap();
+        let event = next_item(&mut sub).await.unwrap();
         assert_eq!(event.category_name(), step.payload["category"]);
         categories.push(event.category());
     }
-    for documented in [
-        Category::MeetingStarted,
-        Category::MeetingEnded,
-        Category::AttendeeAdded,
-        Category::AttendeeLeft,
-        Category::RecordingStarted,
-        Category::RecordingEnded,
-        Category::RecordingReady,
-    ] {
+    for documented in spaces_events_tests::DOCUMENTED_CATEGORIES {
         assert!(categories.contains(&documented), "{documented:?}");
     }
 }
@@ -84,7 +56,7 @@ async fn a_drop_costs_a_reconnect_and_nothing_else() {
     let mut sub = client.subscribe("space-1").await.unwrap();
     sim.emit("MEDIA_SESSION_RESPONSE", &media_event("space-1", 1))
         .await;
-    assert_eq!(next(&mut sub).await.unwrap().id(), Some("event-1"));
+    assert_eq!(next_item(&mut sub).await.unwrap().id(), Some("event-1"));
     sim.drop_connections();
     wait_state(&client, |s| {
         matches!(s, ConnectionState::Reconnecting { .. })
@@ -94,7 +66,7 @@ async fn a_drop_costs_a_reconnect_and_nothing_else() {
     wait_subscriptions(&sim, 2).await;
     sim.emit("MEDIA_SESSION_RESPONSE", &media_event("space-1", 2))
         .await;
-    assert_eq!(next(&mut sub).await.unwrap().id(), Some("event-2"));
+    assert_eq!(next_item(&mut sub).await.unwrap().id(), Some("event-2"));
     assert_eq!(sim.connections(), 2);
 }
 
@@ -122,7 +94,7 @@ async fn silence_is_detected_and_survived() {
     wait_subscriptions(&sim, 2).await;
     sim.emit("MEDIA_SESSION_RESPONSE", &media_event("space-1", 3))
         .await;
-    assert_eq!(next(&mut sub).await.unwrap().id(), Some("event-3"));
+    assert_eq!(next_item(&mut sub).await.unwrap().id(), Some("event-3"));
 }
 
 #[tokio::test]
@@ -134,9 +106,9 @@ async fn malformed_frames_are_reported_and_skipped() {
     sim.inject_frame(r#"42/chat,["MEDIA_SESSION_RESPONSE","just a string"]"#);
     sim.emit("MEDIA_SESSION_RESPONSE", &media_event("space-1", 4))
         .await;
-    assert!(matches!(next(&mut sub).await, Err(Error::Protocol(_))));
-    assert!(matches!(next(&mut sub).await, Err(Error::Decode(_))));
-    assert_eq!(next(&mut sub).await.unwrap().id(), Some("event-4"));
+    assert!(matches!(next_item(&mut sub).await, Err(Error::Protocol(_))));
+    assert!(matches!(next_item(&mut sub).await, Err(Error::Decode(_))));
+    assert_eq!(next_item(&mut sub).await.unwrap().id(), Some("event-4"));
     assert!(matches!(client.state(), ConnectionState::Connected));
 }
 

@@ -23,17 +23,29 @@ type Received = Arc<Mutex<HashMap<(usize, String), Vec<u64>>>>;
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let minutes: f64 = std::env::args().nth(1).and_then(|m| m.parse().ok()).unwrap_or(1.0);
+    let minutes: f64 = std::env::args()
+        .nth(1)
+        .and_then(|m| m.parse().ok())
+        .unwrap_or(1.0);
     let run_for = Duration::from_secs_f64(minutes * 60.0);
     let simulator = Simulator::new().heartbeat(Duration::from_secs(1), Duration::from_secs(2));
     let mut sim = simulator.clone().start().await.expect("simulator starts");
-    let addr: std::net::SocketAddr = sim.url().trim_start_matches("http://").trim_end_matches("/chat").parse().expect("addr");
+    let addr: std::net::SocketAddr = sim
+        .url()
+        .trim_start_matches("http://")
+        .trim_end_matches("/chat")
+        .parse()
+        .expect("addr");
     let simulator = simulator.addr(addr);
     let received: Received = Arc::default();
     let mut clients = Vec::new();
     for c in 0..CLIENTS {
         let client = Client::builder(sim.url(), sim.token())
-            .reconnect(Reconnect { initial_delay: Duration::from_millis(200), max_delay: Duration::from_secs(2), ..Reconnect::default() })
+            .reconnect(Reconnect {
+                initial_delay: Duration::from_millis(200),
+                max_delay: Duration::from_secs(2),
+                ..Reconnect::default()
+            })
             .connect()
             .await
             .expect("client connects");
@@ -46,9 +58,17 @@ async fn main() {
             let mut events = select_all(subs);
             while let Some(item) = events.next().await {
                 if let Ok(event) = item {
-                    let seq = event.id().and_then(|id| id.parse().ok()).unwrap_or(u64::MAX);
+                    let seq = event
+                        .id()
+                        .and_then(|id| id.parse().ok())
+                        .unwrap_or(u64::MAX);
                     let space = event.topic_id().unwrap_or_default().to_owned();
-                    received.lock().expect("lock").entry((c, space)).or_default().push(seq);
+                    received
+                        .lock()
+                        .expect("lock")
+                        .entry((c, space))
+                        .or_default()
+                        .push(seq);
                 }
             }
         });
@@ -56,7 +76,9 @@ async fn main() {
     }
     let expected_subscriptions = CLIENTS * SPACES_PER_CLIENT;
     let baseline_fds = fds();
-    let baseline_tasks = tokio::runtime::Handle::current().metrics().num_alive_tasks();
+    let baseline_tasks = tokio::runtime::Handle::current()
+        .metrics()
+        .num_alive_tasks();
     let started = Instant::now();
     let mut rss = Vec::new();
     let (mut seq, mut drops, mut restarts) = (0u64, 0u32, 0u32);
@@ -96,23 +118,46 @@ async fn main() {
     let mut wrong = 0;
     for c in 0..CLIENTS {
         for k in 0..SPACES_PER_CLIENT {
-            let got = received.get(&(c, space(c, k))).map(Vec::as_slice).unwrap_or_default();
+            let got = received
+                .get(&(c, space(c, k)))
+                .map(Vec::as_slice)
+                .unwrap_or_default();
             if !got.iter().copied().eq(0..seq) {
                 wrong += 1;
                 if wrong <= 3 {
                     let missing = (0..seq).filter(|n| !got.contains(n)).count();
-                    eprintln!("client {c} space {}: {} received, {missing} missing, {} events expected", space(c, k), got.len(), seq);
+                    eprintln!(
+                        "client {c} space {}: {} received, {missing} missing, {} events expected",
+                        space(c, k),
+                        got.len(),
+                        seq
+                    );
                 }
             }
         }
     }
-    let tasks = tokio::runtime::Handle::current().metrics().num_alive_tasks();
-    let (first, last, max) = (rss.first().map_or(0, |r| r.1), rss.last().map_or(0, |r| r.1), rss.iter().map(|r| r.1).max().unwrap_or(0));
+    let tasks = tokio::runtime::Handle::current()
+        .metrics()
+        .num_alive_tasks();
+    let (first, last, max) = (
+        rss.first().map_or(0, |r| r.1),
+        rss.last().map_or(0, |r| r.1),
+        rss.iter().map(|r| r.1).max().unwrap_or(0),
+    );
     let minute = rss.iter().find(|r| r.0 >= 60).map_or(first, |r| r.1);
-    println!("soak: {:.1} min, {CLIENTS} clients x {SPACES_PER_CLIENT} spaces, {drops} drops, {restarts} restarts", started.elapsed().as_secs_f64() / 60.0);
-    println!("events: {seq} per space, {} deliveries expected, streams wrong: {wrong}", seq as usize * expected_subscriptions);
+    println!(
+        "soak: {:.1} min, {CLIENTS} clients x {SPACES_PER_CLIENT} spaces, {drops} drops, {restarts} restarts",
+        started.elapsed().as_secs_f64() / 60.0
+    );
+    println!(
+        "events: {seq} per space, {} deliveries expected, streams wrong: {wrong}",
+        seq as usize * expected_subscriptions
+    );
     println!("RSS KiB: first {first}, after 1 min {minute}, last {last}, max {max}");
-    println!("fds: {baseline_fds} -> {}, tasks: {baseline_tasks} -> {tasks}", fds());
+    println!(
+        "fds: {baseline_fds} -> {}, tasks: {baseline_tasks} -> {tasks}",
+        fds()
+    );
     let leaked = fds() > baseline_fds + 8 || tasks > baseline_tasks + 8;
     if wrong > 0 || leaked {
         std::process::exit(1);
@@ -130,7 +175,10 @@ fn fault_interval() -> Duration {
 async fn wait_until(done: impl Fn() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(60);
     while !done() {
-        assert!(Instant::now() < deadline, "clients did not re-subscribe within 60 s");
+        assert!(
+            Instant::now() < deadline,
+            "clients did not re-subscribe within 60 s"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
@@ -138,7 +186,12 @@ async fn wait_until(done: impl Fn() -> bool) {
 fn rss_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.lines().find_map(|l| l.strip_prefix("VmRSS:").map(|v| v.trim().trim_end_matches(" kB").parse().unwrap_or(0))))
+        .and_then(|s| {
+            s.lines().find_map(|l| {
+                l.strip_prefix("VmRSS:")
+                    .map(|v| v.trim().trim_end_matches(" kB").parse().unwrap_or(0))
+            })
+        })
         .unwrap_or(0)
 }
 

@@ -489,7 +489,9 @@ impl Driver {
                 // Right away, without waiting for `40`: socket.io 2.0.4 may never send it.
                 Ok(vec![link.connect.clone()])
             }
-            Ok(EnginePacket::Message(sio)) => match check_depth(sio, self.config.max_json_depth).and_then(|()| Packet::decode(sio)) {
+            Ok(EnginePacket::Message(sio)) => match check_depth(sio, self.config.max_json_depth)
+                .and_then(|()| Packet::decode(sio))
+            {
                 Ok(packet) if packet.kind.is_binary() => {
                     match link.reassembler.start(sio, packet.attachments) {
                         Ok(Some(done)) => self.binary_event(&done.text, done.attachments),
@@ -842,7 +844,9 @@ async fn open(
         Ok((ws, _)) => Ok(ws),
         Err(tungstenite::Error::Tls(e)) => Err(End::Fatal(Error::Tls(scrub(e.to_string(), token)))),
         // rustls handshake failures (an untrusted certificate) arrive as I/O errors.
-        Err(tungstenite::Error::Io(e)) if e.get_ref().is_some_and(|inner| inner.is::<rustls::Error>()) => {
+        Err(tungstenite::Error::Io(e))
+            if e.get_ref().is_some_and(|inner| inner.is::<rustls::Error>()) =>
+        {
             Err(End::Fatal(Error::Tls(scrub(e.to_string(), token))))
         }
         Err(tungstenite::Error::Http(response))
@@ -869,7 +873,8 @@ pub(crate) fn fuzz_frames(data: &[u8]) {
     RUNTIME.with(|runtime| {
         let _entered = runtime.enter();
         let token = Token::new("fuzz-token");
-        let config = Builder::new("ws://127.0.0.1:9/chat", TokenSource::Fixed(token.clone())).buffer(4);
+        let config =
+            Builder::new("ws://127.0.0.1:9/chat", TokenSource::Fixed(token.clone())).buffer(4);
         let endpoint = Endpoint::parse(&config.url, &config.path).expect("a valid URL");
         let (_commands, commands) = mpsc::channel(1);
         let (_shutdown, shutdown) = oneshot::channel();
@@ -879,11 +884,20 @@ pub(crate) fn fuzz_frames(data: &[u8]) {
         for space in ["s1", "s2"] {
             let (events, stream) = mpsc::channel(4);
             streams.push(stream);
-            driver.subs.insert(space.to_owned(), Sub { password: None, events, reply: None });
+            driver.subs.insert(
+                space.to_owned(),
+                Sub {
+                    password: None,
+                    events,
+                    reply: None,
+                },
+            );
         }
         let mut link = Link::new("40/chat,".to_owned(), Instant::now());
         for frame in data.split(|&b| b == 0xff) {
-            let Some((&kind, body)) = frame.split_first() else { continue };
+            let Some((&kind, body)) = frame.split_first() else {
+                continue;
+            };
             let message = if kind % 2 == 0 {
                 match std::str::from_utf8(body) {
                     Ok(text) => Message::text(text.to_owned()),

@@ -16,6 +16,8 @@
 mod engine;
 mod socket;
 
+use crate::json::Strings;
+
 pub use engine::{EnginePacket, Frame, Handshake};
 pub use socket::{BinaryPacket, Event, Packet, PacketType, Reassembler, encode_event};
 
@@ -25,19 +27,13 @@ pub use socket::{BinaryPacket, Event, Packet, PacketType, Reassembler, encode_ev
 /// # Errors
 /// [`ProtocolError::TooDeep`].
 pub fn check_depth(text: &str, limit: usize) -> Result<(), ProtocolError> {
-    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
-    for &b in text.as_bytes() {
-        if in_string {
-            match (escaped, b) {
-                (true, _) => escaped = false,
-                (false, b'\\') => escaped = true,
-                (false, b'"') => in_string = false,
-                _ => {}
-            }
+    let mut strings = Strings::default();
+    let mut depth = 0usize;
+    for b in text.bytes() {
+        if !strings.outside(b) {
             continue;
         }
         match b {
-            b'"' => in_string = true,
             b'[' | b'{' => {
                 depth += 1;
                 if depth > limit {
@@ -57,9 +53,18 @@ mod tests {
 
     #[test]
     fn depth_limit() {
-        assert_eq!(check_depth(r#"2/chat,["a",{"b":[1,{"c":"[[[["}]}]"#, 4), Ok(()));
-        assert_eq!(check_depth(r#"2/chat,["a",{"b":[1,{"c":"[[[["}]}]"#, 3), Err(ProtocolError::TooDeep { limit: 3 }));
-        assert_eq!(check_depth(&"[".repeat(100_000), 64), Err(ProtocolError::TooDeep { limit: 64 }));
+        assert_eq!(
+            check_depth(r#"2/chat,["a",{"b":[1,{"c":"[[[["}]}]"#, 4),
+            Ok(())
+        );
+        assert_eq!(
+            check_depth(r#"2/chat,["a",{"b":[1,{"c":"[[[["}]}]"#, 3),
+            Err(ProtocolError::TooDeep { limit: 3 })
+        );
+        assert_eq!(
+            check_depth(&"[".repeat(100_000), 64),
+            Err(ProtocolError::TooDeep { limit: 64 })
+        );
         assert_eq!(check_depth(r#"["\"[[["]"#, 1), Ok(()));
     }
 }

@@ -428,7 +428,10 @@ mod tests {
         let again = Packet::decode("44").unwrap();
         assert_eq!((again.id, again.data), (Some(4), None));
         let p = Packet::decode("15\t15\t\t").unwrap();
-        assert_eq!((p.kind, p.id, p.data), (PacketType::Disconnect, Some(5), Some("15")));
+        assert_eq!(
+            (p.kind, p.id, p.data),
+            (PacketType::Disconnect, Some(5), Some("15"))
+        );
         assert_eq!(Packet::decode(&p.encode()).unwrap().id, Some(515));
     }
 
