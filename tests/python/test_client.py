@@ -143,13 +143,12 @@ def test_blocking_iteration_releases_the_gil(peer: NodePeer):
 
 
 def _child(url: str, body: str) -> subprocess.Popen[str]:
-    """A Python process with a live blocking client subscribed to space-1, then ``body``."""
+    """A Python process with a live blocking client subscribed to space-1, running ``body``."""
     script = "\n".join([
         "import sys",
         "from spaces_events import Client",
         "client = Client(sys.argv[1], 'good').connect()",
         "sub = client.subscribe('space-1')",
-        "print('ready', flush=True)",
         body,
     ])
     return subprocess.Popen([sys.executable, "-c", script, url],
@@ -158,7 +157,9 @@ def _child(url: str, body: str) -> subprocess.Popen[str]:
 
 @pytest.mark.parametrize("attempt", range(20))
 def test_ctrl_c_interrupts_the_blocking_client(peer: NodePeer, attempt: int):
-    child = _child(peer.url, "try:\n    next(sub)\nexcept KeyboardInterrupt:\n    print('interrupted', flush=True)")
+    # "ready" is printed inside the try, so a signal that comes early is caught too.
+    child = _child(peer.url, "try:\n    print('ready', flush=True)\n    next(sub)\n"
+                             "except KeyboardInterrupt:\n    print('interrupted', flush=True)")
     assert child.stdout is not None and child.stdout.readline().strip() == "ready"
     time.sleep(0.3)
     child.send_signal(signal.SIGINT)

@@ -274,6 +274,8 @@ impl Sim {
 
 impl Drop for Sim {
     fn drop(&mut self) {
+        // Close the clients' connections too: they are served by tasks of their own.
+        self.faults.drop_connections();
         self.tasks.iter().for_each(JoinHandle::abort);
     }
 }

@@ -192,7 +192,8 @@ impl<'a> Packet<'a> {
         if self.kind.is_binary() {
             let _ = write!(out, "{}-", self.attachments);
         }
-        if self.namespace != "/" {
+        // `/` is implied, unless a query must follow it.
+        if self.namespace != "/" || self.query.is_some() {
             out.push_str(self.namespace);
             if let Some(query) = self.query {
                 out.push('?');
@@ -427,6 +428,8 @@ mod tests {
         assert_eq!(p.encode(), "44");
         let again = Packet::decode("44").unwrap();
         assert_eq!((again.id, again.data), (Some(4), None));
+        // Found by the fuzzer too: a query on `/` is written out, so it survives.
+        assert_eq!(Packet::decode("4/?true:").unwrap().encode(), "4/?true:,");
         let p = Packet::decode("15\t15\t\t").unwrap();
         assert_eq!(
             (p.kind, p.id, p.data),
