@@ -4,6 +4,7 @@
 //! - `codegen [--check]`: regenerate the Rust types from `schema/`, or fail when they are stale.
 //! - `test`: every check the project has (format, lints, codegen freshness, all test suites).
 
+mod bench;
 mod codegen;
 mod fuzz;
 mod test;
@@ -21,6 +22,7 @@ commands:
   test                run every check and test suite of the project (what CI runs)
   fuzz --time SECS    run each fuzz target for SECS seconds (cargo-fuzz, installed if missing),
                       then minimize its corpus in fuzz/corpus/
+  bench [--quick]     benchmarks beside their peers; one table and target/bench/report.json
   soak --minutes N    100 clients x 10 spaces against the simulator, with random drops and
                       restarts, for N minutes: exactly-once delivery, RSS, fds, tasks
 ";
@@ -33,6 +35,8 @@ fn main() -> ExitCode {
         ["codegen", "--check"] => codegen::run(true),
         ["test"] => test::run(),
         ["soak", "--minutes", minutes] => soak(minutes),
+        ["bench"] => bench::run(false),
+        ["bench", "--quick"] => bench::run(true),
         ["fuzz", "--time", secs] => match secs.parse() {
             Ok(secs) => fuzz::run(secs),
             Err(_) => Err(format!("--time takes seconds, not {secs:?}").into()),
@@ -53,8 +57,20 @@ fn main() -> ExitCode {
 
 /// `cargo xtask soak --minutes N`: the soak binary of the tests crate, in release.
 fn soak(minutes: &str) -> Result {
-    minutes.parse::<f64>().map_err(|_| format!("--minutes takes a number, not {minutes:?}"))?;
-    test::cargo(&["run", "--release", "--locked", "-p", "spaces-events-tests", "--bin", "soak", "--", minutes])
+    minutes
+        .parse::<f64>()
+        .map_err(|_| format!("--minutes takes a number, not {minutes:?}"))?;
+    test::cargo(&[
+        "run",
+        "--release",
+        "--locked",
+        "-p",
+        "spaces-events-tests",
+        "--bin",
+        "soak",
+        "--",
+        minutes,
+    ])
 }
 
 /// The workspace root (the parent of `xtask/`).

@@ -26,54 +26,69 @@ pub(crate) fn run() -> Result {
 /// Builds the Python package into a venv under `target/` (as `pip install .` does for users)
 /// and runs the pytest suite on the installed package.
 fn python() -> Result {
-    let root = root();
-    let venv = root.join("target/py-venv");
-    let bin = venv.join("bin");
-    if !bin.join("python").exists() {
-        step("python3 -m venv target/py-venv");
-        exec(Command::new("python3").args(["-m", "venv"]).arg(&venv))?;
-    }
-    // maturin, run by pip's build hook, is found on PATH.
-    let path = std::env::join_paths(std::iter::once(bin.clone()).chain(std::env::split_paths(
-        &std::env::var_os("PATH").unwrap_or_default(),
-    )))?;
-    let pip = |args: &[&str]| {
-        let mut command = Command::new(bin.join("python"));
-        command
-            .args([
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-            ])
-            .args(args)
-            .env("PATH", &path);
-        command
-    };
-    step("pip install -r tests/python/requirements.txt");
-    exec(pip(&["-r", "tests/python/requirements.txt"]).current_dir(&root))?;
-    step("pip install . (the spaces_events package, built by maturin)");
-    exec(
-        pip(&[
+    let venv = PythonEnv::install(&[])?;
+    step("pytest");
+    exec(venv.python().args(["-m", "pytest", "-q"]))
+}
+
+/// `target/py-venv` with the test requirements (and `extra` ones) and the package installed.
+pub(crate) struct PythonEnv {
+    bin: std::path::PathBuf,
+    path: std::ffi::OsString,
+}
+
+impl PythonEnv {
+    pub(crate) fn install(extra: &[&str]) -> Result<Self> {
+        let root = root();
+        let venv = root.join("target/py-venv");
+        let bin = venv.join("bin");
+        if !bin.join("python").exists() {
+            step("python3 -m venv target/py-venv");
+            exec(Command::new("python3").args(["-m", "venv"]).arg(&venv))?;
+        }
+        // maturin, run by pip's build hook, is found on PATH.
+        let path = std::env::join_paths(std::iter::once(bin.clone()).chain(
+            std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()),
+        ))?;
+        let env = PythonEnv { bin, path };
+        for requirements in
+            std::iter::once("tests/python/requirements.txt").chain(extra.iter().copied())
+        {
+            step(&format!("pip install -r {requirements}"));
+            exec(env.pip().args(["-r", requirements]))?;
+        }
+        step("pip install . (the spaces_events package, built by maturin)");
+        exec(env.pip().args([
             "--no-build-isolation",
             "--force-reinstall",
             "--no-deps",
             ".",
-        ])
-        .current_dir(&root),
-    )?;
-    step("pytest");
-    exec(
-        Command::new(bin.join("python"))
-            .args(["-m", "pytest", "-q"])
-            .env("PATH", &path)
-            .current_dir(&root),
-    )
+        ]))?;
+        Ok(env)
+    }
+
+    /// `python`, in the workspace root, with the venv first on PATH.
+    pub(crate) fn python(&self) -> Command {
+        let mut command = Command::new(self.bin.join("python"));
+        command.env("PATH", &self.path).current_dir(root());
+        command
+    }
+
+    fn pip(&self) -> Command {
+        let mut command = self.python();
+        command.args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+        ]);
+        command
+    }
 }
 
 /// Runs a command; a non-zero exit is an error.
-fn exec(command: &mut Command) -> Result {
+pub(crate) fn exec(command: &mut Command) -> Result {
     let status = command.status().map_err(|e| format!("{command:?}: {e}"))?;
     if status.success() {
         Ok(())
@@ -98,7 +113,7 @@ fn npm_ci() -> Result {
     }
 }
 
-fn step(what: &str) {
+pub(crate) fn step(what: &str) {
     eprintln!("\n==> {what}");
 }
 

@@ -139,7 +139,7 @@ impl Simulator {
             .with_state(shared.clone())
             .build_layer();
         io.ns("/", async |_: SocketRef| {});
-        io.ns("/chat", on_connect.with(authenticate));
+        io.ns("/chat", (async |_: SocketRef| {}).with(authenticate));
 
         let inner = TcpListener::bind(("127.0.0.1", 0)).await?;
         let upstream = inner.local_addr()?;
@@ -274,8 +274,9 @@ impl Sim {
 
 impl Drop for Sim {
     fn drop(&mut self) {
-        // Close the clients' connections too: they are served by tasks of their own.
-        self.faults.drop_connections();
+        // Close the clients' connections too, also one being accepted right now: they are
+        // served by tasks of their own.
+        self.faults.close();
         self.tasks.iter().for_each(JoinHandle::abort);
     }
 }
@@ -307,6 +308,10 @@ async fn authenticate(
     let type_ok = matches!(param("tokenType").as_deref(), Some("jwt" | "oauth"));
     if token_ok && type_ok {
         shared.connections.fetch_add(1, Ordering::SeqCst);
+        // Here, not in the connect handler: socketioxide acknowledges the namespace and then
+        // spawns that handler, so an event the client sends at once could find no handler.
+        // (socket.io 2.0.4 runs its `connection` handlers before reading further packets.)
+        register(&socket);
         Ok(())
     } else {
         shared.rejections.fetch_add(1, Ordering::SeqCst);
@@ -314,7 +319,8 @@ async fn authenticate(
     }
 }
 
-async fn on_connect(socket: SocketRef) {
+/// The `/chat` events a client may send.
+fn register(socket: &SocketRef) {
     socket.on("SUBSCRIBE_CHANNEL", on_subscribe);
     socket.on(
         "UNSUBSCRIBE_CHANNEL",

@@ -20,6 +20,8 @@ use tokio::sync::broadcast;
 /// Fault controls shared by every proxied connection.
 #[derive(Debug)]
 pub(crate) struct Faults {
+    /// Set for good when the simulator stops: no connection may outlive it.
+    closed: std::sync::atomic::AtomicBool,
     silent_until: Mutex<Option<Instant>>,
     drop: broadcast::Sender<()>,
     inject: broadcast::Sender<String>,
@@ -28,6 +30,7 @@ pub(crate) struct Faults {
 impl Faults {
     pub(crate) fn new() -> Self {
         Faults {
+            closed: std::sync::atomic::AtomicBool::new(false),
             silent_until: Mutex::new(None),
             drop: broadcast::channel(4).0,
             inject: broadcast::channel(64).0,
@@ -36,6 +39,13 @@ impl Faults {
 
     pub(crate) fn drop_connections(&self) {
         let _ = self.drop.send(());
+    }
+
+    /// Drops every connection, now and later: set before the broadcast, so a connection that
+    /// subscribes after it sees the flag.
+    pub(crate) fn close(&self) {
+        self.closed.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.drop_connections();
     }
 
     pub(crate) fn silence(&self, duration: Duration) {
@@ -57,13 +67,21 @@ impl Faults {
 /// Accepts clients on `listener` and proxies each to `upstream`.
 pub(crate) async fn serve(listener: TcpListener, upstream: SocketAddr, faults: Arc<Faults>) {
     while let Ok((client, _)) = listener.accept().await {
+        // Subscribed at accept: a drop reaches every connection accepted before it.
+        let (mut dropped, inject) = (faults.drop.subscribe(), faults.inject.subscribe());
+        if faults.closed.load(std::sync::atomic::Ordering::SeqCst) {
+            continue;
+        }
         let faults = faults.clone();
         tokio::spawn(async move {
-            let Ok(server) = TcpStream::connect(upstream).await else {
-                return;
+            let server = tokio::select! {
+                server = TcpStream::connect(upstream) => match server {
+                    Ok(server) => server,
+                    Err(_) => return,
+                },
+                _ = dropped.recv() => return,
             };
             let _ = (client.set_nodelay(true), server.set_nodelay(true));
-            let (mut dropped, inject) = (faults.drop.subscribe(), faults.inject.subscribe());
             let (client_read, client_write) = client.into_split();
             let (server_read, server_write) = server.into_split();
             // Whichever ends first ends the connection: the halves drop and both sockets close.

@@ -132,13 +132,22 @@ async fn a_rejected_token_and_a_refused_space() {
 #[tokio::test]
 async fn a_restarted_simulator_is_rejoined() {
     let sim = quick().await;
-    let addr: std::net::SocketAddr = sim.url().trim_start_matches("http://").trim_end_matches("/chat").parse().unwrap();
+    let addr: std::net::SocketAddr = sim
+        .url()
+        .trim_start_matches("http://")
+        .trim_end_matches("/chat")
+        .parse()
+        .unwrap();
     let client = builder(&sim).connect().await.unwrap();
     let mut sub = client.subscribe("space-1").await.unwrap();
     drop(sim);
-    wait_state(&client, |s| matches!(s, ConnectionState::Reconnecting { .. })).await;
+    wait_state(&client, |s| {
+        matches!(s, ConnectionState::Reconnecting { .. })
+    })
+    .await;
     let sim = Simulator::new().addr(addr).start().await.unwrap();
     wait_subscriptions(&sim, 1).await;
-    sim.emit("MEDIA_SESSION_RESPONSE", &media_event("space-1", 5)).await;
+    sim.emit("MEDIA_SESSION_RESPONSE", &media_event("space-1", 5))
+        .await;
     assert_eq!(next_item(&mut sub).await.unwrap().id(), Some("event-5"));
 }

@@ -5,21 +5,30 @@
 //! `cargo xtask soak --minutes N` (or `cargo run --release -p spaces-events-tests --bin soak -- N`).
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use futures_util::stream::select_all;
 use serde_json::json;
-use spaces_events::client::{Client, Reconnect};
+use spaces_events::client::{Client, ConnectionState, Reconnect};
 use spaces_sim::Simulator;
 
 const CLIENTS: usize = 100;
 const SPACES_PER_CLIENT: usize = 10;
 const SPACES: usize = 100;
 
-/// What each (client, space) received: event sequence numbers, in arrival order.
-type Received = Arc<Mutex<HashMap<(usize, String), Vec<u64>>>>;
+/// What each (client, space) received, checked as it arrives: the next sequence number expected,
+/// and how many arrived out of turn (missing, repeated or reordered). Constant memory, so RSS
+/// measures the client, not this bookkeeping.
+type Received = Arc<Mutex<HashMap<(usize, String), Stream>>>;
+
+#[derive(Default)]
+struct Stream {
+    next: u64,
+    wrong: u64,
+}
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
@@ -39,6 +48,8 @@ async fn main() {
     let simulator = simulator.addr(addr);
     let received: Received = Arc::default();
     let mut clients = Vec::new();
+    // How many times each client has (re)connected: a fault is over when every one did again.
+    let mut generations: Vec<Arc<AtomicUsize>> = Vec::new();
     for c in 0..CLIENTS {
         let client = Client::builder(sim.url(), sim.token())
             .reconnect(Reconnect {
@@ -63,15 +74,20 @@ async fn main() {
                         .and_then(|id| id.parse().ok())
                         .unwrap_or(u64::MAX);
                     let space = event.topic_id().unwrap_or_default().to_owned();
-                    received
-                        .lock()
-                        .expect("lock")
-                        .entry((c, space))
-                        .or_default()
-                        .push(seq);
+                    let mut received = received.lock().expect("lock");
+                    let stream = received.entry((c, space)).or_default();
+                    if seq == stream.next {
+                        stream.next += 1;
+                    } else {
+                        stream.wrong += 1;
+                        stream.next = seq.saturating_add(1);
+                    }
                 }
             }
         });
+        let generation = Arc::new(AtomicUsize::new(0));
+        tokio::spawn(count_connects(client.state_changes(), generation.clone()));
+        generations.push(generation);
         clients.push(client);
     }
     let expected_subscriptions = CLIENTS * SPACES_PER_CLIENT;
@@ -83,6 +99,8 @@ async fn main() {
     let mut rss = Vec::new();
     let (mut seq, mut drops, mut restarts) = (0u64, 0u32, 0u32);
     let mut next_fault = Instant::now() + fault_interval();
+    let quick_faults =
+        std::env::var_os("SOAK_FAULT_EVERY_SECS").and_then(|s| s.to_str()?.parse::<u64>().ok());
     let mut next_sample = Instant::now();
     while started.elapsed() < run_for {
         for s in 0..SPACES {
@@ -97,19 +115,53 @@ async fn main() {
         if Instant::now() >= next_fault {
             // Let in-flight events arrive, then break things; emit again once all re-subscribed.
             tokio::time::sleep(Duration::from_millis(500)).await;
-            if fastrand::u8(..10) < 7 {
+            let fault = Instant::now();
+            let connects: Vec<usize> = generations
+                .iter()
+                .map(|g| g.load(Ordering::SeqCst))
+                .collect();
+            let (kind, target) = if fastrand::u8(..10) < 7 {
                 let before = sim.subscriptions();
                 sim.drop_connections();
                 drops += 1;
-                wait_until(|| sim.subscriptions() >= before + expected_subscriptions).await;
+                ("drop", before + expected_subscriptions)
             } else {
                 drop(sim);
                 tokio::time::sleep(Duration::from_millis(fastrand::u64(200..1500))).await;
                 sim = simulator.clone().start().await.expect("simulator restarts");
                 restarts += 1;
-                wait_until(|| sim.subscriptions() >= expected_subscriptions).await;
+                ("restart", expected_subscriptions)
+            };
+            let all_back = || {
+                generations
+                    .iter()
+                    .zip(&connects)
+                    .all(|(g, &before)| g.load(Ordering::SeqCst) > before)
+                    && sim.subscriptions() >= target
+            };
+            if !wait_until(all_back).await {
+                let stuck: Vec<String> = clients
+                    .iter()
+                    .zip(&generations)
+                    .zip(&connects)
+                    .enumerate()
+                    .filter(|(_, ((_, g), before))| g.load(Ordering::SeqCst) <= **before)
+                    .map(|(i, ((c, _), _))| format!("client {i}: {:?}", c.state()))
+                    .collect();
+                eprintln!(
+                    "after a {kind} at {:?}: {} of {target} subscriptions in 60 s; clients that did not reconnect: {stuck:?}",
+                    started.elapsed(),
+                    sim.subscriptions()
+                );
+                std::process::exit(1);
             }
-            next_fault = Instant::now() + fault_interval();
+            eprintln!(
+                "{:>6.0} s: {kind}, all re-subscribed in {:?}",
+                started.elapsed().as_secs_f64(),
+                fault.elapsed()
+            );
+            next_fault =
+                Instant::now() + quick_faults.map_or_else(fault_interval, Duration::from_secs);
         }
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -118,19 +170,15 @@ async fn main() {
     let mut wrong = 0;
     for c in 0..CLIENTS {
         for k in 0..SPACES_PER_CLIENT {
-            let got = received
+            let (next, out_of_turn) = received
                 .get(&(c, space(c, k)))
-                .map(Vec::as_slice)
-                .unwrap_or_default();
-            if !got.iter().copied().eq(0..seq) {
+                .map_or((0, 0), |s| (s.next, s.wrong));
+            if next != seq || out_of_turn > 0 {
                 wrong += 1;
                 if wrong <= 3 {
-                    let missing = (0..seq).filter(|n| !got.contains(n)).count();
                     eprintln!(
-                        "client {c} space {}: {} received, {missing} missing, {} events expected",
-                        space(c, k),
-                        got.len(),
-                        seq
+                        "client {c} space {}: next expected {next} of {seq}, {out_of_turn} out of turn",
+                        space(c, k)
                     );
                 }
             }
@@ -164,6 +212,18 @@ async fn main() {
     }
 }
 
+/// Counts the client's transitions to `Connected`.
+async fn count_connects(
+    mut states: tokio::sync::watch::Receiver<ConnectionState>,
+    generation: Arc<AtomicUsize>,
+) {
+    while states.changed().await.is_ok() {
+        if matches!(*states.borrow_and_update(), ConnectionState::Connected) {
+            generation.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+}
+
 fn space(client: usize, k: usize) -> String {
     format!("space-{}", (client + k * 10) % SPACES)
 }
@@ -172,15 +232,16 @@ fn fault_interval() -> Duration {
     Duration::from_secs(fastrand::u64(10..20))
 }
 
-async fn wait_until(done: impl Fn() -> bool) {
+/// Waits up to 60 s for `done`; whether it came.
+async fn wait_until(done: impl Fn() -> bool) -> bool {
     let deadline = Instant::now() + Duration::from_secs(60);
     while !done() {
-        assert!(
-            Instant::now() < deadline,
-            "clients did not re-subscribe within 60 s"
-        );
+        if Instant::now() >= deadline {
+            return false;
+        }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    true
 }
 
 fn rss_kib() -> u64 {

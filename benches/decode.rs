@@ -1,0 +1,42 @@
+//! Rust decode: `spaces_events::decode` beside `serde_json` and `sonic-rs` parsing the same bytes
+//! to a value (sonic-rs being the practical speed limit).
+
+use std::hint::black_box;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+
+fn decode(c: &mut Criterion) {
+    for (name, payloads) in spaces_events_bench::workloads() {
+        let mut group = c.benchmark_group(name);
+        group.throughput(Throughput::Bytes(
+            payloads.iter().map(|p| p.len() as u64).sum(),
+        ));
+        group.bench_function("spaces_events", |b| {
+            b.iter(|| {
+                for p in &payloads {
+                    black_box(spaces_events::decode(black_box(p)).expect("decodes"));
+                }
+            })
+        });
+        group.bench_function("serde_json_value", |b| {
+            b.iter(|| {
+                for p in &payloads {
+                    black_box(
+                        serde_json::from_slice::<serde_json::Value>(black_box(p)).expect("JSON"),
+                    );
+                }
+            })
+        });
+        group.bench_function("sonic_rs_value", |b| {
+            b.iter(|| {
+                for p in &payloads {
+                    black_box(sonic_rs::from_slice::<sonic_rs::Value>(black_box(p)).expect("JSON"));
+                }
+            })
+        });
+        group.finish();
+    }
+}
+
+criterion_group!(benches, decode);
+criterion_main!(benches);

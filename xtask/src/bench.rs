@@ -1,0 +1,157 @@
+//! `cargo xtask bench [--quick]`: the benchmarks beside their peers, one table, and
+//! `target/bench/report.json` (figures, ratios, machine).
+//!
+//! Covered so far: Rust decode (criterion: spaces_events vs serde_json `Value` vs sonic-rs
+//! `Value`) and Python decode (spaces_events vs msgspec, pydantic v2, orjson + dicts).
+
+use std::fs;
+
+use serde_json::{Value, json};
+
+use crate::test::{PythonEnv, cargo, step};
+use crate::{Result, root};
+
+/// Rust workloads (criterion groups) and Python workloads.
+const RUST: &[&str] = &["meeting_started", "large_roster", "corpus"];
+const PYTHON: &[&str] = &["meeting_started", "large_roster"];
+
+pub(crate) fn run(quick: bool) -> Result {
+    let times: &[&str] = if quick {
+        &["--warm-up-time", "0.5", "--measurement-time", "1"]
+    } else {
+        &[]
+    };
+    let mut args = vec![
+        "bench",
+        "--locked",
+        "-p",
+        "spaces-events-bench",
+        "--bench",
+        "decode",
+        "--",
+    ];
+    args.extend_from_slice(times);
+    cargo(&args)?;
+    let mut rows = Vec::new();
+    let mut rust = serde_json::Map::new();
+    for workload in RUST {
+        let ns = |bench: &str| estimate(workload, bench);
+        let (ours, value, sonic) = (
+            ns("spaces_events")?,
+            ns("serde_json_value")?,
+            ns("sonic_rs_value")?,
+        );
+        rows.push(row(
+            &format!("Rust decode {workload}: vs serde_json Value"),
+            value / ours,
+            ">= 2.0x",
+        ));
+        rows.push(row(
+            &format!("Rust decode {workload}: vs sonic-rs Value"),
+            sonic / ours,
+            ">= 0.7x",
+        ));
+        rust.insert((*workload).into(), json!({ "ns": { "spaces_events": ours, "serde_json_value": value, "sonic_rs_value": sonic },
+            "ratio_vs_serde_json": value / ours, "ratio_vs_sonic_rs": sonic / ours }));
+    }
+
+    let venv = PythonEnv::install(&["benches/requirements.txt"])?;
+    step("python benches/python_decode.py");
+    let mut python = venv.python();
+    python.arg("benches/python_decode.py");
+    if quick {
+        python.arg("--quick");
+    }
+    let output = python.output()?;
+    if !output.status.success() {
+        return Err(format!(
+            "the Python benchmark failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        )
+        .into());
+    }
+    let py: Value = serde_json::from_slice(&output.stdout)?;
+    for workload in PYTHON {
+        let s = |lib: &str| py[workload][lib].as_f64().unwrap_or(f64::NAN);
+        rows.push(row(
+            &format!("Python decode {workload}: vs msgspec"),
+            s("msgspec") / s("spaces_events"),
+            ">= 1.0x",
+        ));
+        rows.push(row(
+            &format!("Python decode {workload}: vs pydantic v2"),
+            s("pydantic") / s("spaces_events"),
+            ">= 5.0x",
+        ));
+        rows.push(row(
+            &format!("Python decode {workload}: vs orjson + dicts"),
+            s("orjson_dict") / s("spaces_events"),
+            "-",
+        ));
+    }
+
+    println!(
+        "\n{:<52} {:>8}  target",
+        "benchmark (ours vs peer; > 1 means ours is faster)", "ratio"
+    );
+    for (name, ratio, target) in &rows {
+        println!("{name:<52} {ratio:>7.2}x  {target}");
+    }
+    let report = json!({
+        "machine": machine(),
+        "quick": quick,
+        "rust_decode": rust,
+        "python_decode_seconds": py,
+        "ratios": rows.iter().map(|(n, r, t)| json!({ "benchmark": n, "ratio": r, "target": t })).collect::<Vec<_>>(),
+    });
+    let dir = root().join("target/bench");
+    fs::create_dir_all(&dir)?;
+    fs::write(
+        dir.join("report.json"),
+        serde_json::to_string_pretty(&report)?,
+    )?;
+    println!("\nwrote target/bench/report.json");
+    Ok(())
+}
+
+fn row(name: &str, ratio: f64, target: &str) -> (String, f64, String) {
+    (name.to_owned(), ratio, target.to_owned())
+}
+
+/// Criterion's mean estimate, in nanoseconds.
+fn estimate(group: &str, bench: &str) -> Result<f64> {
+    let path = root()
+        .join("target/criterion")
+        .join(group)
+        .join(bench)
+        .join("new/estimates.json");
+    let estimates: Value = serde_json::from_str(
+        &fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?,
+    )?;
+    estimates["mean"]["point_estimate"]
+        .as_f64()
+        .ok_or_else(|| format!("{}: no mean", path.display()).into())
+}
+
+/// CPU, cores, toolchain: what a reader needs to compare runs.
+fn machine() -> Value {
+    let cpu = fs::read_to_string("/proc/cpuinfo").ok().and_then(|c| {
+        c.lines().find_map(|l| {
+            l.strip_prefix("model name")
+                .map(|v| v.trim_start_matches([' ', '\t', ':']).to_owned())
+        })
+    });
+    let version = |cmd: &str| {
+        std::process::Command::new(cmd)
+            .arg("--version")
+            .output()
+            .ok()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+    };
+    json!({
+        "cpu": cpu,
+        "cores": std::thread::available_parallelism().map(|n| n.get()).ok(),
+        "rustc": version("rustc"),
+        "python": version("python3"),
+    })
+}
