@@ -12,7 +12,7 @@ use serde_json::json;
 use spaces_events::Category;
 use spaces_events::client::{ConnectionState, Error, Token, TokenType};
 use spaces_events_tests::peer::{NodePeer, media_event};
-use spaces_events_tests::{builder, heartbeat, next_event, wait_state};
+use spaces_events_tests::{builder, heartbeat, next_event, recovers_from_silence, wait_state};
 
 #[tokio::test]
 async fn every_event_arrives_once_in_order_across_a_forced_drop() {
@@ -191,23 +191,7 @@ async fn silence_longer_than_the_heartbeat_deadline_reconnects() {
         .unwrap();
     let mut sub = client.subscribe("space-1").await.unwrap();
     peer.command(json!({"cmd": "silence", "ms": 5000})).await;
-    let state = wait_state(&client, |s| {
-        matches!(s, ConnectionState::Reconnecting { .. })
-    })
-    .await;
-    let ConnectionState::Reconnecting { reason, .. } = state else {
-        unreachable!()
-    };
-    assert!(matches!(reason, Error::Timeout(_)), "{reason:?}");
-    wait_state(&client, |s| matches!(s, ConnectionState::Connected)).await;
-    peer.wait_count(|e| e["ev"] == "subscribe", 2).await;
-    peer.emit(
-        "space-1",
-        "MEDIA_SESSION_RESPONSE",
-        media_event("space-1", 7),
-    )
-    .await;
-    assert_eq!(next_event(&mut sub).await.id(), Some("event-7"));
+    recovers_from_silence(&client, &mut peer, &mut sub, 2, 7).await;
 }
 
 #[tokio::test]

@@ -11,7 +11,7 @@ use serde_json::json;
 use spaces_events::client::{Client, ConnectionState, Error, Reconnect, Roots, Token};
 use spaces_events_tests::net::{Proxy, tls_terminator};
 use spaces_events_tests::peer::{NodePeer, media_event};
-use spaces_events_tests::{builder, heartbeat, next_item, wait_state};
+use spaces_events_tests::{builder, heartbeat, next_item, recovers_from_silence, wait_state};
 
 /// 1. Malformed input between good events: each is reported and skipped; the connection stays up.
 #[tokio::test]
@@ -83,23 +83,7 @@ async fn a_half_open_link_is_detected_and_replaced() {
     let client = builder(&url, "good").connect().await.unwrap();
     let mut sub = client.subscribe("space-1").await.unwrap();
     proxy.blackhole();
-    let state = wait_state(&client, |s| {
-        matches!(s, ConnectionState::Reconnecting { .. })
-    })
-    .await;
-    let ConnectionState::Reconnecting { reason, .. } = state else {
-        unreachable!()
-    };
-    assert!(matches!(reason, Error::Timeout(_)), "{reason:?}");
-    wait_state(&client, |s| matches!(s, ConnectionState::Connected)).await;
-    peer.wait_count(|e| e["ev"] == "subscribe", 2).await;
-    peer.emit(
-        "space-1",
-        "MEDIA_SESSION_RESPONSE",
-        media_event("space-1", 3),
-    )
-    .await;
-    assert_eq!(next_item(&mut sub).await.unwrap().id(), Some("event-3"));
+    recovers_from_silence(&client, &mut peer, &mut sub, 2, 3).await;
     assert_eq!(proxy.connections(), 2);
 }
 

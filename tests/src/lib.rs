@@ -117,3 +117,36 @@ pub async fn wait_state(
         .expect("state in time");
     state.expect("client alive").clone()
 }
+
+/// After a fault that silences the link: the client gives up on it for a heartbeat timeout,
+/// reconnects, re-subscribes (the peer sees its `subscriptions`-th SUBSCRIBE_CHANNEL), and event
+/// `n` then arrives on `sub`.
+pub async fn recovers_from_silence(
+    client: &Client,
+    peer: &mut peer::NodePeer,
+    sub: &mut Subscription,
+    subscriptions: usize,
+    n: u32,
+) {
+    let state = wait_state(client, |s| {
+        matches!(s, ConnectionState::Reconnecting { .. })
+    })
+    .await;
+    let ConnectionState::Reconnecting { reason, .. } = state else {
+        unreachable!("waited for it")
+    };
+    assert!(matches!(reason, Error::Timeout(_)), "{reason:?}");
+    wait_state(client, |s| matches!(s, ConnectionState::Connected)).await;
+    peer.wait_count(|e| e["ev"] == "subscribe", subscriptions)
+        .await;
+    peer.emit(
+        "space-1",
+        "MEDIA_SESSION_RESPONSE",
+        peer::media_event("space-1", n),
+    )
+    .await;
+    assert_eq!(
+        next_event(sub).await.id(),
+        Some(format!("event-{n}").as_str())
+    );
+}
