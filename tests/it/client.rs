@@ -11,7 +11,7 @@ use futures_util::StreamExt;
 use serde_json::json;
 use spaces_events::Category;
 use spaces_events::client::{ConnectionState, Error, Token, TokenType};
-use spaces_events_tests::peer::{NodePeer, media_event};
+use spaces_events_tests::peer::NodePeer;
 use spaces_events_tests::{builder, heartbeat, next_event, recovers_from_silence, wait_state};
 
 #[tokio::test]
@@ -20,12 +20,7 @@ async fn every_event_arrives_once_in_order_across_a_forced_drop() {
     let client = builder(&peer.url(), "good").connect().await.unwrap();
     let mut sub = client.subscribe("space-1").await.unwrap();
     for n in 1..=5 {
-        peer.emit(
-            "space-1",
-            "MEDIA_SESSION_RESPONSE",
-            media_event("space-1", n),
-        )
-        .await;
+        peer.emit_media("space-1", n).await;
         // Other server events, interleaved, are not media events.
         peer.emit(
             "space-1",
@@ -49,12 +44,7 @@ async fn every_event_arrives_once_in_order_across_a_forced_drop() {
         .await;
     peer.wait_for(|e| e["ev"] == "connection").await;
     for n in 6..=10 {
-        peer.emit(
-            "space-1",
-            "MEDIA_SESSION_RESPONSE",
-            media_event("space-1", n),
-        )
-        .await;
+        peer.emit_media("space-1", n).await;
     }
     for _ in 6..=10 {
         ids.push(next_event(&mut sub).await.id().unwrap().to_owned());
@@ -82,12 +72,7 @@ async fn the_client_pings_so_the_server_never_drops_it() {
         "{:?}",
         peer.log()
     );
-    peer.emit(
-        "space-1",
-        "MEDIA_SESSION_RESPONSE",
-        media_event("space-1", 1),
-    )
-    .await;
+    peer.emit_media("space-1", 1).await;
     assert_eq!(next_event(&mut sub).await.id(), Some("event-1"));
     assert!(matches!(client.state(), ConnectionState::Connected));
 }
@@ -202,18 +187,8 @@ async fn many_spaces_share_a_connection_and_unsubscribe_ends_one() {
         client.subscribe("space-a").await.unwrap(),
         client.subscribe("space-b").await.unwrap(),
     );
-    peer.emit(
-        "space-b",
-        "MEDIA_SESSION_RESPONSE",
-        media_event("space-b", 2),
-    )
-    .await;
-    peer.emit(
-        "space-a",
-        "MEDIA_SESSION_RESPONSE",
-        media_event("space-a", 1),
-    )
-    .await;
+    peer.emit_media("space-b", 2).await;
+    peer.emit_media("space-a", 1).await;
     assert_eq!(next_event(&mut a).await.topic_id(), Some("space-a"));
     assert_eq!(next_event(&mut b).await.topic_id(), Some("space-b"));
     client.unsubscribe("space-b").await.unwrap();
@@ -236,12 +211,7 @@ async fn a_bad_payload_is_an_error_item_and_the_stream_goes_on() {
         json!({"topicId": "space-1", "content": {}}),
     )
     .await;
-    peer.emit(
-        "space-1",
-        "MEDIA_SESSION_RESPONSE",
-        media_event("space-1", 2),
-    )
-    .await;
+    peer.emit_media("space-1", 2).await;
     match tokio::time::timeout(Duration::from_secs(10), sub.next())
         .await
         .unwrap()
@@ -282,12 +252,7 @@ async fn a_server_namespace_disconnect_reconnects_and_resubscribes() {
     peer.command(json!({"cmd": "nsp_disconnect"})).await;
     peer.wait_count(|e| e["ev"] == "subscribe", 2).await;
     wait_state(&client, |s| matches!(s, ConnectionState::Connected)).await;
-    peer.emit(
-        "space-1",
-        "MEDIA_SESSION_RESPONSE",
-        media_event("space-1", 3),
-    )
-    .await;
+    peer.emit_media("space-1", 3).await;
     assert_eq!(next_event(&mut sub).await.id(), Some("event-3"));
 }
 
@@ -382,12 +347,7 @@ async fn a_stalled_consumer_loses_nothing_and_keeps_the_link_alive() {
         .unwrap();
     let mut sub = client.subscribe("space-1").await.unwrap();
     for n in 1..=30 {
-        peer.emit(
-            "space-1",
-            "MEDIA_SESSION_RESPONSE",
-            media_event("space-1", n),
-        )
-        .await;
+        peer.emit_media("space-1", n).await;
     }
     let pings = peer.count(|e| e["ev"] == "ping");
     // The application reads nothing for several heartbeat periods.

@@ -10,7 +10,7 @@ use futures_util::StreamExt;
 use serde_json::json;
 use spaces_events::client::{Client, ConnectionState, Error, Reconnect, Roots, Token};
 use spaces_events_tests::net::{Proxy, tls_terminator};
-use spaces_events_tests::peer::{NodePeer, media_event};
+use spaces_events_tests::peer::NodePeer;
 use spaces_events_tests::{builder, heartbeat, next_item, recovers_from_silence, wait_state};
 
 /// 1. Malformed input between good events: each is reported and skipped; the connection stays up.
@@ -19,12 +19,7 @@ async fn malformed_input_mid_stream_is_reported_and_skipped() {
     let mut peer = NodePeer::start(heartbeat()).await;
     let client = builder(&peer.url(), "good").connect().await.unwrap();
     let mut sub = client.subscribe("space-1").await.unwrap();
-    peer.emit(
-        "space-1",
-        "MEDIA_SESSION_RESPONSE",
-        media_event("space-1", 1),
-    )
-    .await;
+    peer.emit_media("space-1", 1).await;
     peer.command(json!({"cmd": "raw", "data": r#"2/chat,["MEDIA_SESSION_RESPONSE",{"category":"#}))
         .await;
     peer.emit(
@@ -43,12 +38,7 @@ async fn malformed_input_mid_stream_is_reported_and_skipped() {
         json!({"cmd": "raw", "data": format!("2/chat,{}", "[".repeat(100) + &"]".repeat(100))}),
     )
     .await;
-    peer.emit(
-        "space-1",
-        "MEDIA_SESSION_RESPONSE",
-        media_event("space-1", 2),
-    )
-    .await;
+    peer.emit_media("space-1", 2).await;
     assert_eq!(next_item(&mut sub).await.unwrap().id(), Some("event-1"));
     assert!(
         matches!(next_item(&mut sub).await, Err(Error::Protocol(_))),
@@ -115,12 +105,7 @@ async fn a_killed_and_restarted_server_is_rejoined() {
         rejoined <= policy.max_delay + Duration::from_secs(1),
         "re-subscribed {rejoined:?} after the restart"
     );
-    peer.emit(
-        "space-1",
-        "MEDIA_SESSION_RESPONSE",
-        media_event("space-1", 4),
-    )
-    .await;
+    peer.emit_media("space-1", 4).await;
     assert_eq!(next_item(&mut sub).await.unwrap().id(), Some("event-4"));
 }
 
@@ -177,12 +162,7 @@ async fn close_ends_everything_in_awkward_moments() {
         .unwrap();
     let sub = client.subscribe("space-1").await.unwrap();
     for n in 1..=20 {
-        peer.emit(
-            "space-1",
-            "MEDIA_SESSION_RESPONSE",
-            media_event("space-1", n),
-        )
-        .await;
+        peer.emit_media("space-1", n).await;
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
     tokio::time::timeout(Duration::from_secs(5), client.close())
@@ -280,12 +260,7 @@ async fn tls_with_a_test_ca() {
         .await
         .unwrap();
     let mut sub = client.subscribe("space-1").await.unwrap();
-    peer.emit(
-        "space-1",
-        "MEDIA_SESSION_RESPONSE",
-        media_event("space-1", 5),
-    )
-    .await;
+    peer.emit_media("space-1", 5).await;
     assert_eq!(next_item(&mut sub).await.unwrap().id(), Some("event-5"));
 
     let started = Instant::now();

@@ -139,12 +139,7 @@ pub async fn recovers_from_silence(
     wait_state(client, |s| matches!(s, ConnectionState::Connected)).await;
     peer.wait_count(|e| e["ev"] == "subscribe", subscriptions)
         .await;
-    peer.emit(
-        "space-1",
-        "MEDIA_SESSION_RESPONSE",
-        peer::media_event("space-1", n),
-    )
-    .await;
+    peer.emit_media("space-1", n).await;
     assert_eq!(
         next_event(sub).await.id(),
         Some(format!("event-{n}").as_str())

@@ -104,6 +104,12 @@ impl NodePeer {
             .await;
     }
 
+    /// Emits [`media_event`]`(space, n)` as MEDIA_SESSION_RESPONSE to `space`'s subscribers.
+    pub async fn emit_media(&mut self, space: &str, n: u32) {
+        self.emit(space, "MEDIA_SESSION_RESPONSE", media_event(space, n))
+            .await;
+    }
+
     /// How many reported events match.
     pub fn count(&self, matches: impl Fn(&Value) -> bool) -> usize {
         self.log

@@ -5,7 +5,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use serde_json::json;
-use spaces_events_tests::peer::{NodePeer, media_event, peers_dir};
+use spaces_events_tests::peer::{NodePeer, peers_dir};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 use tokio::process::{Child, Command};
 
@@ -61,22 +61,12 @@ async fn jsonl_shows_what_socket_io_client_receives_across_a_drop() {
         .expect("node runs");
     peer.wait_count(|e| e["ev"] == "subscribe", 2).await;
     for n in 1..=5 {
-        peer.emit(
-            "space-1",
-            "MEDIA_SESSION_RESPONSE",
-            media_event("space-1", n),
-        )
-        .await;
+        peer.emit_media("space-1", n).await;
     }
     peer.command(json!({"cmd": "drop"})).await;
     peer.wait_count(|e| e["ev"] == "subscribe", 4).await;
     for n in 6..=10 {
-        peer.emit(
-            "space-1",
-            "MEDIA_SESSION_RESPONSE",
-            media_event("space-1", n),
-        )
-        .await;
+        peer.emit_media("space-1", n).await;
     }
     let (code, stdout, stderr) = finish(ours).await;
     assert_eq!(code, Some(0), "{stderr}");
@@ -221,12 +211,7 @@ async fn trace_logs_and_output_never_contain_the_token() {
         .spawn()
         .unwrap();
     peer.wait_for(|e| e["ev"] == "subscribe").await;
-    peer.emit(
-        "space-1",
-        "MEDIA_SESSION_RESPONSE",
-        media_event("space-1", 1),
-    )
-    .await;
+    peer.emit_media("space-1", 1).await;
     peer.command(json!({"cmd": "raw", "data": r#"2/chat,["MEDIA_SESSION_RESPONSE",{"category":"#}))
         .await;
     peer.command(json!({"cmd": "drop"})).await;
