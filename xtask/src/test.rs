@@ -98,7 +98,7 @@ pub(crate) fn exec(command: &mut Command) -> Result {
 }
 
 /// Installs the Node peers (socket.io 2.0.4 server and client) from the committed lockfile.
-fn npm_ci() -> Result {
+pub(crate) fn npm_ci() -> Result {
     let dir = root().join("tests/peers");
     step("npm ci (tests/peers)");
     let status = Command::new("npm")

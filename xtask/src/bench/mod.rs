@@ -1,8 +1,11 @@
 //! `cargo xtask bench [--quick]`: the benchmarks beside their peers, one table, and
 //! `target/bench/report.json` (figures, ratios, machine).
 //!
-//! Covered so far: Rust decode (criterion: spaces_events vs serde_json `Value` vs sonic-rs
-//! `Value`) and Python decode (spaces_events vs msgspec, pydantic v2, orjson + dicts).
+//! Rust decode (criterion: spaces_events vs serde_json `Value` vs sonic-rs `Value`), Python
+//! decode (vs msgspec, pydantic v2, orjson + dicts), and the clients over loopback
+//! ([`clients`]: throughput, latency, memory, 10,000 spaces).
+
+mod clients;
 
 use std::fs;
 
@@ -16,6 +19,78 @@ const RUST: &[&str] = &["meeting_started", "large_roster", "corpus"];
 const PYTHON: &[&str] = &["meeting_started", "large_roster"];
 
 pub(crate) fn run(quick: bool) -> Result {
+    let mut report = Report::default();
+    rust_decode(quick, &mut report)?;
+    let venv = PythonEnv::install(&["benches/requirements.txt"])?;
+    python_decode(&venv, quick, &mut report)?;
+    clients::run(&venv, quick, &mut report)?;
+
+    println!(
+        "\n{:<56} {:>8}  target",
+        "benchmark (ours vs peer; > 1 means ours is better)", "ratio"
+    );
+    for (name, ratio, target) in &report.rows {
+        println!("{name:<56} {ratio:>7.2}x  {target}");
+    }
+    println!();
+    for (name, value) in &report.figures {
+        println!("{name:<56} {value}");
+    }
+    report.sections.insert("machine".into(), machine());
+    report.sections.insert("quick".into(), quick.into());
+    report.sections.insert(
+        "ratios".into(),
+        report
+            .rows
+            .iter()
+            .map(|(n, r, t)| json!({ "benchmark": n, "ratio": r, "target": t }))
+            .collect(),
+    );
+    report.sections.insert(
+        "figures".into(),
+        report
+            .figures
+            .iter()
+            .map(|(n, v)| (n.clone(), Value::from(v.as_str())))
+            .collect(),
+    );
+    let dir = root().join("target/bench");
+    fs::create_dir_all(&dir)?;
+    fs::write(
+        dir.join("report.json"),
+        serde_json::to_string_pretty(&report.sections)?,
+    )?;
+    println!("\nwrote target/bench/report.json");
+    Ok(())
+}
+
+/// What a run found: ratio rows (with their targets), figures, and the raw numbers by section.
+#[derive(Default)]
+pub(crate) struct Report {
+    rows: Vec<Row>,
+    figures: Vec<(String, String)>,
+    sections: serde_json::Map<String, Value>,
+}
+
+/// `(benchmark, ratio, target)`.
+type Row = (String, f64, String);
+
+impl Report {
+    fn row(&mut self, name: &str, ratio: f64, target: &str) {
+        self.rows.push((name.to_owned(), ratio, target.to_owned()));
+    }
+
+    fn figure(&mut self, name: &str, value: String) {
+        self.figures.push((name.to_owned(), value));
+    }
+
+    fn section(&mut self, name: &str, value: Value) {
+        self.sections.insert(name.to_owned(), value);
+    }
+}
+
+/// Criterion: spaces_events::decode vs serde_json and sonic-rs values.
+fn rust_decode(quick: bool, report: &mut Report) -> Result {
     let times: &[&str] = if quick {
         &["--warm-up-time", "0.5", "--measurement-time", "1"]
     } else {
@@ -32,7 +107,6 @@ pub(crate) fn run(quick: bool) -> Result {
     ];
     args.extend_from_slice(times);
     cargo(&args)?;
-    let mut rows = Vec::new();
     let mut rust = serde_json::Map::new();
     for workload in RUST {
         let ns = |bench: &str| estimate(workload, bench);
@@ -41,21 +115,26 @@ pub(crate) fn run(quick: bool) -> Result {
             ns("serde_json_value")?,
             ns("sonic_rs_value")?,
         );
-        rows.push(row(
+        report.row(
             &format!("Rust decode {workload}: vs serde_json Value"),
             value / ours,
             ">= 2.0x",
-        ));
-        rows.push(row(
+        );
+        report.row(
             &format!("Rust decode {workload}: vs sonic-rs Value"),
             sonic / ours,
             ">= 0.7x",
-        ));
+        );
         rust.insert((*workload).into(), json!({ "ns": { "spaces_events": ours, "serde_json_value": value, "sonic_rs_value": sonic },
             "ratio_vs_serde_json": value / ours, "ratio_vs_sonic_rs": sonic / ours }));
     }
+    report.section("rust_decode", Value::Object(rust));
+    Ok(())
+}
 
-    let venv = PythonEnv::install(&["benches/requirements.txt"])?;
+/// benches/python_decode.py: bytes to a typed event and three fields read, beside msgspec,
+/// pydantic and orjson.
+fn python_decode(venv: &PythonEnv, quick: bool, report: &mut Report) -> Result {
     step("python benches/python_decode.py");
     let mut python = venv.python();
     python.arg("benches/python_decode.py");
@@ -73,49 +152,24 @@ pub(crate) fn run(quick: bool) -> Result {
     let py: Value = serde_json::from_slice(&output.stdout)?;
     for workload in PYTHON {
         let s = |lib: &str| py[workload][lib].as_f64().unwrap_or(f64::NAN);
-        rows.push(row(
+        report.row(
             &format!("Python decode {workload}: vs msgspec"),
             s("msgspec") / s("spaces_events"),
             ">= 1.0x",
-        ));
-        rows.push(row(
+        );
+        report.row(
             &format!("Python decode {workload}: vs pydantic v2"),
             s("pydantic") / s("spaces_events"),
             ">= 5.0x",
-        ));
-        rows.push(row(
+        );
+        report.row(
             &format!("Python decode {workload}: vs orjson + dicts"),
             s("orjson_dict") / s("spaces_events"),
             "-",
-        ));
+        );
     }
-
-    println!(
-        "\n{:<52} {:>8}  target",
-        "benchmark (ours vs peer; > 1 means ours is faster)", "ratio"
-    );
-    for (name, ratio, target) in &rows {
-        println!("{name:<52} {ratio:>7.2}x  {target}");
-    }
-    let report = json!({
-        "machine": machine(),
-        "quick": quick,
-        "rust_decode": rust,
-        "python_decode_seconds": py,
-        "ratios": rows.iter().map(|(n, r, t)| json!({ "benchmark": n, "ratio": r, "target": t })).collect::<Vec<_>>(),
-    });
-    let dir = root().join("target/bench");
-    fs::create_dir_all(&dir)?;
-    fs::write(
-        dir.join("report.json"),
-        serde_json::to_string_pretty(&report)?,
-    )?;
-    println!("\nwrote target/bench/report.json");
+    report.section("python_decode_seconds", py);
     Ok(())
-}
-
-fn row(name: &str, ratio: f64, target: &str) -> (String, f64, String) {
-    (name.to_owned(), ratio, target.to_owned())
 }
 
 /// Criterion's mean estimate, in nanoseconds.

@@ -1,0 +1,300 @@
+//! The loopback client benchmarks, run by `cargo xtask bench`: a pusher that speaks just enough
+//! Engine.IO 3 / Socket.IO 2 to feed pre-encoded MEDIA_SESSION_RESPONSE frames faster than any
+//! client reads them, and the Rust clients measured against it.
+//!
+//! ```text
+//! loopback push --payload FILE [--count N] [--rate R] [--spaces S]   prints {"port":P}
+//! loopback rust --url URL --count N [--spaces S]   spaces_events::Client, typed decode
+//! loopback raw --url URL --count N                 tokio-tungstenite, frames counted, no decode
+//! loopback idle --url URL --connections N          RSS per idle, subscribed connection
+//! ```
+//!
+//! The pusher serves every connection alike: the open packet, `40` for `/` and `/chat`,
+//! CHANNEL_SUBSCRIBED for each SUBSCRIBE_CHANNEL, pongs; once `S` spaces are subscribed it
+//! sends `N` events round-robin to spaces `space-0`…, as fast as the socket takes them, or at
+//! `R` per second with the send time in `_id` (CLOCK_MONOTONIC µs). Clients print one JSON
+//! object: `{"count", "seconds" (first to last event), "latency_us": [...]}`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Notify, mpsc};
+use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
+
+type Result<T = ()> = std::result::Result<T, Box<dyn std::error::Error + Send + Sync>>;
+
+#[tokio::main]
+async fn main() -> Result {
+    let mut args = std::env::args().skip(1);
+    let mode = args.next().unwrap_or_default();
+    let mut opts = HashMap::new();
+    while let (Some(key), Some(value)) = (args.next(), args.next()) {
+        opts.insert(key.trim_start_matches("--").to_owned(), value);
+    }
+    let get = |key: &str| opts.get(key).cloned().ok_or(format!("--{key} is missing"));
+    let num = |key: &str, default: usize| opts.get(key).map_or(Ok(default), |v| v.parse());
+    let report = match mode.as_str() {
+        "push" => {
+            return push(Push::new(
+                &get("payload")?,
+                num("count", 0)?,
+                num("rate", 0)?,
+                num("spaces", 1)?,
+            )?)
+            .await;
+        }
+        "rust" => ours(&get("url")?, num("count", 0)?, num("spaces", 1)?).await?,
+        "raw" => raw(&get("url")?, num("count", 0)?).await?,
+        "idle" => idle(&get("url")?, num("connections", 1000)?).await?,
+        _ => return Err("usage: loopback push|rust|raw|idle [--key value]...".into()),
+    };
+    println!("{report}");
+    Ok(())
+}
+
+/// CLOCK_MONOTONIC in µs: the clock Python (`time.monotonic_ns`) and Node (`process.hrtime`)
+/// read too, so the clients of every language measure latency against the pusher's send time.
+fn now_us() -> u64 {
+    let mut t = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `t` is a valid timespec for the call to fill.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut t) };
+    t.tv_sec as u64 * 1_000_000 + t.tv_nsec as u64 / 1_000
+}
+
+struct Push {
+    count: usize,
+    rate: usize,
+    spaces: usize,
+    /// Per space: the frame before and after the value of `_id`.
+    frames: Vec<(String, String)>,
+}
+
+impl Push {
+    fn new(payload: &str, count: usize, rate: usize, spaces: usize) -> Result<Self> {
+        let mut payload: Value = serde_json::from_slice(&std::fs::read(payload)?)?;
+        let frames = (0..spaces)
+            .map(|space| {
+                payload["topicId"] = json!(format!("space-{space}"));
+                payload["_id"] = json!("@ID@");
+                let frame = format!("42/chat,[\"MEDIA_SESSION_RESPONSE\",{payload}]");
+                let (head, tail) = frame.split_once("@ID@").expect("the placeholder");
+                (head.to_owned(), tail.to_owned())
+            })
+            .collect();
+        Ok(Self {
+            count,
+            rate,
+            spaces,
+            frames,
+        })
+    }
+
+    fn frame(&self, n: usize, id: &str) -> Utf8Bytes {
+        let (head, tail) = &self.frames[n % self.spaces];
+        format!("{head}{id}{tail}").into()
+    }
+}
+
+async fn push(push: Push) -> Result {
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    println!("{}", json!({ "port": listener.local_addr()?.port() }));
+    let push = Arc::new(push);
+    loop {
+        let (tcp, _) = listener.accept().await?;
+        tokio::spawn(serve(tcp, push.clone()));
+    }
+}
+
+async fn serve(tcp: TcpStream, push: Arc<Push>) -> Result {
+    tcp.set_nodelay(true)?;
+    let ws = tokio_tungstenite::accept_async(tcp).await?;
+    let (mut tx, mut rx) = ws.split();
+    tx.send(text(
+        r#"0{"sid":"bench","upgrades":[],"pingInterval":25000,"pingTimeout":60000}"#,
+    ))
+    .await?;
+    tx.send(text("40")).await?;
+    let (replies, mut pending) = mpsc::unbounded_channel();
+    let ready = Arc::new(Notify::new());
+    let subscribed = Arc::new(AtomicUsize::new(0));
+    let (spaces, notify, count) = (push.spaces, ready.clone(), subscribed.clone());
+    tokio::spawn(async move {
+        while let Some(Ok(message)) = rx.next().await {
+            let Message::Text(frame) = message else {
+                continue;
+            };
+            let reply = if &*frame == "2" {
+                "3".to_owned()
+            } else if frame.starts_with("40/chat") {
+                "40/chat".to_owned()
+            } else if let Some(args) = frame.strip_prefix("42/chat,") {
+                let args: Value = serde_json::from_str(args).unwrap_or_default();
+                if args[0] != "SUBSCRIBE_CHANNEL" {
+                    continue;
+                }
+                let channel = json!({ "channel": { "_id": args[1]["channel"]["_id"] } });
+                if count.fetch_add(1, Ordering::Relaxed) + 1 == spaces {
+                    notify.notify_one();
+                }
+                format!("42/chat,[\"CHANNEL_SUBSCRIBED\",{channel}]")
+            } else {
+                continue;
+            };
+            if replies.send(text(&reply)).is_err() {
+                break;
+            }
+        }
+    });
+    let mut sent = 0;
+    let mut tick = tokio::time::interval(Duration::from_secs(1) / push.rate.max(1) as u32);
+    let fixed = push.frame(0, "t");
+    loop {
+        tokio::select! {
+            reply = pending.recv() => match reply {
+                Some(reply) => tx.send(reply).await?,
+                None => return Ok(()),
+            },
+            () = ready.notified(), if sent == 0 && push.count > 0 => {
+                while sent < push.count {
+                    if push.rate > 0 {
+                        tick.tick().await;
+                        tx.send(Message::Text(push.frame(sent, &now_us().to_string()))).await?;
+                    } else {
+                        let frame = if push.spaces == 1 { fixed.clone() } else { push.frame(sent, "t") };
+                        tx.feed(Message::Text(frame)).await?;
+                        if sent % 64 == 63 {
+                            tx.flush().await?;
+                        }
+                    }
+                    sent += 1;
+                    while let Ok(reply) = pending.try_recv() {
+                        tx.feed(reply).await?;
+                    }
+                }
+                tx.flush().await?;
+            }
+        }
+    }
+}
+
+fn text(s: &str) -> Message {
+    Message::Text(s.into())
+}
+
+/// What every client reports: events, seconds from the first to the last, latencies.
+#[derive(Default)]
+struct Tally {
+    count: usize,
+    first: Option<Instant>,
+    last: Option<Instant>,
+    latency_us: Vec<u64>,
+}
+
+impl Tally {
+    fn event(&mut self, id: Option<&str>) {
+        let now = Instant::now();
+        self.first.get_or_insert(now);
+        self.last = Some(now);
+        self.count += 1;
+        if let Some(sent) = id.and_then(|id| id.parse::<u64>().ok()) {
+            self.latency_us.push(now_us().saturating_sub(sent));
+        }
+    }
+
+    fn report(&self, extra: Value) -> Value {
+        let seconds = match (self.first, self.last) {
+            (Some(first), Some(last)) => (last - first).as_secs_f64(),
+            _ => 0.0,
+        };
+        let mut report =
+            json!({ "count": self.count, "seconds": seconds, "latency_us": self.latency_us });
+        if let (Some(report), Value::Object(extra)) = (report.as_object_mut(), extra) {
+            report.extend(extra);
+        }
+        report
+    }
+}
+
+/// Our client: subscribes to `spaces` spaces at once (timed), then takes `count` typed events.
+async fn ours(url: &str, count: usize, spaces: usize) -> Result<Value> {
+    let client = spaces_events::client::Client::connect(url, "bench-token").await?;
+    let start = Instant::now();
+    let subscriptions = futures_util::future::try_join_all((0..spaces).map(|n| {
+        let client = &client;
+        async move { client.subscribe(&format!("space-{n}")).await }
+    }))
+    .await?;
+    let subscribe_seconds = start.elapsed().as_secs_f64();
+    let mut events = futures_util::stream::select_all(subscriptions);
+    let mut tally = Tally::default();
+    while tally.count < count {
+        let event = events.next().await.ok_or("the subscriptions ended")??;
+        tally.event(event.id());
+    }
+    client.close().await;
+    Ok(tally.report(json!({ "spaces": spaces, "subscribe_seconds": subscribe_seconds })))
+}
+
+/// The limit: a websocket reader that does only what any client must (read frames, find the
+/// event's `_id`), no Socket.IO, no decode.
+async fn raw(url: &str, count: usize) -> Result<Value> {
+    let url = url
+        .replace("http://", "ws://")
+        .replace("/chat", "/socket.io/?EIO=3&transport=websocket");
+    let (mut ws, _) = tokio_tungstenite::connect_async(url).await?;
+    ws.send(text("40/chat,")).await?;
+    ws.send(text(
+        r#"42/chat,["SUBSCRIBE_CHANNEL",{"channel":{"_id":"space-0","type":"topic"}}]"#,
+    ))
+    .await?;
+    let mut tally = Tally::default();
+    while tally.count < count {
+        let Message::Text(frame) = ws.next().await.ok_or("the server closed")?? else {
+            continue;
+        };
+        if frame.starts_with("42/chat,[\"MEDIA_SESSION_RESPONSE\"") {
+            let id = frame
+                .split_once(r#""_id":""#)
+                .and_then(|(_, rest)| rest.split_once('"'));
+            tally.event(id.map(|(id, _)| id));
+        }
+    }
+    Ok(tally.report(json!({})))
+}
+
+/// Resident memory of this process, in KiB.
+fn rss_kib() -> Result<u64> {
+    let status = std::fs::read_to_string("/proc/self/status")?;
+    let line = status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .ok_or("no VmRSS")?;
+    Ok(line.split_whitespace().nth(1).ok_or("VmRSS")?.parse()?)
+}
+
+/// `connections` clients in this process, each subscribed to one space and idle.
+async fn idle(url: &str, connections: usize) -> Result<Value> {
+    let before = rss_kib()?;
+    let mut live = Vec::with_capacity(connections);
+    for _ in 0..connections {
+        let client = spaces_events::client::Client::connect(url, "bench-token").await?;
+        let subscription = client.subscribe("space-0").await?;
+        live.push((client, subscription));
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let after = rss_kib()?;
+    Ok(json!({
+        "connections": connections,
+        "rss_before_kib": before,
+        "rss_after_kib": after,
+        "per_connection_kib": (after - before) as f64 / connections as f64,
+    }))
+}
