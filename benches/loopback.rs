@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! loopback push --payload FILE [--count N] [--rate R] [--spaces S]   prints {"port":P}
-//! loopback rust --url URL --count N [--spaces S]   spaces_events::Client, typed decode
+//! loopback rust --url URL --count N [--spaces S] [--read-buffer BYTES]   our client, typed decode
 //! loopback raw --url URL --count N                 tokio-tungstenite, frames counted, no decode
 //! loopback idle --url URL --connections N          RSS per idle, subscribed connection
 //! ```
@@ -48,7 +48,15 @@ async fn main() -> Result {
             )?)
             .await;
         }
-        "rust" => ours(&get("url")?, num("count", 0)?, num("spaces", 1)?).await?,
+        "rust" => {
+            ours(
+                &get("url")?,
+                num("count", 0)?,
+                num("spaces", 1)?,
+                num("read-buffer", 0)?,
+            )
+            .await?
+        }
         "raw" => raw(&get("url")?, num("count", 0)?).await?,
         "idle" => idle(&get("url")?, num("connections", 1000)?).await?,
         _ => return Err("usage: loopback push|rust|raw|idle [--key value]...".into()),
@@ -224,8 +232,13 @@ impl Tally {
 }
 
 /// Our client: subscribes to `spaces` spaces at once (timed), then takes `count` typed events.
-async fn ours(url: &str, count: usize, spaces: usize) -> Result<Value> {
-    let client = spaces_events::client::Client::connect(url, "bench-token").await?;
+/// `read_buffer` 0 keeps the client's default.
+async fn ours(url: &str, count: usize, spaces: usize, read_buffer: usize) -> Result<Value> {
+    let mut builder = spaces_events::client::Client::builder(url, "bench-token");
+    if read_buffer > 0 {
+        builder = builder.read_buffer(read_buffer);
+    }
+    let client = builder.connect().await?;
     let start = Instant::now();
     let subscriptions = futures_util::future::try_join_all((0..spaces).map(|n| {
         let client = &client;

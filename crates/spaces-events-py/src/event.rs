@@ -8,7 +8,7 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyString, PyTuple};
 use spaces_events::types::{self, Timestamp};
-use spaces_events::{MediaSessionEvent, decode as decode_event};
+use spaces_events::{Category, MediaSessionEvent, decode as decode_event};
 
 use crate::errors::decode_error;
 
@@ -80,10 +80,22 @@ impl Event {
     /// The category, a `Category` (`Category.UNKNOWN` for one the schema does not list).
     #[getter]
     fn category<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        static CATEGORY: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-        CATEGORY
-            .import(py, "spaces_events._category", "Category")?
-            .call1((self.0.category_name(),))
+        // The members, in the order of `Category::KNOWN`, then `UNKNOWN`: looked up once.
+        static MEMBERS: PyOnceLock<Vec<Py<PyAny>>> = PyOnceLock::new();
+        let members = MEMBERS.get_or_try_init(py, || {
+            let class = py.import("spaces_events._category")?.getattr("Category")?;
+            Category::KNOWN
+                .iter()
+                .map(|c| class.call1((c.wire_name().unwrap_or_default(),)))
+                .chain([class.getattr("UNKNOWN")])
+                .map(|member| member.map(Bound::unbind))
+                .collect::<PyResult<Vec<_>>>()
+        })?;
+        let category = self.0.category();
+        let index = Category::KNOWN.iter().position(|&c| c == category);
+        Ok(members[index.unwrap_or(Category::KNOWN.len())]
+            .bind(py)
+            .clone())
     }
 
     /// The category exactly as it arrived.
@@ -95,7 +107,10 @@ impl Event {
     /// Who caused the event.
     #[getter]
     fn sender(&self) -> Option<Party> {
-        self.0.sender().map(Party::sender)
+        self.0.sender().map(|_| Party {
+            event: self.0.clone(),
+            at: At::Sender,
+        })
     }
 
     /// The event body.
@@ -150,38 +165,76 @@ fn repr(value: Option<&str>) -> String {
     )
 }
 
-/// A party: the sender, an attendee, or who started a recording.
+/// A party: the sender, an attendee, or who started a recording. It reads from the event it
+/// belongs to: making one copies nothing.
 #[pyclass(frozen, module = "spaces_events", name = "Party")]
 pub(crate) struct Party {
-    id: Option<String>,
-    kind: Option<String>,
-    username: Option<String>,
-    displayname: Option<String>,
-    picture_url: Option<String>,
-    join_time: Option<Timestamp>,
+    event: Arc<MediaSessionEvent>,
+    at: At,
 }
 
-impl Party {
-    fn sender(s: &types::Sender) -> Self {
-        Party {
-            id: s.id.clone(),
-            kind: s.type_.clone(),
-            username: s.username.clone(),
-            displayname: s.displayname.clone(),
-            picture_url: s.picture_url.clone(),
+/// Where a [`Party`] is in its event.
+#[derive(Clone, Copy)]
+enum At {
+    Sender,
+    /// `content.attendees[i]`.
+    Attendee(usize),
+    /// `content.attendee`.
+    Joined,
+    /// `content.recordings[i].startedBy`.
+    StartedBy(usize),
+}
+
+/// The fields a party has, whichever type holds them.
+struct Fields<'a> {
+    id: Option<&'a str>,
+    kind: Option<&'a str>,
+    username: Option<&'a str>,
+    displayname: Option<&'a str>,
+    picture_url: Option<&'a str>,
+    join_time: Option<&'a Timestamp>,
+}
+
+impl<'a> From<&'a types::Sender> for Fields<'a> {
+    fn from(s: &'a types::Sender) -> Self {
+        Fields {
+            id: s.id.as_deref(),
+            kind: s.type_.as_deref(),
+            username: s.username.as_deref(),
+            displayname: s.displayname.as_deref(),
+            picture_url: s.picture_url.as_deref(),
             join_time: None,
         }
     }
+}
 
-    fn attendee(a: &types::Attendee) -> Self {
-        Party {
-            id: a.id.clone(),
-            kind: a.type_.clone(),
-            username: a.username.clone(),
-            displayname: a.displayname.clone(),
-            picture_url: a.picture_url.clone(),
-            join_time: a.join_time.clone(),
+impl<'a> From<&'a types::Attendee> for Fields<'a> {
+    fn from(a: &'a types::Attendee) -> Self {
+        Fields {
+            id: a.id.as_deref(),
+            kind: a.type_.as_deref(),
+            username: a.username.as_deref(),
+            displayname: a.displayname.as_deref(),
+            picture_url: a.picture_url.as_deref(),
+            join_time: a.join_time.as_ref(),
         }
+    }
+}
+
+impl Party {
+    fn fields(&self) -> Fields<'_> {
+        let event = &*self.event;
+        match self.at {
+            At::Sender => event.sender().map(Fields::from),
+            At::Attendee(i) => event.attendees().get(i).map(Fields::from),
+            At::Joined => event.attendee().map(Fields::from),
+            At::StartedBy(i) => event
+                .recordings()
+                .get(i)
+                .and_then(|r| r.started_by.as_ref())
+                .map(Fields::from),
+        }
+        .expect("a Party is made only where its event has one")
     }
 }
 
@@ -195,45 +248,46 @@ impl Party {
     /// Id (`_id`).
     #[getter]
     fn id(&self) -> Option<&str> {
-        self.id.as_deref()
+        self.fields().id
     }
 
     /// Kind of party (`type`): `user`, `anonymous`, `phone`, `spaceserver`, ...
     #[getter]
     fn r#type(&self) -> Option<&str> {
-        self.kind.as_deref()
+        self.fields().kind
     }
 
     /// Login name.
     #[getter]
     fn username(&self) -> Option<&str> {
-        self.username.as_deref()
+        self.fields().username
     }
 
     /// Name to display.
     #[getter]
     fn displayname(&self) -> Option<&str> {
-        self.displayname.as_deref()
+        self.fields().displayname
     }
 
     /// Avatar URL.
     #[getter]
     fn picture_url(&self) -> Option<&str> {
-        self.picture_url.as_deref()
+        self.fields().picture_url
     }
 
     /// When an attendee joined (`joinTime`): `str`, `int` or `None`.
     #[getter]
     fn join_time<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
-        timestamp(py, self.join_time.as_ref())
+        timestamp(py, self.fields().join_time)
     }
 
     fn __repr__(&self) -> String {
+        let f = self.fields();
         format!(
             "Party(id={}, type={}, displayname={})",
-            repr(self.id.as_deref()),
-            repr(self.kind.as_deref()),
-            repr(self.displayname.as_deref())
+            repr(f.id),
+            repr(f.kind),
+            repr(f.displayname)
         )
     }
 }
@@ -291,22 +345,28 @@ impl Content {
     /// The meeting's attendees (empty when absent).
     #[getter]
     fn attendees(&self) -> Vec<Party> {
-        self.get().attendees.iter().map(Party::attendee).collect()
+        (0..self.get().attendees.len())
+            .map(|i| Party {
+                event: self.0.clone(),
+                at: At::Attendee(i),
+            })
+            .collect()
     }
 
     /// Who joined or left, on attendee events.
     #[getter]
     fn attendee(&self) -> Option<Party> {
-        self.get().attendee.as_ref().map(Party::attendee)
+        self.get().attendee.as_ref().map(|_| Party {
+            event: self.0.clone(),
+            at: At::Joined,
+        })
     }
 
     /// The meeting's recordings (empty when absent).
     #[getter]
     fn recordings(&self) -> Vec<Recording> {
-        self.get()
-            .recordings
-            .iter()
-            .map(|r| Recording(r.clone()))
+        (0..self.get().recordings.len())
+            .map(|i| Recording(self.0.clone(), i))
             .collect()
     }
 
@@ -336,38 +396,50 @@ impl Content {
     }
 }
 
-/// A recording of a meeting.
+/// A recording of a meeting: `content.recordings[.1]` of its event.
 #[pyclass(frozen, module = "spaces_events", name = "Recording")]
-pub(crate) struct Recording(types::Recording);
+pub(crate) struct Recording(Arc<MediaSessionEvent>, usize);
+
+impl Recording {
+    fn get(&self) -> &types::Recording {
+        self.0
+            .recordings()
+            .get(self.1)
+            .expect("a Recording is made only for a recording of its event")
+    }
+}
 
 #[pymethods]
 impl Recording {
     /// Recording id (`_id`).
     #[getter]
     fn id(&self) -> Option<&str> {
-        self.0.id.as_deref()
+        self.get().id.as_deref()
     }
 
     /// Who started it (`startedBy`).
     #[getter]
     fn started_by(&self) -> Option<Party> {
-        self.0.started_by.as_ref().map(Party::sender)
+        self.get().started_by.as_ref().map(|_| Party {
+            event: self.0.clone(),
+            at: At::StartedBy(self.1),
+        })
     }
 
     /// When it started.
     #[getter]
     fn start_time<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
-        timestamp(py, self.0.start_time.as_ref())
+        timestamp(py, self.get().start_time.as_ref())
     }
 
     /// When it ended.
     #[getter]
     fn end_time<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
-        timestamp(py, self.0.end_time.as_ref())
+        timestamp(py, self.get().end_time.as_ref())
     }
 
     fn __repr__(&self) -> String {
-        format!("Recording(id={})", repr(self.0.id.as_deref()))
+        format!("Recording(id={})", repr(self.get().id.as_deref()))
     }
 }
 

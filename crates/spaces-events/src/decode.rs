@@ -2,13 +2,10 @@
 
 use std::fmt;
 
-use serde::Deserialize;
-use serde_json::value::RawValue;
-
 use crate::event::MediaSessionEvent;
-use crate::json::Strings;
 use crate::strict::Strict;
 use crate::types::MediaSessionResponse;
+use crate::validate;
 
 /// Decodes one MEDIA_SESSION_RESPONSE payload (a JSON object) from bytes or a string.
 ///
@@ -32,14 +29,17 @@ use crate::types::MediaSessionResponse;
 pub fn decode(data: impl AsRef<[u8]>) -> Result<MediaSessionEvent, DecodeError> {
     let bytes = data.as_ref();
     let text = std::str::from_utf8(bytes).map_err(|e| DecodeError::utf8(bytes, e))?;
-    // The fast path tracks no path; only a failure pays for a second, path-tracking parse.
-    let de = &mut serde_json::Deserializer::from_str(text);
-    let payload = MediaSessionResponse::deserialize(Strict(&mut *de))
-        .and_then(|payload| de.end().map(|()| payload))
-        .map_err(|_| DecodeError::locate(text))?;
-    let json = RawValue::from_string(minify(text))
-        .map_err(|e| DecodeError::from_json(e, String::new()))?;
-    Ok(MediaSessionEvent::new(payload, json))
+    // serde_json's own limit (128 levels) applies.
+    decode_str(text, usize::MAX)
+}
+
+/// [`decode`] of text, refusing JSON nested more than `depth` arrays and objects deep.
+pub(crate) fn decode_str(text: &str, depth: usize) -> Result<MediaSessionEvent, DecodeError> {
+    match validate::check(text, depth) {
+        Some(spans) => Ok(MediaSessionEvent::new(text.into(), spans)),
+        // Only a failure pays for a second, path-tracking parse.
+        None => Err(DecodeError::locate(text)),
+    }
 }
 
 /// Why a payload did not decode.
@@ -86,14 +86,21 @@ impl DecodeError {
             }
             Ok(_) => match de.end() {
                 Err(e) => Self::from_json(e, String::new()),
-                // Unreachable in practice: both parses see the same text.
-                Ok(()) => Self::new(
-                    DecodeErrorKind::Invalid,
-                    String::new(),
-                    "undecodable payload".into(),
-                    0,
-                    0,
-                ),
+                // The check refused what the typed view accepts: a bug, which the tests and
+                // fuzzing look for.
+                Ok(()) => {
+                    debug_assert!(
+                        false,
+                        "the check refused what the typed view accepts: {text}"
+                    );
+                    Self::new(
+                        DecodeErrorKind::Invalid,
+                        String::new(),
+                        "undecodable payload".into(),
+                        0,
+                        0,
+                    )
+                }
             },
         }
     }
@@ -205,27 +212,9 @@ impl fmt::Debug for DecodeError {
 
 impl std::error::Error for DecodeError {}
 
-/// Removes the whitespace between tokens of well-formed JSON; everything else (string escapes,
-/// number spellings, key order) stays byte for byte.
-fn minify(json: &str) -> String {
-    let mut strings = Strings::default();
-    let out: Vec<u8> = json
-        .bytes()
-        .filter(|&b| !(strings.outside(b) && matches!(b, b' ' | b'\t' | b'\n' | b'\r')))
-        .collect();
-    // Only ASCII whitespace outside strings was dropped, so the bytes are still UTF-8.
-    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn minify_keeps_strings_and_numbers() {
-        let text = "{ \"a b\" : [ 1.50 , 1e3, -0 ],\n\t\"c\\\" d\":\"\\u00e9 x\" }";
-        assert_eq!(minify(text), r#"{"a b":[1.50,1e3,-0],"c\" d":"\u00e9 x"}"#);
-    }
 
     #[test]
     fn errors_name_path_line_and_column() {

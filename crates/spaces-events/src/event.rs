@@ -2,13 +2,15 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::OnceLock;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::value::RawValue;
 
-use crate::Category;
 use crate::decode::{DecodeError, decode};
 use crate::types::{Attendee, Content, MediaSessionResponse, Recording, Sender, Timestamp};
+use crate::validate::{Span, Spans};
+use crate::{Category, json, shape};
 
 /// One MEDIA_SESSION_RESPONSE payload: a typed view for reading, and the wire JSON it came from.
 ///
@@ -19,63 +21,92 @@ use crate::types::{Attendee, Content, MediaSessionResponse, Recording, Sender, T
 /// spellings, string escapes and key order all survive. (Generated serde structs cannot: they
 /// fold `null`, `[]` and absent into one value.)
 ///
-/// Immutable; equality compares the wire JSON.
+/// Immutable; equality compares the wire JSON. The typed view is built on first use (`decode`
+/// has already checked that it builds): the id, message id, space id and category are read
+/// from the JSON without it.
 #[derive(Clone)]
-pub struct MediaSessionEvent {
+pub struct MediaSessionEvent(Box<Inner>);
+
+// Boxed: events travel through channels and queues, so they are one pointer.
+#[derive(Clone)]
+struct Inner {
+    /// The payload as it arrived.
+    text: Box<str>,
+    /// The compact wire JSON, made on first use; `None` when `text` is compact already (socket.io
+    /// sends no whitespace, so this is the rule).
+    compact: OnceLock<Option<Box<str>>>,
+    spans: Spans,
     category: Category,
-    // Boxed: events travel through channels, and the typed view is large.
-    payload: Box<MediaSessionResponse>,
-    json: Box<RawValue>,
+    payload: OnceLock<MediaSessionResponse>,
 }
 
 impl MediaSessionEvent {
-    pub(crate) fn new(payload: MediaSessionResponse, json: Box<RawValue>) -> Self {
-        Self {
-            category: Category::from_wire(&payload.category),
-            payload: Box::new(payload),
-            json,
+    /// An event of the JSON `text` that `validate::check` accepted, giving `spans`.
+    pub(crate) fn new(text: Box<str>, spans: Spans) -> Self {
+        let mut event = Self(Box::new(Inner {
+            text,
+            compact: OnceLock::new(),
+            spans,
+            category: Category::Unknown,
+            payload: OnceLock::new(),
+        }));
+        event.0.category = Category::from_wire(event.category_name());
+        event
+    }
+
+    /// A string field of the root: from the JSON when it has no escapes, else the typed view.
+    fn root_string(
+        &self,
+        slot: usize,
+        typed: fn(&MediaSessionResponse) -> Option<&str>,
+    ) -> Option<&str> {
+        match self.0.spans[slot] {
+            Span::Absent => None,
+            Span::At(start, end) => self.0.text.get(start as usize..end as usize),
+            Span::Escaped => typed(self.payload()),
         }
     }
 
     /// The category; [`Category::Unknown`] for one the schema does not list (see
     /// [`category_name`](Self::category_name)).
     pub fn category(&self) -> Category {
-        self.category
+        self.0.category
     }
 
     /// The category exactly as it arrived, known or not.
     pub fn category_name(&self) -> &str {
-        &self.payload.category
+        self.root_string(shape::CATEGORY, |p| Some(&p.category))
+            .unwrap_or_default()
     }
 
     /// Event id (`_id`).
     pub fn id(&self) -> Option<&str> {
-        self.payload.id.as_deref()
+        self.root_string(shape::ID, |p| p.id.as_deref())
     }
 
     /// Id of the message the event is about (`messageId`).
     pub fn message_id(&self) -> Option<&str> {
-        self.payload.message_id.as_deref()
+        self.root_string(shape::MESSAGE_ID, |p| p.message_id.as_deref())
     }
 
     /// Id of the space the event belongs to (`topicId`).
     pub fn topic_id(&self) -> Option<&str> {
-        self.payload.topic_id.as_deref()
+        self.root_string(shape::TOPIC_ID, |p| p.topic_id.as_deref())
     }
 
     /// Who caused the event.
     pub fn sender(&self) -> Option<&Sender> {
-        self.payload.sender.as_ref()
+        self.payload().sender.as_ref()
     }
 
     /// The event body.
     pub fn content(&self) -> Option<&Content> {
-        self.payload.content.as_ref()
+        self.payload().content.as_ref()
     }
 
     /// When the object of the event was last modified (`modified`).
     pub fn modified(&self) -> Option<&Timestamp> {
-        self.payload.modified.as_ref()
+        self.payload().modified.as_ref()
     }
 
     /// `active` or `inactive` (`content.meetingStatus`).
@@ -109,25 +140,55 @@ impl MediaSessionEvent {
         self.content().map_or(&[], |c| &c.recordings)
     }
 
-    /// The whole typed view.
+    /// The whole typed view (built on the first call).
     pub fn payload(&self) -> &MediaSessionResponse {
-        &self.payload
+        self.0
+            .payload
+            .get_or_init(|| typed_view(&self.0.text, &self.0.spans))
     }
 
     /// The wire JSON, compact.
     pub fn json(&self) -> &str {
-        self.json.get()
+        let compact = self.0.compact.get_or_init(|| {
+            json::has_whitespace(self.0.text.as_bytes()).then(|| json::minify(&self.0.text).into())
+        });
+        compact.as_deref().unwrap_or(&self.0.text)
     }
 
     /// The typed view, owned.
     pub fn into_payload(self) -> MediaSessionResponse {
-        *self.payload
+        let Inner {
+            text,
+            spans,
+            payload,
+            ..
+        } = *self.0;
+        payload
+            .into_inner()
+            .unwrap_or_else(|| typed_view(&text, &spans))
     }
+}
+
+/// The typed view of JSON that `validate::check` accepted, giving `spans`.
+fn typed_view(json: &str, spans: &Spans) -> MediaSessionResponse {
+    serde_json::from_str(json).unwrap_or_else(|e| {
+        // The check and serde's derives disagree: a bug, which the tests and fuzzing look for.
+        debug_assert!(
+            false,
+            "the check accepted what the typed view refuses: {e}: {json}"
+        );
+        let category = match spans[shape::CATEGORY] {
+            Span::At(start, end) => json.get(start as usize..end as usize),
+            _ => None,
+        };
+        let minimal = serde_json::json!({ "category": category.unwrap_or_default() });
+        serde_json::from_value(minimal).expect("a payload of only a category decodes (tested)")
+    })
 }
 
 impl PartialEq for MediaSessionEvent {
     fn eq(&self, other: &Self) -> bool {
-        self.json.get() == other.json.get()
+        self.json() == other.json()
     }
 }
 
@@ -161,7 +222,9 @@ impl FromStr for MediaSessionEvent {
 /// Writes the wire JSON verbatim (with `serde_json`; other formats see a JSON string wrapper).
 impl Serialize for MediaSessionEvent {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        self.json.serialize(serializer)
+        let raw: &RawValue =
+            serde_json::from_str(self.json()).map_err(serde::ser::Error::custom)?;
+        raw.serialize(serializer)
     }
 }
 

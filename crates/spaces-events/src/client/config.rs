@@ -159,10 +159,15 @@ pub struct Builder {
     pub(crate) write_timeout: Duration,
     pub(crate) buffer: usize,
     pub(crate) max_message_size: usize,
+    pub(crate) read_buffer: usize,
     pub(crate) max_json_depth: usize,
     pub(crate) roots: Roots,
     pub(crate) extra_roots: Vec<Vec<u8>>,
 }
+
+/// See [`Builder::read_buffer`]; tungstenite's own default (128 KiB) costs 128 KiB of memory per
+/// connection for throughput a subscription does not need.
+const DEFAULT_READ_BUFFER: usize = 16 << 10;
 
 impl fmt::Debug for Builder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -193,6 +198,7 @@ impl Builder {
             write_timeout: Duration::from_secs(10),
             buffer: 1024,
             max_message_size: 16 << 20,
+            read_buffer: DEFAULT_READ_BUFFER,
             max_json_depth: 64,
             roots: Roots::WebPki,
             extra_roots: Vec::new(),
@@ -274,6 +280,14 @@ impl Builder {
     /// Largest websocket message accepted (16 MiB); a larger one breaks the connection.
     pub fn max_message_size(mut self, bytes: usize) -> Self {
         self.max_message_size = bytes;
+        self
+    }
+
+    /// Bytes read from the socket at a time (16 KiB). Each connection holds a buffer this size:
+    /// larger reads more events per system call under heavy load, smaller saves memory when one
+    /// process holds many connections.
+    pub fn read_buffer(mut self, bytes: usize) -> Self {
+        self.read_buffer = bytes.max(1024);
         self
     }
 

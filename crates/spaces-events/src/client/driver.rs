@@ -5,7 +5,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::{SinkExt, StreamExt};
+use futures_util::{FutureExt, SinkExt, StreamExt};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use tokio::net::TcpStream;
@@ -34,6 +34,8 @@ pub(crate) type Item = Result<MediaSessionEvent, Error>;
 const MAX_AUTH_FAILURES: u32 = 3;
 /// SEND_MEDIA_SESSION_EVENTS held while not connected.
 const OUTBOX: usize = 64;
+/// Frames read in one go when they are already there (see `Driver::burst`).
+const BURST: usize = 64;
 
 /// What the handles ask of the driver.
 pub(crate) enum Command {
@@ -96,6 +98,10 @@ pub(crate) struct Driver {
     raw: Vec<mpsc::Sender<RawEvent>>,
     outbox: VecDeque<(String, oneshot::Sender<Result<(), Error>>)>,
     backlog: VecDeque<Backlog>,
+    /// While a burst of frames is read: its deliveries, made together at the end of it.
+    burst: Option<Vec<Backlog>>,
+    /// `2/chat,["MEDIA_SESSION_RESPONSE",`: how such an EVENT begins in our namespace.
+    media_prefix: String,
     /// The namespace accepted this session: packets may be sent.
     ready: bool,
     /// Set when `close()` asked for a graceful end.
@@ -111,9 +117,15 @@ impl Driver {
         shutdown: oneshot::Receiver<()>,
         state: watch::Sender<ConnectionState>,
     ) -> Self {
+        // Namespaces other than `/` are named in packets.
+        let media_prefix = match endpoint.namespace.as_str() {
+            "/" => "2[\"MEDIA_SESSION_RESPONSE\",".to_owned(),
+            namespace => format!("2{namespace},[\"MEDIA_SESSION_RESPONSE\","),
+        };
         Driver {
             config,
             endpoint,
+            media_prefix,
             tls,
             commands,
             shutdown,
@@ -122,6 +134,7 @@ impl Driver {
             raw: Vec::new(),
             outbox: VecDeque::new(),
             backlog: VecDeque::new(),
+            burst: None,
             ready: false,
             closing: None,
         }
@@ -404,7 +417,7 @@ impl Driver {
                 }
                 frame = ws.next(), if self.backlog.is_empty() => {
                     link.unanswered = None;
-                    match self.frame(link, frame, token) {
+                    match self.burst(ws, link, frame, token) {
                         Ok(frames) => frames,
                         Err(end) => return end,
                     }
@@ -434,6 +447,33 @@ impl Driver {
             Ok(Err(e)) => Err(Error::Transport(scrub(e.to_string(), token))),
             Err(_) => Err(Error::Timeout("a websocket write")),
         }
+    }
+
+    /// Handles `first` and the frames already received after it (up to [`BURST`]), then makes
+    /// their deliveries together: a consumer on another thread then wakes once per burst, not
+    /// once per event. Stops early when there is something to write.
+    fn burst(
+        &mut self,
+        ws: &mut Ws,
+        link: &mut Link,
+        first: Option<Result<Message, tungstenite::Error>>,
+        token: &Token,
+    ) -> Result<Vec<String>, End> {
+        self.burst = Some(Vec::new());
+        let mut result = self.frame(link, first, token);
+        for _ in 1..BURST {
+            if !matches!(&result, Ok(frames) if frames.is_empty()) {
+                break;
+            }
+            let Some(frame) = ws.next().now_or_never() else {
+                break;
+            };
+            result = self.frame(link, frame, token);
+        }
+        for delivery in self.burst.take().unwrap_or_default() {
+            self.deliver(delivery);
+        }
+        result
     }
 
     /// Handles one websocket frame; returns Engine.IO text frames to write.
@@ -489,33 +529,39 @@ impl Driver {
                 // Right away, without waiting for `40`: socket.io 2.0.4 may never send it.
                 Ok(vec![link.connect.clone()])
             }
-            Ok(EnginePacket::Message(sio)) => match check_depth(sio, self.config.max_json_depth)
-                .and_then(|()| Packet::decode(sio))
-            {
-                Ok(packet) if packet.kind.is_binary() => {
-                    match link.reassembler.start(sio, packet.attachments) {
-                        Ok(Some(done)) => self.binary_event(&done.text, done.attachments),
-                        Ok(None) => {}
-                        Err(e) => self.report(Error::Protocol(e)),
+            Ok(EnginePacket::Message(sio)) => {
+                if let Some(event) = self.media_event_fast(sio) {
+                    self.route(event);
+                    return Ok(Vec::new());
+                }
+                match check_depth(sio, self.config.max_json_depth)
+                    .and_then(|()| Packet::decode(sio))
+                {
+                    Ok(packet) if packet.kind.is_binary() => {
+                        match link.reassembler.start(sio, packet.attachments) {
+                            Ok(Some(done)) => self.binary_event(&done.text, done.attachments),
+                            Ok(None) => {}
+                            Err(e) => self.report(Error::Protocol(e)),
+                        }
+                        Ok(Vec::new())
                     }
-                    Ok(Vec::new())
+                    Ok(packet) if packet.namespace == self.endpoint.namespace => {
+                        self.packet(&packet).map(engine_messages)
+                    }
+                    // The root namespace refused us: no namespace can connect.
+                    Ok(packet) if packet.namespace == "/" && packet.kind == PacketType::Error => {
+                        Err(End::Rejected(error_text(packet.data)))
+                    }
+                    Ok(packet) => {
+                        trace!(namespace = packet.namespace, kind = ?packet.kind, "ignored packet");
+                        Ok(Vec::new())
+                    }
+                    Err(e) => {
+                        self.report(Error::Protocol(e));
+                        Ok(Vec::new())
+                    }
                 }
-                Ok(packet) if packet.namespace == self.endpoint.namespace => {
-                    self.packet(&packet).map(engine_messages)
-                }
-                // The root namespace refused us: no namespace can connect.
-                Ok(packet) if packet.namespace == "/" && packet.kind == PacketType::Error => {
-                    Err(End::Rejected(error_text(packet.data)))
-                }
-                Ok(packet) => {
-                    trace!(namespace = packet.namespace, kind = ?packet.kind, "ignored packet");
-                    Ok(Vec::new())
-                }
-                Err(e) => {
-                    self.report(Error::Protocol(e));
-                    Ok(Vec::new())
-                }
-            },
+            }
             // An EIO4-style server ping: answer it.
             Ok(EnginePacket::Ping(data)) => Ok(vec![format!("3{data}")]),
             Ok(EnginePacket::Close) => Err(End::Lost(Error::Transport(
@@ -573,18 +619,37 @@ impl Driver {
         }
     }
 
+    /// The hot path: an EVENT of MEDIA_SESSION_RESPONSE in our namespace, decoded straight from
+    /// the Socket.IO text (`decode`'s check validates the JSON and its depth, so the packet needs
+    /// no pass of its own). `None` for anything else, or a payload that does not decode: the
+    /// general path handles it and reports what is wrong.
+    fn media_event_fast(&self, sio: &str) -> Option<MediaSessionEvent> {
+        if !self.raw.is_empty() {
+            return None;
+        }
+        let payload = sio
+            .strip_prefix(self.media_prefix.as_str())?
+            .strip_suffix(']')?;
+        // The payload sits inside the packet's array: one level less.
+        let depth = self.config.max_json_depth.saturating_sub(1);
+        crate::decode::decode_str(payload, depth).ok()
+    }
+
+    /// Delivers an event to the subscription of its space.
+    fn route(&mut self, event: MediaSessionEvent) {
+        let space = event.topic_id().unwrap_or_default();
+        match self.subs.get(space) {
+            Some(sub) => {
+                let events = sub.events.clone();
+                self.deliver(Backlog::Event(events, Ok(event)));
+            }
+            None => trace!(space, "event for a space not subscribed"),
+        }
+    }
+
     fn media_event(&mut self, payload: &RawValue) {
         match crate::decode(payload.get()) {
-            Ok(event) => {
-                let space = event.topic_id().unwrap_or_default();
-                match self.subs.get(space) {
-                    Some(sub) => {
-                        let events = sub.events.clone();
-                        self.deliver(Backlog::Event(events, Ok(event)));
-                    }
-                    None => trace!(space, "event for a space not subscribed"),
-                }
-            }
+            Ok(event) => self.route(event),
             Err(e) => {
                 warn!(error = %e, "undecodable MEDIA_SESSION_RESPONSE skipped");
                 #[derive(Deserialize)]
@@ -694,7 +759,9 @@ impl Driver {
     /// Delivers now if there is room and nothing waits before it; otherwise queues it, which
     /// stops reading the socket until the queue drains.
     fn deliver(&mut self, delivery: Backlog) {
-        if self.backlog.is_empty() {
+        if let Some(burst) = &mut self.burst {
+            burst.push(delivery);
+        } else if self.backlog.is_empty() {
             match delivery.try_deliver() {
                 Ok(()) => {}
                 Err(Some(delivery)) => self.backlog.push_back(delivery),
@@ -827,6 +894,7 @@ async fn open(
         request.headers_mut().append(name, value);
     }
     let limits = WebSocketConfig::default()
+        .read_buffer_size(config.read_buffer)
         .max_message_size(Some(config.max_message_size))
         .max_frame_size(Some(config.max_message_size));
     let connector = match tls {

@@ -16,7 +16,7 @@
 mod engine;
 mod socket;
 
-use crate::json::Strings;
+use crate::json::deeper_than;
 
 pub use engine::{EnginePacket, Frame, Handshake};
 pub use socket::{BinaryPacket, Event, Packet, PacketType, Reassembler, encode_event};
@@ -27,22 +27,8 @@ pub use socket::{BinaryPacket, Event, Packet, PacketType, Reassembler, encode_ev
 /// # Errors
 /// [`ProtocolError::TooDeep`].
 pub fn check_depth(text: &str, limit: usize) -> Result<(), ProtocolError> {
-    let mut strings = Strings::default();
-    let mut depth = 0usize;
-    for b in text.bytes() {
-        if !strings.outside(b) {
-            continue;
-        }
-        match b {
-            b'[' | b'{' => {
-                depth += 1;
-                if depth > limit {
-                    return Err(ProtocolError::TooDeep { limit });
-                }
-            }
-            b']' | b'}' => depth = depth.saturating_sub(1),
-            _ => {}
-        }
+    if deeper_than(text.as_bytes(), limit) {
+        return Err(ProtocolError::TooDeep { limit });
     }
     Ok(())
 }
