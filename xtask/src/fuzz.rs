@@ -40,7 +40,8 @@ pub(crate) fn run(secs: u64) -> Result {
         std::fs::create_dir_all(&corpus)?;
         eprintln!("==> fuzz {target} for {secs} s");
         let output = Command::new("cargo")
-            .args(["fuzz", "run", "-O", target])
+            // Optimized, with debug assertions: the decoder's agreement checks are assertions.
+            .args(["fuzz", "run", "-O", "--debug-assertions", target])
             .arg(&corpus)
             .args(seeds.iter().map(|s| root.join(s)))
             .args([

@@ -292,7 +292,8 @@ impl Builder {
     }
 
     /// Deepest JSON nesting accepted in a packet (64; Spaces payloads nest about 6 deep). A
-    /// deeper packet is refused before it is parsed, reported as [`Error::Protocol`], and skipped.
+    /// deeper packet is refused, reported as [`Error::Protocol`], and skipped; nothing below the
+    /// limit is ever parsed.
     pub fn max_json_depth(mut self, levels: usize) -> Self {
         self.max_json_depth = levels;
         self
