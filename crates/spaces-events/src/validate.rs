@@ -2,16 +2,19 @@
 //! impls of `types.rs` accept (generated into `shape.rs`), building nothing. The typed view is
 //! built later, on first use, from text this pass accepted.
 //!
-//! Only success matters here: a failure is explained by re-parsing into the typed view with path
-//! tracking, so the errors are serde's own.
+//! The scanner accepts exactly what serde_json and the derives accept — RFC 8259 syntax; strings
+//! without raw control characters, with surrogate escapes paired where a string is read (not in
+//! skipped values); `i64` integers in range (`-0` is a float to serde_json); a known field at most
+//! once; serde_json's recursion limit where it recurses (not in skipped values) — and leaves
+//! `serde_json::Value` fields, rare and small, to serde_json itself. Only success matters: a
+//! failure is explained by re-parsing into the typed view with path tracking, so the errors are
+//! serde's own. Debug builds assert the agreement both ways (see `event.rs` and `decode.rs`).
 
 use std::fmt;
 
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
-use serde_json::value::RawValue;
-
-use crate::{json, shape};
+use crate::shape;
 
 /// A JSON shape, as a serde-derived type accepts it.
 pub(crate) enum Shape {
@@ -64,192 +67,441 @@ pub(crate) enum Span {
 /// The root's string fields, by [`Field::slot`].
 pub(crate) type Spans = [Span; shape::STRINGS];
 
-static ROOT: Shape = Shape::Object(&shape::MEDIA_SESSION_RESPONSE);
-
 /// Checks `text` (one JSON document) against the root shape, nested at most `depth` arrays and
 /// objects deep; `None` when it is deeper or the typed view would not build from it.
 pub(crate) fn check(text: &str, depth: usize) -> Option<Spans> {
     let mut spans = [Span::Absent; shape::STRINGS];
-    let de = &mut serde_json::Deserializer::from_str(text);
-    let root = Expect {
-        shape: &ROOT,
-        spans: Some(&mut spans),
-        span: None,
-        text,
-        depth,
+    let mut scan = Scan { text, i: 0 };
+    let depth = Depth {
+        budget: depth,
+        serde: SERDE_DEPTH,
     };
-    root.deserialize(&mut *de).ok()?;
-    de.end().ok()?;
-    Some(spans)
+    if scan.peek()? != b'{' {
+        return None;
+    }
+    scan.object(&shape::MEDIA_SESSION_RESPONSE, depth, Some(&mut spans))?;
+    scan.skip_space();
+    (scan.i == text.len()).then_some(spans)
 }
 
-/// Checks one value against `shape`, recording string spans where asked.
-struct Expect<'s, 't> {
-    shape: &'static Shape,
-    /// At the root object: the spans of its string fields.
-    spans: Option<&'s mut Spans>,
-    /// At a root string field: its span.
-    span: Option<&'s mut Span>,
+/// serde_json's recursion allowance: a container it recurses into takes one, and none may take
+/// the last.
+const SERDE_DEPTH: u8 = 128;
+
+/// What nesting is left: ours (every container), and serde_json's (containers it recurses into;
+/// it skips ignored values without recursion or limit).
+#[derive(Clone, Copy)]
+struct Depth {
+    budget: usize,
+    serde: u8,
+}
+
+impl Depth {
+    fn enter(self) -> Option<Depth> {
+        let serde = self.serde - 1;
+        (serde > 0 && self.budget > 0).then_some(Depth {
+            budget: self.budget - 1,
+            serde,
+        })
+    }
+}
+
+/// What a number is to serde_json.
+#[derive(PartialEq)]
+enum Number {
+    /// An integer an `i64` holds (`-0` excluded: serde_json reads it as a float).
+    I64,
+    /// Anything else: a float, or an integer out of `i64` range.
+    Other,
+}
+
+/// A cursor over the text.
+struct Scan<'t> {
     text: &'t str,
-    /// Arrays and objects this value may still open, itself included.
-    depth: usize,
+    i: usize,
 }
 
-impl<'s, 't> Expect<'s, 't> {
-    /// The checker of a value inside this array or object.
-    fn nested(&self, shape: &'static Shape) -> Expect<'static, 't> {
-        Expect {
-            shape,
-            spans: None,
-            span: None,
-            text: self.text,
-            depth: self.depth.saturating_sub(1),
+impl<'t> Scan<'t> {
+    fn byte(&self) -> Option<u8> {
+        self.text.as_bytes().get(self.i).copied()
+    }
+
+    fn skip_space(&mut self) {
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.byte() {
+            self.i += 1;
         }
     }
 
-    fn accepts(&self, wanted: fn(&Shape) -> bool) -> bool {
-        match self.shape {
-            Shape::OneOf(variants) => variants.iter().any(wanted),
-            shape => wanted(shape),
-        }
+    /// The next byte after whitespace, not consumed.
+    fn peek(&mut self) -> Option<u8> {
+        self.skip_space();
+        self.byte()
     }
 
-    fn string<E: de::Error>(self, span: Span) -> Result<(), E> {
-        if !self.accepts(|s| matches!(s, Shape::Str)) {
-            return Err(self.mismatch());
-        }
-        if let Some(slot) = self.span {
-            *slot = span;
-        }
-        Ok(())
+    fn eat(&mut self, byte: u8) -> Option<()> {
+        (self.peek()? == byte).then(|| self.i += 1)
     }
 
-    fn int<E: de::Error>(self, fits: bool) -> Result<(), E> {
-        if fits && self.accepts(|s| matches!(s, Shape::Int)) {
-            Ok(())
-        } else {
-            Err(self.mismatch())
-        }
+    fn literal(&mut self, word: &str) -> Option<()> {
+        let end = self.i + word.len();
+        (self.text.get(self.i..end)? == word).then(|| self.i = end)
     }
 
-    fn mismatch<E: de::Error>(&self) -> E {
-        E::custom("shape mismatch")
-    }
-}
-
-impl<'de> DeserializeSeed<'de> for Expect<'_, '_> {
-    type Value = ();
-
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        match self.shape {
-            Shape::Str => d.deserialize_str(self),
-            Shape::Bool => d.deserialize_bool(self),
-            Shape::Int => d.deserialize_i64(self),
-            Shape::Any => d.deserialize_any(Skip(self.depth)),
-            Shape::Nullable(_) => d.deserialize_option(self),
-            Shape::Array(_) | Shape::Object(_) if self.depth == 0 => Err(self.mismatch()),
-            Shape::Array(_) => d.deserialize_seq(self),
-            Shape::Object(_) => d.deserialize_map(self),
-            Shape::OneOf(_) => d.deserialize_any(self),
-        }
-    }
-}
-
-impl<'de> Visitor<'de> for Expect<'_, '_> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a value of the schema's type")
-    }
-
-    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<(), E> {
-        let start = (v.as_ptr() as usize).wrapping_sub(self.text.as_ptr() as usize);
-        let span = match (u32::try_from(start), u32::try_from(start + v.len())) {
-            (Ok(start), Ok(end)) if start as usize <= self.text.len() => Span::At(start, end),
-            _ => Span::Escaped,
-        };
-        self.string(span)
-    }
-
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<(), E> {
-        self.string(Span::Escaped)
-    }
-
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
-        if self.accepts(|s| matches!(s, Shape::Bool)) {
-            Ok(())
-        } else {
-            Err(self.mismatch())
-        }
-    }
-
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
-        self.int(true)
-    }
-
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<(), E> {
-        self.int(i64::try_from(v).is_ok())
-    }
-
-    fn visit_none<E: de::Error>(self) -> Result<(), E> {
-        match self.shape {
-            Shape::Nullable(_) => Ok(()),
-            _ => Err(self.mismatch()),
-        }
-    }
-
-    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        match self.shape {
-            Shape::Nullable(inner) => Expect {
-                shape: inner,
-                ..self
+    /// One value of `shape`; `span` receives where a string value is.
+    fn value(
+        &mut self,
+        shape: &'static Shape,
+        depth: Depth,
+        span: Option<&mut Span>,
+    ) -> Option<()> {
+        let first = self.peek()?;
+        match (shape, first) {
+            (Shape::Nullable(_), b'n') => self.literal("null"),
+            (Shape::Nullable(inner), _) => self.value(inner, depth, span),
+            (Shape::Str, b'"') => self.string_value(span),
+            (Shape::Bool, b't') => self.literal("true"),
+            (Shape::Bool, b'f') => self.literal("false"),
+            (Shape::Int, b'-' | b'0'..=b'9') => (self.number()? == Number::I64).then_some(()),
+            (Shape::OneOf(variants), _) => {
+                let shape = variants.iter().find(|v| match v {
+                    Shape::Str => first == b'"',
+                    Shape::Int => first == b'-' || first.is_ascii_digit(),
+                    _ => false,
+                })?;
+                self.value(shape, depth, span)
             }
-            .deserialize(d),
-            _ => Err(self.mismatch()),
-        }
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        let Shape::Array(item) = self.shape else {
-            return Err(self.mismatch());
-        };
-        while seq.next_element_seed(self.nested(item))?.is_some() {}
-        Ok(())
-    }
-
-    fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<(), A::Error> {
-        let Shape::Object(object) = self.shape else {
-            return Err(self.mismatch());
-        };
-        // serde's derives refuse a known field twice; unknown ones may repeat.
-        let mut seen = 0u64;
-        while let Some(key) = map.next_key_seed(Key(object))? {
-            let Some(index) = key else {
-                // As the derives skip it (syntax only: a number may be out of range), then its
-                // depth.
-                let value = map.next_value::<&RawValue>()?;
-                if json::deeper_than(value.get().as_bytes(), self.depth.saturating_sub(1)) {
-                    return Err(too_deep());
+            (Shape::Any, _) => self.any(depth),
+            (Shape::Array(item), b'[') => {
+                let depth = depth.enter()?;
+                self.i += 1;
+                if self.peek()? == b']' {
+                    self.i += 1;
+                    return Some(());
                 }
-                continue;
-            };
-            if seen & 1 << index != 0 {
-                return Err(self.mismatch());
+                loop {
+                    self.value(item, depth, None)?;
+                    match self.peek()? {
+                        b',' => self.i += 1,
+                        b']' => {
+                            self.i += 1;
+                            return Some(());
+                        }
+                        _ => return None,
+                    }
+                }
             }
-            seen |= 1 << index;
-            let field = &object.fields[index];
-            let nested = self.nested(&field.shape);
-            let span = match (field.slot, self.spans.as_deref_mut()) {
-                (Some(slot), Some(spans)) => Some(&mut spans[slot]),
-                _ => None,
-            };
-            map.next_value_seed(Expect { span, ..nested })?;
+            (Shape::Object(object), b'{') => self.object(object, depth, None),
+            _ => None,
         }
-        if object.required & !seen != 0 {
-            return Err(self.mismatch());
-        }
-        Ok(())
     }
+
+    /// An object at `{`, of `object`'s fields; `spans` receives where its string fields are.
+    fn object(
+        &mut self,
+        object: &Object,
+        depth: Depth,
+        mut spans: Option<&mut Spans>,
+    ) -> Option<()> {
+        let depth = depth.enter()?;
+        self.i += 1;
+        let mut seen = 0u64;
+        if self.peek()? == b'}' {
+            self.i += 1;
+        } else {
+            loop {
+                let key = self.key()?;
+                self.eat(b':')?;
+                match (object.index)(&key) {
+                    // serde's derives refuse a known field twice; unknown ones may repeat.
+                    Some(index) if seen & 1 << index == 0 => {
+                        seen |= 1 << index;
+                        let field = &object.fields[index];
+                        let span = match (field.slot, spans.as_deref_mut()) {
+                            (Some(slot), Some(spans)) => Some(&mut spans[slot]),
+                            _ => None,
+                        };
+                        self.value(&field.shape, depth, span)?;
+                    }
+                    Some(_) => return None,
+                    None => self.skip(depth.budget)?,
+                }
+                match self.peek()? {
+                    b',' => self.i += 1,
+                    b'}' => {
+                        self.i += 1;
+                        break;
+                    }
+                    _ => return None,
+                }
+            }
+        }
+        (object.required & !seen == 0).then_some(())
+    }
+
+    /// A key, unescaped.
+    fn key(&mut self) -> Option<std::borrow::Cow<'t, str>> {
+        if self.peek()? != b'"' {
+            return None;
+        }
+        let start = self.i + 1;
+        let escaped = self.string(true)?;
+        let raw = self.text.get(start..self.i - 1)?;
+        Some(if escaped {
+            unescape(raw).into()
+        } else {
+            raw.into()
+        })
+    }
+
+    /// A string read by serde (escapes checked, surrogates paired), at `"`.
+    fn string_value(&mut self, span: Option<&mut Span>) -> Option<()> {
+        let start = self.i + 1;
+        let escaped = self.string(true)?;
+        if let Some(span) = span {
+            *span = match (escaped, u32::try_from(start), u32::try_from(self.i - 1)) {
+                (false, Ok(start), Ok(end)) => Span::At(start, end),
+                _ => Span::Escaped,
+            };
+        }
+        Some(())
+    }
+
+    /// A string at `"`, through its closing quote; whether it has escapes. `read`: as serde reads
+    /// a string (surrogate escapes must pair up), not as it skips one.
+    fn string(&mut self, read: bool) -> Option<bool> {
+        // Eight bytes at a time to the next quote, backslash or control character.
+        const ONES: u64 = u64::from_ne_bytes([1; 8]);
+        const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+        let bytes = self.text.as_bytes();
+        let mut escaped = false;
+        self.i += 1;
+        loop {
+            while let Some(chunk) = bytes.get(self.i..self.i + 8) {
+                let word = u64::from_le_bytes(chunk.try_into().ok()?);
+                let quote = word ^ (ONES * u64::from(b'"'));
+                let backslash = word ^ (ONES * u64::from(b'\\'));
+                let found = (quote.wrapping_sub(ONES) & !quote
+                    | backslash.wrapping_sub(ONES) & !backslash
+                    | word.wrapping_sub(ONES * 0x20) & !word)
+                    & HIGHS;
+                if found != 0 {
+                    self.i += found.trailing_zeros() as usize / 8;
+                    break;
+                }
+                self.i += 8;
+            }
+            match self.byte()? {
+                b'"' => {
+                    self.i += 1;
+                    return Some(escaped);
+                }
+                b'\\' => {
+                    escaped = true;
+                    self.i += 1;
+                    self.escape(read)?;
+                }
+                0..0x20 => return None,
+                _ => self.i += 1,
+            }
+        }
+    }
+
+    /// The escape after a backslash.
+    fn escape(&mut self, read: bool) -> Option<()> {
+        let kind = self.byte()?;
+        self.i += 1;
+        match kind {
+            b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => Some(()),
+            b'u' => {
+                let unit = self.hex4()?;
+                if !read || !(0xD800..=0xDFFF).contains(&unit) {
+                    return Some(());
+                }
+                // A leading surrogate, then `\u` and a trailing one.
+                if unit >= 0xDC00 {
+                    return None;
+                }
+                self.literal("\\u")?;
+                (0xDC00..=0xDFFF).contains(&self.hex4()?).then_some(())
+            }
+            _ => None,
+        }
+    }
+
+    fn hex4(&mut self) -> Option<u16> {
+        let digits = self.text.get(self.i..self.i + 4)?;
+        let unit = u16::from_str_radix(digits, 16)
+            .ok()
+            .filter(|_| digits.bytes().all(|b| b.is_ascii_hexdigit()))?;
+        self.i += 4;
+        Some(unit)
+    }
+
+    /// A number (RFC 8259 grammar), and what it is to serde_json.
+    fn number(&mut self) -> Option<Number> {
+        let bytes = self.text.as_bytes();
+        let negative = self.byte() == Some(b'-');
+        self.i += usize::from(negative);
+        let start = self.i;
+        let mut magnitude = Some(0u64);
+        match self.byte()? {
+            b'0' => self.i += 1,
+            b'1'..=b'9' => {
+                while let Some(&d @ b'0'..=b'9') = bytes.get(self.i) {
+                    magnitude = magnitude
+                        .and_then(|m| m.checked_mul(10))
+                        .and_then(|m| m.checked_add(u64::from(d - b'0')));
+                    self.i += 1;
+                }
+            }
+            _ => return None,
+        }
+        if bytes.get(start) == Some(&b'0') && self.byte().is_some_and(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        let mut integer = true;
+        if self.byte() == Some(b'.') {
+            integer = false;
+            self.i += 1;
+            self.digits()?;
+        }
+        if let Some(b'e' | b'E') = self.byte() {
+            integer = false;
+            self.i += 1;
+            if let Some(b'+' | b'-') = self.byte() {
+                self.i += 1;
+            }
+            self.digits()?;
+        }
+        let fits = match (integer, magnitude, negative) {
+            (false, _, _) | (_, None, _) => false,
+            (true, Some(m), false) => m <= i64::MAX as u64,
+            (true, Some(m), true) => (1..=1 << 63).contains(&m),
+        };
+        Some(if fits { Number::I64 } else { Number::Other })
+    }
+
+    /// One or more digits.
+    fn digits(&mut self) -> Option<()> {
+        let start = self.i;
+        while self.byte().is_some_and(|b| b.is_ascii_digit()) {
+            self.i += 1;
+        }
+        (self.i > start).then_some(())
+    }
+
+    /// A value serde skips (`IgnoredAny`): syntax only, any number, unpaired surrogate escapes;
+    /// no recursion (the nesting is a stack of closing brackets) and only our depth limit.
+    fn skip(&mut self, budget: usize) -> Option<()> {
+        let mut open: Vec<u8> = Vec::new();
+        loop {
+            match self.peek()? {
+                first @ (b'[' | b'{') => {
+                    if open.len() == budget {
+                        return None;
+                    }
+                    self.i += 1;
+                    let close = if first == b'[' { b']' } else { b'}' };
+                    if self.peek()? == close {
+                        self.i += 1;
+                    } else {
+                        open.push(close);
+                        if close == b'}' {
+                            self.skip_key()?;
+                        }
+                        continue;
+                    }
+                }
+                b'"' => {
+                    self.string(false)?;
+                }
+                b't' => self.literal("true")?,
+                b'f' => self.literal("false")?,
+                b'n' => self.literal("null")?,
+                b'-' | b'0'..=b'9' => {
+                    self.number()?;
+                }
+                _ => return None,
+            }
+            // After a value: close what ends here, then the next value or the end.
+            loop {
+                let Some(&close) = open.last() else {
+                    return Some(());
+                };
+                match self.peek()? {
+                    b',' => {
+                        self.i += 1;
+                        if close == b'}' {
+                            self.skip_key()?;
+                        }
+                        break;
+                    }
+                    b if b == close => {
+                        self.i += 1;
+                        open.pop();
+                    }
+                    _ => return None,
+                }
+            }
+        }
+    }
+
+    fn skip_key(&mut self) -> Option<()> {
+        if self.peek()? != b'"' {
+            return None;
+        }
+        self.string(false)?;
+        self.eat(b':')
+    }
+
+    /// A `serde_json::Value`: its extent found by [`skip`](Self::skip), then read by serde_json
+    /// itself (number ranges, surrogates, its recursion limit), which builds nothing.
+    fn any(&mut self, depth: Depth) -> Option<()> {
+        self.skip_space();
+        let start = self.i;
+        self.skip(depth.budget)?;
+        let text = self.text.get(start..self.i)?;
+        let de = &mut serde_json::Deserializer::from_str(text);
+        // serde_json may enter `depth.serde - 1` more containers.
+        de.deserialize_any(Skip(usize::from(depth.serde) - 1)).ok()
+    }
+}
+
+/// A key with escapes, unescaped (it has been checked: escapes valid, surrogates paired).
+fn unescape(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len());
+    let mut chars = raw.chars();
+    let hex = |chars: &mut std::str::Chars<'_>| {
+        let digits: String = chars.take(4).collect();
+        u32::from_str_radix(&digits, 16).unwrap_or_default()
+    };
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        let unescaped = match chars.next() {
+            Some('b') => '\u{8}',
+            Some('f') => '\u{c}',
+            Some('n') => '\n',
+            Some('r') => '\r',
+            Some('t') => '\t',
+            Some('u') => {
+                let unit = hex(&mut chars);
+                let code = if (0xD800..0xDC00).contains(&unit) {
+                    chars.nth(1); // the `\u` of the trailing surrogate
+                    0x10000 + ((unit - 0xD800) << 10) + (hex(&mut chars) - 0xDC00)
+                } else {
+                    unit
+                };
+                char::from_u32(code).unwrap_or(char::REPLACEMENT_CHARACTER)
+            }
+            Some(other) => other,
+            None => break,
+        };
+        out.push(unescaped);
+    }
+    out
 }
 
 /// Any value as `serde_json::Value` accepts it, nested at most `.0` arrays and objects deep.
@@ -259,8 +511,6 @@ impl<'de> DeserializeSeed<'de> for Skip {
     type Value = ();
 
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        // Not `deserialize_ignored_any`: serde_json would skip the value without visiting it,
-        // and the depth would go unchecked.
         d.deserialize_any(self)
     }
 }
@@ -315,29 +565,6 @@ fn too_deep<E: de::Error>() -> E {
     E::custom("nested too deep")
 }
 
-/// A key of `Object`: the index of the field it names, if any.
-struct Key(&'static Object);
-
-impl<'de> DeserializeSeed<'de> for Key {
-    type Value = Option<usize>;
-
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Option<usize>, D::Error> {
-        d.deserialize_str(self)
-    }
-}
-
-impl<'de> Visitor<'de> for Key {
-    type Value = Option<usize>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a key")
-    }
-
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Option<usize>, E> {
-        Ok((self.0.index)(v))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -375,11 +602,77 @@ mod tests {
             r#"{"category":"x","loopback_metadata":{"deep":[[[[]]]]}}"#,
             r#"{"category":"x"} trailing"#,
             r#"{"category":"x","unknown":[1e400]}"#,
+            // Syntax.
+            r#"{"category":"x",}"#,
+            r#"{"category":"x" "a":1}"#,
+            r#"{"category":"x","a":[1,]}"#,
+            r#"{"category":"x","a":01}"#,
+            r#"{"category":"x","a":-}"#,
+            r#"{"category":"x","a":1.}"#,
+            r#"{"category":"x","a":.5}"#,
+            r#"{"category":"x","a":1e}"#,
+            r#"{"category":"x","a":1E+5}"#,
+            r#"{"category":"x","a":-0.0e-0}"#,
+            r#"{"category":"x","a":+1}"#,
+            r#"{"category":"x","a":tru}"#,
+            r#"{"category":"x","a":nullx}"#,
+            "{\"category\":\"x\",\"a\":\"tab\there\"}",
+            "{\"category\":\"x\",\"a\":\"raw\ttab\"}",
+            "{\"category\":\"x\",\"a\":\"raw\u{1f}\"}",
+            "{\"category\":\"x\",\"a\":\"\u{7f}\u{e9}\"}",
+            r#"{"category":"x","a":"\q"}"#,
+            r#"{"category":"x","a":"\u12G4"}"#,
+            r#"{"category":"x","a":"\u+123"}"#,
+            " \n{\"category\" : \"x\" ,\r\n\"a\" :[ 1 , { } ] }\t",
+            "{\"category\":\"x\"}\u{c}",
+            // Surrogates: paired where serde reads a string, anything where it skips one.
+            r#"{"category":"\ud83d\ude00"}"#,
+            r#"{"category":"\ud83d"}"#,
+            r#"{"category":"\ude00"}"#,
+            r#"{"category":"\ud83d\u0041"}"#,
+            r#"{"category":"x","unknown":"\ud83d"}"#,
+            r#"{"category":"x","loopback_metadata":"\ud83d"}"#,
+            r#"{"category":"x","loopback_metadata":{"\ud83d":1}}"#,
+            r#"{"category":"x","unknown":{"\ud83d":1}}"#,
+            r#"{"\ud83d":1,"category":"x"}"#,
+            // Integers for i64 fields.
+            r#"{"category":"x","modified":-0}"#,
+            r#"{"category":"x","modified":0}"#,
+            r#"{"category":"x","modified":-9223372036854775809}"#,
+            r#"{"category":"x","modified":18446744073709551616}"#,
+            r#"{"category":"x","modified":1e3}"#,
+            r#"{"category":"x","content":{"attendees":[{"joinTime":-1}]}}"#,
+            r#"{"category":"x","loopback_metadata":123456789012345678901234567890}"#,
+            r#"{"category":"x","loopback_metadata":-0}"#,
             r#"{"category":"x","loopback_metadata":[1e400]}"#,
             r#"{"category":"x","content":{"data":[1e400]}}"#,
             r#"[{"category":"x"}]"#,
         ] {
             assert_eq!(check(text, usize::MAX).is_some(), typed(text), "{text}");
+        }
+    }
+
+    #[test]
+    fn agrees_with_serde_json_at_its_recursion_limit() {
+        for n in [120, 125, 126, 127, 128, 130] {
+            let deep = |open: &str, close: &str| format!("{}1{}", open.repeat(n), close.repeat(n));
+            for text in [
+                format!(
+                    r#"{{"category":"x","loopback_metadata":{}}}"#,
+                    deep("[", "]")
+                ),
+                format!(r#"{{"category":"x","unknown":{}}}"#, deep("[", "]")),
+                format!(
+                    r#"{{"category":"x","content":{{"data":[{}]}}}}"#,
+                    deep("{\"a\":", "}")
+                ),
+            ] {
+                assert_eq!(
+                    check(&text, usize::MAX).is_some(),
+                    typed(&text),
+                    "{n}: {text}"
+                );
+            }
         }
     }
 
@@ -394,7 +687,7 @@ mod tests {
 
     #[test]
     fn spans_point_into_the_text() {
-        let text = r#"{"topicId":"s1","category":"c\u0041","_id":null}"#;
+        let text = r#"{"topicId":"s1","category":"c\u0041","_id":null,"categ\u006fry2":1}"#;
         let spans = check(text, usize::MAX).expect("valid");
         assert_eq!(spans[shape::TOPIC_ID], Span::At(12, 14));
         assert_eq!(spans[shape::CATEGORY], Span::Escaped);
