@@ -179,12 +179,7 @@ pub(super) fn run(venv: &PythonEnv, quick: bool, report: &mut Report) -> Result 
     );
 
     step("one connection, 10,000 spaces");
-    let pusher = Pusher::start(&[
-        "--spaces".into(),
-        plan.spaces.to_string(),
-        "--count".into(),
-        plan.events.to_string(),
-    ])?;
+    let pusher = Pusher::start(&[("--spaces", plan.spaces), ("--count", plan.events)])?;
     let many = measure(loopback().args([
         "rust",
         "--url",
@@ -220,19 +215,14 @@ pub(super) fn run(venv: &PythonEnv, quick: bool, report: &mut Report) -> Result 
 
 /// Median events/s over the throughput runs, and the latency percentiles at a fixed rate.
 fn rates(venv: &PythonEnv, client: Client, plan: &Plan) -> Result<(f64, u64, u64)> {
-    let pusher = Pusher::start(&["--count".into(), plan.events.to_string()])?;
+    let pusher = Pusher::start(&[("--count", plan.events)])?;
     let mut runs = (0..plan.runs)
         .map(|_| {
             measure(&mut client.command(venv, &pusher.url, plan.events)).map(|r| events_per_s(&r))
         })
         .collect::<Result<Vec<f64>>>()?;
     runs.sort_by(f64::total_cmp);
-    let pusher = Pusher::start(&[
-        "--count".into(),
-        plan.latency_events.to_string(),
-        "--rate".into(),
-        plan.rate.to_string(),
-    ])?;
+    let pusher = Pusher::start(&[("--count", plan.latency_events), ("--rate", plan.rate)])?;
     let timed = measure(&mut client.command(venv, &pusher.url, plan.latency_events))?;
     let mut latency: Vec<u64> = serde_json::from_value(timed["latency_us"].clone())?;
     latency.sort_unstable();
@@ -279,10 +269,15 @@ struct Pusher {
 }
 
 impl Pusher {
-    fn start(args: &[String]) -> Result<Self> {
+    /// A pusher with options such as `("--count", 1000)`.
+    fn start(options: &[(&str, usize)]) -> Result<Self> {
         let mut child = loopback()
             .args(["push", "--payload", PAYLOAD])
-            .args(args)
+            .args(
+                options
+                    .iter()
+                    .flat_map(|(key, value)| [key.to_string(), value.to_string()]),
+            )
             .stdout(Stdio::piped())
             .spawn()?;
         let mut line = String::new();
