@@ -459,7 +459,7 @@ impl Driver {
         first: Option<Result<Message, tungstenite::Error>>,
         token: &Token,
     ) -> Result<Vec<String>, End> {
-        self.burst = Some(Vec::new());
+        self.burst = Some(Vec::with_capacity(BURST));
         let mut result = self.frame(link, first, token);
         for _ in 1..BURST {
             if !matches!(&result, Ok(frames) if frames.is_empty()) {
