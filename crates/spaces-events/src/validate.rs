@@ -99,9 +99,9 @@ struct Depth {
 impl Depth {
     fn enter(self) -> Option<Depth> {
         let serde = self.serde - 1;
-        (serde > 0 && self.budget > 0).then_some(Depth {
-            budget: self.budget - 1,
-            serde,
+        Some(Depth {
+            budget: self.budget.checked_sub(1)?,
+            serde: (serde > 0).then_some(serde)?,
         })
     }
 }
@@ -649,6 +649,26 @@ mod tests {
             r#"[{"category":"x"}]"#,
         ] {
             assert_eq!(check(text, usize::MAX).is_some(), typed(text), "{text}");
+            // A depth limit refuses exactly what nests deeper, wherever it is.
+            for depth in 0..8 {
+                let expected = typed(text) && !crate::json::deeper_than(text.as_bytes(), depth);
+                assert_eq!(check(text, depth).is_some(), expected, "{depth}: {text}");
+            }
+        }
+    }
+
+    #[test]
+    fn depth_limits_agree_on_the_fixtures() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures");
+        for dir in ["valid", "invalid"] {
+            for entry in std::fs::read_dir(root.join(dir)).expect("fixtures") {
+                let text = std::fs::read_to_string(entry.expect("entry").path()).expect("text");
+                for depth in 0..10 {
+                    let expected =
+                        typed(&text) && !crate::json::deeper_than(text.as_bytes(), depth);
+                    assert_eq!(check(&text, depth).is_some(), expected, "{depth}: {text}");
+                }
+            }
         }
     }
 
@@ -683,6 +703,11 @@ mod tests {
         assert!(check(text, 4).is_none());
         assert!(check(r#"{"category":"x","x":[[[[1]]]]}"#, 4).is_none());
         assert!(check(r#"{"category":"x","x":[[[[1]]]]}"#, 5).is_some());
+        let known = r#"{"category":"x","content":{"attendee":{"mdsrvSessions":[{}]}}}"#;
+        assert!(check(known, 5).is_some());
+        for depth in 0..5 {
+            assert!(check(known, depth).is_none(), "{depth}");
+        }
     }
 
     #[test]
