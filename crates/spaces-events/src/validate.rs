@@ -490,7 +490,9 @@ fn unescape(raw: &str) -> String {
                 let unit = hex(&mut chars);
                 let code = if (0xD800..0xDC00).contains(&unit) {
                     chars.nth(1); // the `\u` of the trailing surrogate
-                    0x10000 + ((unit - 0xD800) << 10) + (hex(&mut chars) - 0xDC00)
+                    // Checked to be DC00..=DFFF; if not, U+FFFD rather than a panic.
+                    let trailing = hex(&mut chars).checked_sub(0xDC00);
+                    trailing.map_or(u32::MAX, |t| 0x10000 + ((unit - 0xD800) << 10) + t)
                 } else {
                     unit
                 };
