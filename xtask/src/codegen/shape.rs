@@ -192,34 +192,44 @@ fn inner_names(ty: &Type) -> Vec<&'static str> {
     names
 }
 
-/// `#[serde(rename = "...")]`.
-fn serde_rename(attrs: &[syn::Attribute]) -> Option<String> {
-    let mut rename = None;
+/// The entries of `#[serde(...)]`: each name, with its value if it has one (`name = value`).
+fn serde_entries(attrs: &[syn::Attribute]) -> Vec<(String, Option<syn::Expr>)> {
+    let mut entries = Vec::new();
     for attr in attrs.iter().filter(|a| a.path().is_ident("serde")) {
         let _ = attr.parse_nested_meta(|meta| {
-            if meta.path.is_ident("rename") {
-                rename = Some(meta.value()?.parse::<syn::LitStr>()?.value());
-            } else if meta.input.peek(syn::Token![=]) {
-                meta.value()?.parse::<syn::Expr>()?;
-            }
+            let name = meta
+                .path
+                .get_ident()
+                .map(ToString::to_string)
+                .unwrap_or_default();
+            let value = if meta.input.peek(syn::Token![=]) {
+                Some(meta.value()?.parse::<syn::Expr>()?)
+            } else {
+                None
+            };
+            entries.push((name, value));
             Ok(())
         });
     }
-    rename
+    entries
+}
+
+/// `#[serde(rename = "...")]`.
+fn serde_rename(attrs: &[syn::Attribute]) -> Option<String> {
+    serde_entries(attrs)
+        .into_iter()
+        .find_map(|(name, value)| match value {
+            Some(syn::Expr::Lit(syn::ExprLit {
+                lit: syn::Lit::Str(s),
+                ..
+            })) if name == "rename" => Some(s.value()),
+            _ => None,
+        })
 }
 
 /// Whether `#[serde(...)]` holds the bare word `word` (`default`, `untagged`, ...).
 fn has_serde_word(attrs: &[syn::Attribute], word: &str) -> bool {
-    let mut found = false;
-    for attr in attrs.iter().filter(|a| a.path().is_ident("serde")) {
-        let _ = attr.parse_nested_meta(|meta| {
-            if meta.input.peek(syn::Token![=]) {
-                meta.value()?.parse::<syn::Expr>()?;
-            } else if meta.path.is_ident(word) {
-                found = true;
-            }
-            Ok(())
-        });
-    }
-    found
+    serde_entries(attrs)
+        .iter()
+        .any(|(name, value)| name == word && value.is_none())
 }
