@@ -29,17 +29,15 @@ use crate::validate;
 pub fn decode(data: impl AsRef<[u8]>) -> Result<MediaSessionEvent, DecodeError> {
     let bytes = data.as_ref();
     let text = std::str::from_utf8(bytes).map_err(|e| DecodeError::utf8(bytes, e))?;
-    // serde_json's own limit (128 levels) applies.
-    decode_str(text, usize::MAX)
+    // serde_json's own limit (128 levels) applies. Only a failure pays for a second,
+    // path-tracking parse.
+    try_decode(text, usize::MAX).ok_or_else(|| DecodeError::locate(text))
 }
 
-/// [`decode`] of text, refusing JSON nested more than `depth` arrays and objects deep.
-pub(crate) fn decode_str(text: &str, depth: usize) -> Result<MediaSessionEvent, DecodeError> {
-    match validate::check(text, depth) {
-        Some(spans) => Ok(MediaSessionEvent::new(text.into(), spans)),
-        // Only a failure pays for a second, path-tracking parse.
-        None => Err(DecodeError::locate(text)),
-    }
+/// [`decode`] of text, refusing JSON nested more than `depth` arrays and objects deep, without
+/// explaining a failure (for callers that report it their own way).
+pub(crate) fn try_decode(text: &str, depth: usize) -> Option<MediaSessionEvent> {
+    validate::check(text, depth).map(|spans| MediaSessionEvent::new(text.into(), spans))
 }
 
 /// Why a payload did not decode.

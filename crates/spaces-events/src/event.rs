@@ -61,9 +61,8 @@ impl MediaSessionEvent {
         typed: fn(&MediaSessionResponse) -> Option<&str>,
     ) -> Option<&str> {
         match self.0.spans[slot] {
-            Span::Absent => None,
-            Span::At(start, end) => self.0.text.get(start as usize..end as usize),
             Span::Escaped => typed(self.payload()),
+            span => span.text(&self.0.text),
         }
     }
 
@@ -177,10 +176,7 @@ fn typed_view(json: &str, spans: &Spans) -> MediaSessionResponse {
             false,
             "the check accepted what the typed view refuses: {e}: {json}"
         );
-        let category = match spans[shape::CATEGORY] {
-            Span::At(start, end) => json.get(start as usize..end as usize),
-            _ => None,
-        };
+        let category = spans[shape::CATEGORY].text(json);
         let minimal = serde_json::json!({ "category": category.unwrap_or_default() });
         serde_json::from_value(minimal).expect("a payload of only a category decodes (tested)")
     })

@@ -2,26 +2,36 @@
 //! whitespace between tokens. Strings are skipped eight bytes at a time, so a pass costs little
 //! more than the bytes outside strings.
 
-/// The index just past the closing quote of the string whose contents start at `i`; the text's
-/// length when the string never ends.
-pub(crate) fn string_end(json: &[u8], mut i: usize) -> usize {
+/// The index of the first quote, backslash or control character (below 0x20) at or after `i`:
+/// where a string may end or needs a look. The text's length when there is none.
+#[inline]
+pub(crate) fn special(json: &[u8], mut i: usize) -> usize {
     // Eight bytes at a time: strings here are mostly ids and names, too short for `memchr`.
     const ONES: u64 = u64::from_ne_bytes([1; 8]);
     const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
-    let matches = |word: u64, byte: u8| {
-        let x = word ^ (ONES * u64::from(byte));
-        x.wrapping_sub(ONES) & !x & HIGHS
-    };
-    loop {
-        while let Some(chunk) = json.get(i..i + 8) {
-            let word = u64::from_le_bytes(chunk.try_into().unwrap_or_default());
-            let found = matches(word, b'"') | matches(word, b'\\');
-            if found != 0 {
-                i += found.trailing_zeros() as usize / 8;
-                break;
-            }
-            i += 8;
+    let zero_bytes = |x: u64| x.wrapping_sub(ONES) & !x;
+    while let Some(chunk) = json.get(i..i + 8) {
+        let word = u64::from_le_bytes(chunk.try_into().unwrap_or_default());
+        let found = (zero_bytes(word ^ (ONES * u64::from(b'"')))
+            | zero_bytes(word ^ (ONES * u64::from(b'\\')))
+            | word.wrapping_sub(ONES * 0x20) & !word)
+            & HIGHS;
+        if found != 0 {
+            return i + found.trailing_zeros() as usize / 8;
         }
+        i += 8;
+    }
+    json[i.min(json.len())..]
+        .iter()
+        .position(|&b| matches!(b, b'"' | b'\\' | 0..0x20))
+        .map_or(json.len(), |n| i + n)
+}
+
+/// The index just past the closing quote of the string whose contents start at `i`; the text's
+/// length when the string never ends.
+pub(crate) fn string_end(json: &[u8], mut i: usize) -> usize {
+    loop {
+        i = special(json, i);
         match json.get(i) {
             Some(b'"') => return i + 1,
             Some(b'\\') => i += 2, // a backslash and the byte it escapes

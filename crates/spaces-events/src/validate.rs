@@ -14,7 +14,7 @@ use std::fmt;
 
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
-use crate::shape;
+use crate::{json, shape};
 
 /// A JSON shape, as a serde-derived type accepts it.
 pub(crate) enum Shape {
@@ -62,6 +62,16 @@ pub(crate) enum Span {
     /// A string with escapes (or in a text too long for `u32` offsets): only the typed view
     /// has it.
     Escaped,
+}
+
+impl Span {
+    /// The value in `text`, when it is there verbatim.
+    pub(crate) fn text(self, text: &str) -> Option<&str> {
+        match self {
+            Span::At(start, end) => text.get(start as usize..end as usize),
+            Span::Absent | Span::Escaped => None,
+        }
+    }
 }
 
 /// The root's string fields, by [`Field::slot`].
@@ -269,27 +279,11 @@ impl<'t> Scan<'t> {
     /// A string at `"`, through its closing quote; whether it has escapes. `read`: as serde reads
     /// a string (surrogate escapes must pair up), not as it skips one.
     fn string(&mut self, read: bool) -> Option<bool> {
-        // Eight bytes at a time to the next quote, backslash or control character.
-        const ONES: u64 = u64::from_ne_bytes([1; 8]);
-        const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
         let bytes = self.text.as_bytes();
         let mut escaped = false;
         self.i += 1;
         loop {
-            while let Some(chunk) = bytes.get(self.i..self.i + 8) {
-                let word = u64::from_le_bytes(chunk.try_into().ok()?);
-                let quote = word ^ (ONES * u64::from(b'"'));
-                let backslash = word ^ (ONES * u64::from(b'\\'));
-                let found = (quote.wrapping_sub(ONES) & !quote
-                    | backslash.wrapping_sub(ONES) & !backslash
-                    | word.wrapping_sub(ONES * 0x20) & !word)
-                    & HIGHS;
-                if found != 0 {
-                    self.i += found.trailing_zeros() as usize / 8;
-                    break;
-                }
-                self.i += 8;
-            }
+            self.i = json::special(bytes, self.i);
             match self.byte()? {
                 b'"' => {
                     self.i += 1;
@@ -300,8 +294,8 @@ impl<'t> Scan<'t> {
                     self.i += 1;
                     self.escape(read)?;
                 }
-                0..0x20 => return None,
-                _ => self.i += 1,
+                // A control character: never raw in a JSON string.
+                _ => return None,
             }
         }
     }

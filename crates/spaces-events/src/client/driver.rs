@@ -632,7 +632,7 @@ impl Driver {
             .strip_suffix(']')?;
         // The payload sits inside the packet's array: one level less.
         let depth = self.config.max_json_depth.saturating_sub(1);
-        crate::decode::decode_str(payload, depth).ok()
+        crate::decode::try_decode(payload, depth)
     }
 
     /// Delivers an event to the subscription of its space.
