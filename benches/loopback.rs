@@ -17,7 +17,6 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
@@ -132,9 +131,9 @@ async fn serve(tcp: TcpStream, push: Arc<Push>) -> Result {
     tx.send(text("40")).await?;
     let (replies, mut pending) = mpsc::unbounded_channel();
     let ready = Arc::new(Notify::new());
-    let subscribed = Arc::new(AtomicUsize::new(0));
-    let (spaces, notify, count) = (push.spaces, ready.clone(), subscribed.clone());
+    let (spaces, notify) = (push.spaces, ready.clone());
     tokio::spawn(async move {
+        let mut subscribed = 0;
         while let Some(Ok(message)) = rx.next().await {
             let Message::Text(frame) = message else {
                 continue;
@@ -149,7 +148,8 @@ async fn serve(tcp: TcpStream, push: Arc<Push>) -> Result {
                     continue;
                 }
                 let channel = json!({ "channel": { "_id": args[1]["channel"]["_id"] } });
-                if count.fetch_add(1, Ordering::Relaxed) + 1 == spaces {
+                subscribed += 1;
+                if subscribed == spaces {
                     notify.notify_one();
                 }
                 format!("42/chat,[\"CHANNEL_SUBSCRIBED\",{channel}]")
