@@ -28,7 +28,8 @@ class NodePeer:
         )
         self._log: list[dict[str, Any]] = []
         self._changed = threading.Condition()
-        threading.Thread(target=self._read, daemon=True).start()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
         self.port = int(self.wait_for(lambda e: e["ev"] == "listening")["port"])
 
     def _read(self) -> None:
@@ -71,6 +72,9 @@ class NodePeer:
     def close(self) -> None:
         self._process.kill()
         self._process.wait()
+        # The reader ends at EOF, which the dead process gives it; closing stdout under it
+        # while it still iterates raises in its thread.
+        self._reader.join()
         for pipe in (self._process.stdin, self._process.stdout):
             if pipe is not None:
                 pipe.close()

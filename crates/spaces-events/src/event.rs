@@ -7,10 +7,12 @@ use std::sync::OnceLock;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::value::RawValue;
 
+use crate::Category;
+use crate::decode::bytes as json;
+use crate::decode::scan::{Span, Spans};
+use crate::decode::shape;
 use crate::decode::{DecodeError, decode};
 use crate::types::{Attendee, Content, MediaSessionResponse, Recording, Sender, Timestamp};
-use crate::validate::{Span, Spans};
-use crate::{Category, json, shape};
 
 /// One MEDIA_SESSION_RESPONSE payload: a typed view for reading, and the wire JSON it came from.
 ///
@@ -41,7 +43,7 @@ struct Inner {
 }
 
 impl MediaSessionEvent {
-    /// An event of the JSON `text` that `validate::check` accepted, giving `spans`.
+    /// An event of the JSON `text` that `decode::scan::check` accepted, giving `spans`.
     pub(crate) fn new(text: Box<str>, spans: Spans) -> Self {
         let mut event = Self(Box::new(Inner {
             text,
@@ -168,7 +170,7 @@ impl MediaSessionEvent {
     }
 }
 
-/// The typed view of JSON that `validate::check` accepted, giving `spans`.
+/// The typed view of JSON that `decode::scan::check` accepted, giving `spans`.
 fn typed_view(json: &str, spans: &Spans) -> MediaSessionResponse {
     serde_json::from_str(json).unwrap_or_else(|e| {
         // The check and serde's derives disagree: a bug, which the tests and fuzzing look for.

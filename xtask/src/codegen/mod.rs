@@ -25,7 +25,7 @@ pub(crate) const SCHEMAS: &[&str] = &[
 
 /// The generated Rust modules: the types, and the shapes `decode` checks.
 const RUST: &str = "crates/spaces-events/src/types.rs";
-const SHAPE: &str = "crates/spaces-events/src/shape.rs";
+const SHAPE: &str = "crates/spaces-events/src/decode/shape.rs";
 /// The generated Python module: the Python package's `Category` enum.
 const PYTHON: &str = "python/spaces_events/_category.py";
 

@@ -1,4 +1,4 @@
-//! `crates/spaces-events/src/shape.rs`: the JSON shapes `decode` checks, read off the generated
+//! `crates/spaces-events/src/decode/shape.rs`: the JSON shapes `decode` checks, read off the generated
 //! serde structs (their field types and `rename`/`default` attributes), so that the one-pass
 //! check accepts exactly what the derived `Deserialize` impls accept.
 
@@ -101,7 +101,7 @@ pub(super) fn render(types: &syn::File, root: &str) -> Result<TokenStream> {
         done.push(name);
     }
     Ok(quote! {
-        use crate::validate::{Field, Object, Shape};
+        use super::scan::{Field, Object, Shape};
         #out
         #root_slots
     })

@@ -16,7 +16,7 @@
 mod engine;
 mod socket;
 
-use crate::json::deeper_than;
+use crate::decode::bytes::deeper_than;
 
 pub use engine::{EnginePacket, Frame, Handshake};
 pub use socket::{BinaryPacket, Event, Packet, PacketType, Reassembler, encode_event};

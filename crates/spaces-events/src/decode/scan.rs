@@ -8,13 +8,13 @@
 //! once; serde_json's recursion limit where it recurses (not in skipped values) — and leaves
 //! `serde_json::Value` fields, rare and small, to serde_json itself. Only success matters: a
 //! failure is explained by re-parsing into the typed view with path tracking, so the errors are
-//! serde's own. Debug builds assert the agreement both ways (see `event.rs` and `decode.rs`).
+//! serde's own. Debug builds assert the agreement both ways (see `event.rs` and `decode/mod.rs`).
 
 use std::fmt;
 
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
-use crate::{json, shape};
+use super::{bytes as json, shape};
 
 /// A JSON shape, as a serde-derived type accepts it.
 pub(crate) enum Shape {
@@ -570,7 +570,7 @@ mod tests {
     /// What serde's derives (objects only, as `decode` reports errors) make of `text`.
     fn typed(text: &str) -> bool {
         let de = &mut serde_json::Deserializer::from_str(text);
-        MediaSessionResponse::deserialize(crate::strict::Strict(&mut *de)).is_ok()
+        MediaSessionResponse::deserialize(crate::decode::explain::Strict(&mut *de)).is_ok()
             && de.end().is_ok()
     }
 
@@ -647,7 +647,8 @@ mod tests {
             assert_eq!(check(text, usize::MAX).is_some(), typed(text), "{text}");
             // A depth limit refuses exactly what nests deeper, wherever it is.
             for depth in 0..8 {
-                let expected = typed(text) && !crate::json::deeper_than(text.as_bytes(), depth);
+                let expected =
+                    typed(text) && !crate::decode::bytes::deeper_than(text.as_bytes(), depth);
                 assert_eq!(check(text, depth).is_some(), expected, "{depth}: {text}");
             }
         }
@@ -661,7 +662,7 @@ mod tests {
                 let text = std::fs::read_to_string(entry.expect("entry").path()).expect("text");
                 for depth in 0..10 {
                     let expected =
-                        typed(&text) && !crate::json::deeper_than(text.as_bytes(), depth);
+                        typed(&text) && !crate::decode::bytes::deeper_than(text.as_bytes(), depth);
                     assert_eq!(check(&text, depth).is_some(), expected, "{depth}: {text}");
                 }
             }

@@ -1,4 +1,5 @@
-//! A deserializer adapter that accepts only JSON objects for structs, at every depth.
+//! The error path of [`decode`](super::decode): a deserializer adapter that accepts only JSON
+//! objects for structs, at every depth, run with path tracking to explain why a payload failed.
 //!
 //! serde's derived structs also accept a sequence, matched to the fields by position, so
 //! `"sender": ["a", "b"]` would silently decode as a `Sender`. The schema says object; this
