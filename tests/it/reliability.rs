@@ -266,7 +266,7 @@ async fn tls_with_a_test_ca() {
     let started = Instant::now();
     let error = builder(&url, "good").connect().await.unwrap_err();
     assert!(
-        matches!(&error, Error::Tls(m) if m.contains("UnknownIssuer")),
+        matches!(&error, Error::Tls { message, source: Some(_) } if message.contains("UnknownIssuer")),
         "{error:?}"
     );
     assert!(error.is_fatal());
@@ -275,4 +275,39 @@ async fn tls_with_a_test_ca() {
         "no retries on an untrusted certificate"
     );
     assert_eq!(peer.count(|e| e["ev"] == "connection"), 1);
+}
+
+/// 10. Configuration errors fail `connect()` at once, with their own variant, before any attempt
+/// (a bad header used to be retried as a lost connection forever).
+#[tokio::test]
+async fn configuration_errors_fail_connect_at_once() {
+    // Nothing listens there; nothing is attempted either.
+    let url = "ws://127.0.0.1:1/chat";
+    let error = Client::builder(url, "t")
+        .header("Origin", "a\nb")
+        .connect()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&error, Error::Header { name, .. } if name == "Origin"),
+        "{error:?}"
+    );
+    let error = Client::builder(url, "t")
+        .header("bad name", "v")
+        .connect()
+        .await
+        .unwrap_err();
+    assert!(matches!(&error, Error::Header { .. }), "{error:?}");
+    let error = Client::builder(url, "t")
+        .add_root_certificate(b"not a certificate")
+        .connect()
+        .await
+        .unwrap_err();
+    assert!(matches!(&error, Error::Certificate(_)), "{error:?}");
+    let error = Client::builder("ftp://127.0.0.1/chat", "t")
+        .connect()
+        .await
+        .unwrap_err();
+    assert!(matches!(&error, Error::Url(_)), "{error:?}");
+    assert!(error.is_config() && error.is_fatal());
 }

@@ -7,6 +7,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use futures_util::StreamExt;
 use serde_json::Value;
 use spaces_events::MediaSessionEvent;
 use spaces_events::client::{Builder, Client, ConnectionState, Error, Reconnect, Subscription};
@@ -112,10 +113,17 @@ pub async fn wait_state(
     want: impl Fn(&ConnectionState) -> bool,
 ) -> ConnectionState {
     let mut states = client.state_changes();
-    let state = tokio::time::timeout(Duration::from_secs(20), states.wait_for(|s| want(s)))
+    let wanted = async {
+        while let Some(state) = states.next().await {
+            if want(&state) {
+                return state;
+            }
+        }
+        panic!("the client ended first")
+    };
+    tokio::time::timeout(Duration::from_secs(20), wanted)
         .await
-        .expect("state in time");
-    state.expect("client alive").clone()
+        .expect("state in time")
 }
 
 /// After a fault that silences the link: the client gives up on it for a heartbeat timeout,

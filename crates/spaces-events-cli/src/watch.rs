@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use clap::{Args, ValueEnum};
 use futures_util::StreamExt;
 use futures_util::stream::select_all;
-use spaces_events::client::{Client, ConnectionState, Error, Reconnect, TokenType};
+use spaces_events::client::{Client, ConnectionState, Error, Reconnect, StateChanges, TokenType};
 use spaces_events::{Category, MediaSessionEvent};
 
 /// Exit codes, as documented in `--help`.
@@ -241,15 +241,16 @@ pub(crate) fn fail(error: &Error) -> ExitCode {
         Error::Auth(_) => AUTH_REJECTED,
         Error::SubscribeRefused { .. } => SUBSCRIPTION_REFUSED,
         Error::GaveUp { .. } => GAVE_UP,
-        Error::Url(_) => USAGE,
+        // `--url` and `--header` are the only configuration the command line gives.
+        e if e.is_config() => USAGE,
         _ => OTHER,
     })
 }
 
-async fn report_states(mut states: tokio::sync::watch::Receiver<ConnectionState>) {
-    states.borrow_and_update(); // "connected" was already said
-    while states.changed().await.is_ok() {
-        let state = states.borrow_and_update().clone();
+async fn report_states(states: StateChanges) {
+    // The first is the current state: "connected" was already said.
+    let mut states = states.skip(1);
+    while let Some(state) = states.next().await {
         match state {
             ConnectionState::Connected => eprintln!("connected"),
             ConnectionState::Reconnecting { attempt, reason } => {

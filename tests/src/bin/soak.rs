@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use futures_util::StreamExt;
 use futures_util::stream::select_all;
 use serde_json::json;
-use spaces_events::client::{Client, ConnectionState, Reconnect};
+use spaces_events::client::{Client, ConnectionState, Reconnect, StateChanges};
 use spaces_sim::Simulator;
 
 const CLIENTS: usize = 100;
@@ -213,12 +213,11 @@ async fn main() {
 }
 
 /// Counts the client's transitions to `Connected`.
-async fn count_connects(
-    mut states: tokio::sync::watch::Receiver<ConnectionState>,
-    generation: Arc<AtomicUsize>,
-) {
-    while states.changed().await.is_ok() {
-        if matches!(*states.borrow_and_update(), ConnectionState::Connected) {
+async fn count_connects(states: StateChanges, generation: Arc<AtomicUsize>) {
+    // The first is the state now, not a change.
+    let mut states = states.skip(1);
+    while let Some(state) = states.next().await {
+        if matches!(state, ConnectionState::Connected) {
             generation.fetch_add(1, Ordering::SeqCst);
         }
     }

@@ -71,7 +71,7 @@ impl TokenType {
 }
 
 /// What a token provider returns.
-pub type TokenFuture =
+pub(crate) type TokenFuture =
     Pin<Box<dyn Future<Output = Result<Token, Box<dyn std::error::Error + Send + Sync>>> + Send>>;
 
 /// Where the client gets its token before every connection attempt.
@@ -85,9 +85,9 @@ impl TokenSource {
     pub(crate) async fn get(&self) -> Result<Token, Error> {
         match self {
             TokenSource::Fixed(token) => Ok(token.clone()),
-            TokenSource::Provider(provide) => {
-                provide().await.map_err(|e| Error::Token(e.to_string()))
-            }
+            TokenSource::Provider(provide) => provide()
+                .await
+                .map_err(|e| Error::TokenProvider(std::sync::Arc::from(e))),
         }
     }
 }

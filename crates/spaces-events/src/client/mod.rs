@@ -51,27 +51,31 @@
 //! - **Shutdown.** [`Client::close`] leaves the namespace and closes the websocket; dropping every
 //!   `Client` handle stops the task too, also in the middle of a reconnect. Streams then end.
 
+mod backpressure;
 mod config;
 mod driver;
 mod error;
+mod policy;
+mod session;
+mod websocket;
 
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use futures_util::Stream;
+use futures_util::{Stream, StreamExt};
 use serde_json::value::RawValue;
 use tokio::sync::{mpsc, oneshot, watch};
 
-pub use config::{
-    Builder, PRODUCTION_URL, Reconnect, Roots, STAGING_URL, Token, TokenFuture, TokenType,
-};
-pub use error::Error;
+pub use config::{Builder, PRODUCTION_URL, Reconnect, Roots, STAGING_URL, Token, TokenType};
+pub use error::{Error, Timeout};
 
 use crate::MediaSessionEvent;
 use crate::types::SendMediaSessionEvents;
 use config::{Endpoint, TokenSource};
-use driver::{Command, Driver, Item};
+use driver::{Command, Driver};
+use session::Item;
+use websocket::Opener;
 
 /// A connection to the Spaces socket server; cheap to clone (all clones share it).
 ///
@@ -89,12 +93,6 @@ struct Handle {
     buffer: usize,
     /// Dropped with the last `Client`: tells the task to stop.
     _shutdown: oneshot::Sender<()>,
-}
-
-impl std::fmt::Debug for Command {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Command")
-    }
 }
 
 /// Where the connection is.
@@ -148,12 +146,9 @@ impl Client {
     }
 
     pub(crate) async fn connect_with(config: Builder) -> Result<Client, Error> {
+        // Configuration errors come back here, before any attempt.
         let endpoint = Endpoint::parse(&config.url, &config.path)?;
-        let tls = if endpoint.tls {
-            Some(tls_config(&config)?)
-        } else {
-            None
-        };
+        let opener = Opener::new(&config, &endpoint)?;
         let (commands, commands_rx) = mpsc::channel(64);
         let (shutdown, shutdown_rx) = oneshot::channel();
         let (state_tx, mut state) = watch::channel(ConnectionState::Connecting);
@@ -164,7 +159,9 @@ impl Client {
             buffer: config.buffer,
             _shutdown: shutdown,
         };
-        tokio::spawn(Driver::new(config, endpoint, tls, commands_rx, shutdown_rx, state_tx).run());
+        tokio::spawn(
+            Driver::new(config, endpoint, opener, commands_rx, shutdown_rx, state_tx).run(),
+        );
         let client = Client {
             handle: Arc::new(handle),
         };
@@ -224,13 +221,13 @@ impl Client {
         let subscription = Subscription {
             space,
             events: rx,
-            commands: self.handle.commands.downgrade(),
+            commands: Some(self.handle.commands.downgrade()),
         };
         match tokio::time::timeout(self.handle.subscribe_timeout, answer).await {
             Ok(Ok(Ok(()))) => Ok(subscription),
             Ok(Ok(Err(e))) => Err(e),
             Ok(Err(_)) => Err(self.closed_error()),
-            Err(_) => Err(Error::Timeout("CHANNEL_SUBSCRIBED")),
+            Err(_) => Err(Error::Timeout(Timeout::Subscribe)),
         }
     }
 
@@ -250,14 +247,13 @@ impl Client {
     /// (up to 64 sends are held) and resolves once written.
     ///
     /// # Errors
-    /// [`Error::Transport`] when the write fails or too many sends wait, or the fatal error that
-    /// closed the client.
+    /// [`Error::Transport`] when the write fails, [`Error::SendQueueFull`] when too many sends
+    /// wait, or the fatal error that closed the client.
     pub async fn send_media_session_event(
         &self,
         event: &SendMediaSessionEvents,
     ) -> Result<(), Error> {
-        let payload =
-            serde_json::value::to_raw_value(event).map_err(|e| Error::Transport(e.to_string()))?;
+        let payload = serde_json::value::to_raw_value(event).expect("a generated type serializes");
         let (reply, answer) = oneshot::channel();
         self.command(Command::Send {
             name: "SEND_MEDIA_SESSION_EVENTS",
@@ -284,9 +280,30 @@ impl Client {
         self.handle.state.borrow().clone()
     }
 
-    /// A receiver of connection state changes (`changed().await`, then `borrow()`).
-    pub fn state_changes(&self) -> watch::Receiver<ConnectionState> {
-        self.handle.state.clone()
+    /// The current connection state, then each change, as a [`Stream`]; it ends after
+    /// [`ConnectionState::Closed`]. Changes that follow each other faster than they are read
+    /// may be seen only as the latest.
+    ///
+    /// ```no_run
+    /// # async fn run(client: spaces_events::client::Client) {
+    /// use futures_util::StreamExt;
+    /// let mut states = client.state_changes().skip(1); // only changes
+    /// while let Some(state) = states.next().await {
+    ///     eprintln!("connection: {state:?}");
+    /// }
+    /// # }
+    /// ```
+    pub fn state_changes(&self) -> StateChanges {
+        let mut rx = self.handle.state.clone();
+        let now = rx.borrow_and_update().clone();
+        let changes = futures_util::stream::unfold(rx, |mut rx| async move {
+            rx.changed().await.ok()?;
+            let state = rx.borrow_and_update().clone();
+            Some((state, rx))
+        });
+        StateChanges(Box::pin(
+            futures_util::stream::once(async { now }).chain(changes),
+        ))
     }
 
     /// Leaves the namespace, closes the websocket and stops the task; every stream ends.
@@ -328,13 +345,30 @@ impl Client {
 pub struct Subscription {
     space: String,
     events: mpsc::Receiver<Item>,
-    commands: mpsc::WeakSender<Command>,
+    /// Taken by [`unsubscribe`](Self::unsubscribe), so `Drop` does not ask again.
+    commands: Option<mpsc::WeakSender<Command>>,
 }
 
 impl Subscription {
     /// The space id.
     pub fn space_id(&self) -> &str {
         &self.space
+    }
+
+    /// Stops the space's events (UNSUBSCRIBE_CHANNEL), as dropping the subscription does, but
+    /// waits until the client has taken the request.
+    ///
+    /// # Errors
+    /// [`Error::Closed`] when the client is closed.
+    pub async fn unsubscribe(mut self) -> Result<(), Error> {
+        let commands = self.commands.take().and_then(|c| c.upgrade());
+        let commands = commands.ok_or(Error::Closed)?;
+        commands
+            .send(Command::Unsubscribe {
+                space: std::mem::take(&mut self.space),
+            })
+            .await
+            .map_err(|_| Error::Closed)
     }
 
     /// The next item; `None` once the subscription or the client ended.
@@ -353,7 +387,7 @@ impl Stream for Subscription {
 
 impl Drop for Subscription {
     fn drop(&mut self) {
-        if let Some(commands) = self.commands.upgrade() {
+        if let Some(commands) = self.commands.take().and_then(|c| c.upgrade()) {
             let _ = commands.try_send(Command::Unsubscribe {
                 space: std::mem::take(&mut self.space),
             });
@@ -382,39 +416,29 @@ impl Stream for RawEvents {
     }
 }
 
-/// Feeds frames to the client's frame handling without I/O (the fuzz target `frames`).
-#[doc(hidden)]
-pub fn fuzz_frames(data: &[u8]) {
-    driver::fuzz_frames(data);
+/// Changes of the connection state: see [`Client::state_changes`].
+pub struct StateChanges(Pin<Box<dyn Stream<Item = ConnectionState> + Send>>);
+
+impl std::fmt::Debug for StateChanges {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StateChanges")
+    }
 }
 
-/// The rustls configuration for `wss://`: the chosen roots plus any added ones, ring crypto.
-fn tls_config(config: &Builder) -> Result<Arc<rustls::ClientConfig>, Error> {
-    use rustls::pki_types::CertificateDer;
-    use rustls::pki_types::pem::PemObject;
-    let mut roots = rustls::RootCertStore::empty();
-    match config.roots {
-        Roots::WebPki => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
-        Roots::Native => {
-            for cert in rustls_native_certs::load_native_certs().certs {
-                let _ = roots.add(cert);
-            }
-        }
-        Roots::None => {}
+impl Stream for StateChanges {
+    type Item = ConnectionState;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<ConnectionState>> {
+        self.0.as_mut().poll_next(cx)
     }
-    for pem in &config.extra_roots {
-        for cert in CertificateDer::pem_slice_iter(pem) {
-            let cert = cert.map_err(|e| Error::Url(format!("root certificate: {e}")))?;
-            roots
-                .add(cert)
-                .map_err(|e| Error::Url(format!("root certificate: {e}")))?;
-        }
+}
+
+/// Entry points for the fuzz targets (`cargo fuzz` builds with `--cfg fuzzing`).
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub mod fuzzing {
+    /// Feeds frames to the client's session without I/O: see the fuzz target `frames`.
+    pub fn frames(data: &[u8]) {
+        super::session::fuzz_frames(data);
     }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let tls = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| Error::Transport(e.to_string()))?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    Ok(Arc::new(tls))
 }

@@ -19,7 +19,9 @@ mod socket;
 use crate::decode::bytes::deeper_than;
 
 pub use engine::{EnginePacket, Frame, Handshake};
-pub use socket::{BinaryPacket, Event, Packet, PacketType, Reassembler, encode_event};
+pub use socket::{
+    BinaryPacket, Event, EventMatcher, Packet, PacketType, Reassembler, encode_event,
+};
 
 /// Refuses text whose JSON nesting exceeds `limit` levels, in one pass over the bytes and before
 /// any parsing (a deeply nested payload costs no more than a flat one of the same size).

@@ -209,6 +209,63 @@ impl<'a> Packet<'a> {
     }
 }
 
+impl Packet<'_> {
+    /// The reason an ERROR packet gives: a JSON string (socket.io 2.x: `44/chat,"Not
+    /// authorized"`), the `message` of an object (socketioxide, socket.io 3+), else the JSON as it
+    /// is; `None` when the packet carries no data.
+    pub fn error_message(&self) -> Option<String> {
+        #[derive(serde::Deserialize)]
+        #[serde(untagged)]
+        enum Reason {
+            Text(String),
+            Object { message: String },
+        }
+        let json = self.data?;
+        Some(match serde_json::from_str::<Reason>(json) {
+            Ok(Reason::Text(text) | Reason::Object { message: text }) => text,
+            Err(_) => json.to_owned(),
+        })
+    }
+}
+
+/// Recognises one event by the first bytes of its Socket.IO text, `2<nsp>,["NAME",<arg>]`,
+/// and hands back `<arg>` without parsing the packet.
+///
+/// It exists for throughput: Spaces sends MEDIA_SESSION_RESPONSE by the thousand, and a caller
+/// that validates the argument anyway (as `decode` does, depth included) need not also parse the
+/// packet around it, which would walk every byte a second time. Anything else — another event,
+/// an ack id, a binary packet, other spacing — is not matched and takes [`Packet::decode`]; so
+/// is a packet with a second argument, whose `<arg>` the caller's validation refuses.
+///
+/// ```
+/// use spaces_events::protocol::EventMatcher;
+///
+/// let media = EventMatcher::new("/chat", "MEDIA_SESSION_RESPONSE");
+/// assert_eq!(media.argument(r#"2/chat,["MEDIA_SESSION_RESPONSE",{"category":"x"}]"#), Some(r#"{"category":"x"}"#));
+/// assert_eq!(media.argument(r#"2/chat,["CHANNEL_SUBSCRIBED",{}]"#), None);
+/// assert_eq!(media.argument(r#"2/other,["MEDIA_SESSION_RESPONSE",{}]"#), None);
+/// ```
+#[derive(Clone, Debug)]
+pub struct EventMatcher {
+    prefix: String,
+}
+
+impl EventMatcher {
+    /// Matches the event `name` in `namespace`.
+    pub fn new(namespace: &str, name: &str) -> Self {
+        let mut prefix = Packet::new(PacketType::Event, namespace).encode();
+        prefix.push('[');
+        prefix.push_str(&serde_json::to_string(name).expect("a string serializes"));
+        prefix.push(',');
+        EventMatcher { prefix }
+    }
+
+    /// The text of the argument, if `packet` (a Socket.IO packet's text) is the event.
+    pub fn argument<'a>(&self, packet: &'a str) -> Option<&'a str> {
+        packet.strip_prefix(self.prefix.as_str())?.strip_suffix(']')
+    }
+}
+
 /// The text of an EVENT packet `2<nsp>,[id][name, args…]`, built without an intermediate value.
 pub fn encode_event(namespace: &str, id: Option<u64>, name: &str, args: &[&RawValue]) -> String {
     let mut json = String::with_capacity(
@@ -455,5 +512,37 @@ mod tests {
         assert!(r.start("50-[\"x\"]", 0).unwrap().is_some());
         r.start(header, 2).unwrap();
         assert_eq!(r.start(header, 2), Err(ProtocolError::UnexpectedPacket));
+    }
+
+    #[test]
+    fn error_messages() {
+        let reason = |text| Packet::decode(text).unwrap().error_message();
+        assert_eq!(
+            reason(r#"4/chat,"Not authorized""#).as_deref(),
+            Some("Not authorized")
+        );
+        assert_eq!(reason(r#"4/chat,{"message":"no"}"#).as_deref(), Some("no"));
+        assert_eq!(
+            reason(r#"4/chat,{"code":1}"#).as_deref(),
+            Some(r#"{"code":1}"#)
+        );
+        assert_eq!(reason("4/chat,"), None);
+    }
+
+    #[test]
+    fn event_matcher() {
+        let root = EventMatcher::new("/", "E");
+        assert_eq!(root.argument(r#"2["E",1]"#), Some("1"));
+        assert_eq!(root.argument(r#"21["E",1]"#), None); // an ack id
+        let media = EventMatcher::new("/chat", "MEDIA_SESSION_RESPONSE");
+        // A second argument is handed over whole; the caller's validation refuses it.
+        assert_eq!(
+            media.argument(r#"2/chat,["MEDIA_SESSION_RESPONSE",{},{}]"#),
+            Some("{},{}")
+        );
+        assert_eq!(
+            media.argument(r#"2/chat,["MEDIA_SESSION_RESPONSE",{}"#),
+            None
+        );
     }
 }

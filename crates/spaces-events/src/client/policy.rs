@@ -1,0 +1,210 @@
+//! When to try again: the reconnect and authentication policy, apart from any I/O.
+//!
+//! After each connection ends, [`Policy::next`] decides between another attempt (after a delay)
+//! and stopping, from how it ended, whether the namespace had accepted it, and the history:
+//! attempts since the last success, tokens rejected in a row, the last rejected token.
+
+use std::time::Duration;
+
+use super::Error;
+use super::config::{Reconnect, Token};
+
+/// Consecutive rejected tokens after which the client gives up, even if the provider keeps
+/// returning new ones.
+const MAX_AUTH_FAILURES: u32 = 3;
+
+/// How a connection ended.
+#[derive(Debug)]
+pub(crate) enum End {
+    /// `close()` or every handle dropped.
+    Shutdown,
+    /// The link broke or could not be made; retry.
+    Lost(Error),
+    /// The server rejected the token, for this reason.
+    Rejected(String),
+    /// Retrying cannot help (an untrusted certificate).
+    Fatal(Error),
+}
+
+/// What to do after a connection ended.
+#[derive(Debug)]
+pub(crate) enum Next {
+    /// Try again after `delay`; `reason` is why the last one ended.
+    Retry {
+        attempt: u32,
+        delay: Duration,
+        reason: Error,
+    },
+    /// Stop, with the fatal error if there is one.
+    Stop(Option<Error>),
+}
+
+#[derive(Debug)]
+pub(crate) struct Policy {
+    reconnect: Reconnect,
+    /// A fixed token is rejected again if retried: no point.
+    fixed_token: bool,
+    /// Attempts since the namespace last accepted a connection.
+    attempt: u32,
+    /// Tokens rejected in a row.
+    auth_failures: u32,
+    /// The last rejected token and the server's reason.
+    rejected: Option<(Token, String)>,
+}
+
+impl Policy {
+    pub(crate) fn new(reconnect: Reconnect, fixed_token: bool) -> Self {
+        Policy {
+            reconnect,
+            fixed_token,
+            attempt: 0,
+            auth_failures: 0,
+            rejected: None,
+        }
+    }
+
+    /// Checks the token for the next attempt: the one just rejected, returned again by the
+    /// provider, ends the client with the server's reason.
+    pub(crate) fn check(&mut self, token: &Token) -> Result<(), Error> {
+        match self.rejected.take() {
+            Some((rejected, reason)) if rejected == *token => Err(Error::Auth(reason)),
+            other => {
+                self.rejected = other;
+                Ok(())
+            }
+        }
+    }
+
+    /// Decides after a connection made with `token` (`None`: none was had) ended as `end`;
+    /// `accepted` says whether the namespace had accepted it.
+    pub(crate) fn next(&mut self, end: End, token: Option<&Token>, accepted: bool) -> Next {
+        let reason = match end {
+            End::Shutdown => return Next::Stop(None),
+            End::Fatal(error) => return Next::Stop(Some(error)),
+            End::Rejected(reason) => {
+                self.auth_failures += 1;
+                if let Some(token) = token {
+                    self.rejected = Some((token.clone(), reason.clone()));
+                }
+                if self.fixed_token
+                    || !self.reconnect.enabled
+                    || self.auth_failures >= MAX_AUTH_FAILURES
+                {
+                    return Next::Stop(Some(Error::Auth(reason)));
+                }
+                Error::Auth(reason)
+            }
+            End::Lost(error) => {
+                if accepted {
+                    (self.attempt, self.auth_failures, self.rejected) = (0, 0, None);
+                }
+                error
+            }
+        };
+        self.attempt += 1;
+        if !self.reconnect.enabled {
+            return Next::Stop(Some(reason));
+        }
+        if self
+            .reconnect
+            .max_attempts
+            .is_some_and(|max| self.attempt >= max)
+        {
+            return Next::Stop(Some(Error::GaveUp {
+                attempts: self.attempt,
+                last: Box::new(reason),
+            }));
+        }
+        Next::Retry {
+            attempt: self.attempt,
+            delay: self.reconnect.delay(self.attempt),
+            reason,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lost() -> End {
+        End::Lost(Error::transport("reset"))
+    }
+
+    fn attempt(next: Next) -> u32 {
+        match next {
+            Next::Retry { attempt, .. } => attempt,
+            Next::Stop(error) => panic!("stopped: {error:?}"),
+        }
+    }
+
+    #[test]
+    fn attempts_count_until_a_connection_is_accepted() {
+        let mut p = Policy::new(Reconnect::default(), true);
+        assert_eq!(attempt(p.next(lost(), None, false)), 1);
+        assert_eq!(attempt(p.next(lost(), None, false)), 2);
+        assert_eq!(attempt(p.next(lost(), None, true)), 1);
+    }
+
+    #[test]
+    fn attempt_limit_gives_up() {
+        let reconnect = Reconnect {
+            max_attempts: Some(2),
+            ..Reconnect::default()
+        };
+        let mut p = Policy::new(reconnect, true);
+        assert_eq!(attempt(p.next(lost(), None, false)), 1);
+        assert!(matches!(
+            p.next(lost(), None, false),
+            Next::Stop(Some(Error::GaveUp { attempts: 2, .. }))
+        ));
+    }
+
+    #[test]
+    fn a_fixed_token_is_not_retried_after_rejection() {
+        let mut p = Policy::new(Reconnect::default(), true);
+        let t = Token::new("t");
+        assert!(matches!(
+            p.next(End::Rejected("no".into()), Some(&t), true),
+            Next::Stop(Some(Error::Auth(reason))) if reason == "no"
+        ));
+    }
+
+    #[test]
+    fn a_provider_gets_three_rejections_and_never_the_same_token_twice() {
+        let mut p = Policy::new(Reconnect::default(), false);
+        let (a, b) = (Token::new("a"), Token::new("b"));
+        assert_eq!(
+            attempt(p.next(End::Rejected("no".into()), Some(&a), false)),
+            1
+        );
+        assert!(matches!(p.check(&a), Err(Error::Auth(reason)) if reason == "no"));
+        assert!(p.check(&b).is_ok());
+        assert_eq!(
+            attempt(p.next(End::Rejected("no".into()), Some(&b), false)),
+            2
+        );
+        assert!(p.check(&a).is_ok());
+        assert!(matches!(
+            p.next(End::Rejected("no".into()), Some(&a), false),
+            Next::Stop(Some(Error::Auth(_)))
+        ));
+    }
+
+    #[test]
+    fn shutdown_and_fatal_stop() {
+        let mut p = Policy::new(Reconnect::default(), true);
+        assert!(matches!(
+            p.next(End::Shutdown, None, true),
+            Next::Stop(None)
+        ));
+        let tls = Error::Tls {
+            message: "UnknownIssuer".into(),
+            source: None,
+        };
+        assert!(matches!(
+            p.next(End::Fatal(tls), None, false),
+            Next::Stop(Some(Error::Tls { .. }))
+        ));
+    }
+}

@@ -1,0 +1,171 @@
+//! Opening the websocket: TLS roots, handshake headers and limits, checked once when the client
+//! is built, then used for every connection attempt.
+
+use std::sync::Arc;
+
+use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject;
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue};
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::{self};
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+use super::Error;
+use super::config::{Builder, Endpoint, Roots, Token, percent_encode};
+use super::policy::End;
+
+pub(crate) type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// What every attempt opens the websocket with.
+pub(crate) struct Opener {
+    tls: Option<Arc<rustls::ClientConfig>>,
+    headers: Vec<(HeaderName, HeaderValue)>,
+    limits: WebSocketConfig,
+}
+
+impl Opener {
+    /// Checks the builder's headers and certificates.
+    ///
+    /// # Errors
+    /// [`Error::Header`], [`Error::Certificate`].
+    pub(crate) fn new(config: &Builder, endpoint: &Endpoint) -> Result<Self, Error> {
+        let headers = config
+            .headers
+            .iter()
+            .map(|(name, value)| {
+                let bad = |reason: &dyn std::fmt::Display| Error::Header {
+                    name: name.clone(),
+                    reason: reason.to_string(),
+                };
+                Ok((
+                    HeaderName::from_bytes(name.as_bytes()).map_err(|e| bad(&e))?,
+                    HeaderValue::from_str(value).map_err(|e| bad(&e))?,
+                ))
+            })
+            .collect::<Result<_, Error>>()?;
+        // Checked for `ws://` too: a bad file is a mistake whatever the URL.
+        let extra_roots = extra_roots(config)?;
+        let tls = endpoint.tls.then(|| tls_config(&config.roots, extra_roots));
+        let limits = WebSocketConfig::default()
+            .read_buffer_size(config.read_buffer)
+            .max_message_size(Some(config.max_message_size))
+            .max_frame_size(Some(config.max_message_size));
+        Ok(Opener {
+            tls,
+            headers,
+            limits,
+        })
+    }
+
+    /// Opens the websocket at `url` (which carries `token`, scrubbed from every error).
+    pub(crate) async fn open(&self, url: &str, token: &Token) -> Result<Ws, End> {
+        let mut request = url
+            .into_client_request()
+            .map_err(|e| End::Lost(Error::transport(scrub(e.to_string(), token))))?;
+        for (name, value) in &self.headers {
+            request.headers_mut().append(name, value.clone());
+        }
+        let connector = match &self.tls {
+            Some(tls) => tokio_tungstenite::Connector::Rustls(tls.clone()),
+            None => tokio_tungstenite::Connector::Plain,
+        };
+        match tokio_tungstenite::connect_async_tls_with_config(
+            request,
+            Some(self.limits),
+            true,
+            Some(connector),
+        )
+        .await
+        {
+            Ok((ws, _)) => Ok(ws),
+            Err(error) => Err(failure(error, token)),
+        }
+    }
+}
+
+/// How a failed handshake ends the attempt.
+fn failure(error: tungstenite::Error, token: &Token) -> End {
+    let message = scrub(error.to_string(), token);
+    match error {
+        tungstenite::Error::Tls(_) => End::Fatal(Error::Tls {
+            message,
+            source: None,
+        }),
+        tungstenite::Error::Http(response) if matches!(response.status().as_u16(), 401 | 403) => {
+            End::Rejected(format!(
+                "HTTP {} at the websocket handshake",
+                response.status()
+            ))
+        }
+        tungstenite::Error::Io(e) => match e.get_ref().and_then(|i| i.downcast_ref()) {
+            // rustls handshake failures (an untrusted certificate) arrive as I/O errors.
+            Some(tls) => End::Fatal(Error::Tls {
+                message,
+                source: Some(rustls::Error::clone(tls)),
+            }),
+            None => End::Lost(Error::Transport {
+                message,
+                source: Some(Arc::new(e)),
+            }),
+        },
+        _ => End::Lost(Error::transport(message)),
+    }
+}
+
+/// Removes the token (raw and percent-encoded) from text that came from the network stack.
+pub(crate) fn scrub(text: String, token: &Token) -> String {
+    let secret = token.expose();
+    if secret.is_empty() {
+        return text;
+    }
+    text.replace(secret, "<redacted>")
+        .replace(&percent_encode(secret), "<redacted>")
+}
+
+/// The certificates of [`Builder::add_root_certificate`].
+fn extra_roots(config: &Builder) -> Result<Vec<CertificateDer<'static>>, Error> {
+    let mut certs = Vec::new();
+    for pem in &config.extra_roots {
+        let before = certs.len();
+        for cert in CertificateDer::pem_slice_iter(pem) {
+            certs.push(cert.map_err(|e| Error::Certificate(e.to_string()))?);
+        }
+        if certs.len() == before {
+            return Err(Error::Certificate("no PEM certificate found".into()));
+        }
+    }
+    let mut check = rustls::RootCertStore::empty();
+    for cert in &certs {
+        check
+            .add(cert.clone())
+            .map_err(|e| Error::Certificate(e.to_string()))?;
+    }
+    Ok(certs)
+}
+
+/// The rustls configuration for `wss://`: the chosen roots plus the added ones, ring crypto.
+fn tls_config(which: &Roots, extra: Vec<CertificateDer<'static>>) -> Arc<rustls::ClientConfig> {
+    let mut roots = rustls::RootCertStore::empty();
+    match which {
+        Roots::WebPki => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
+        Roots::Native => {
+            for cert in rustls_native_certs::load_native_certs().certs {
+                let _ = roots.add(cert);
+            }
+        }
+        Roots::None => {}
+    }
+    for cert in extra {
+        // Each was added to a store once already, in `extra_roots`.
+        let _ = roots.add(cert);
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("ring supports the default protocol versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Arc::new(tls)
+}
