@@ -9,9 +9,10 @@ use std::time::{Duration, Instant};
 use futures_util::StreamExt;
 use serde_json::json;
 use spaces_events::client::{Client, ConnectionState, Error, Reconnect, Roots, Token};
-use spaces_events_tests::net::{Proxy, tls_terminator};
+use spaces_events_tests::net::tls_terminator;
 use spaces_events_tests::peer::NodePeer;
 use spaces_events_tests::{builder, heartbeat, next_item, recovers_from_silence, wait_state};
+use spaces_sim::FaultProxy;
 
 /// 1. Malformed input between good events: each is reported and skipped; the connection stays up.
 #[tokio::test]
@@ -68,8 +69,10 @@ async fn malformed_input_mid_stream_is_reported_and_skipped() {
 #[tokio::test]
 async fn a_half_open_link_is_detected_and_replaced() {
     let mut peer = NodePeer::start(heartbeat()).await;
-    let proxy = Proxy::start(([127, 0, 0, 1], peer.port).into()).await;
-    let url = format!("http://{}/chat", proxy.addr);
+    let proxy = FaultProxy::start(([127, 0, 0, 1], peer.port).into())
+        .await
+        .unwrap();
+    let url = format!("http://{}/chat", proxy.addr());
     let client = builder(&url, "good").connect().await.unwrap();
     let mut sub = client.subscribe("space-1").await.unwrap();
     proxy.blackhole();

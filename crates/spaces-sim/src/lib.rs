@@ -21,6 +21,8 @@
 //! strings; on a heartbeat timeout or protocol error the server sends `1` before closing.
 
 mod proxy;
+
+pub use proxy::FaultProxy;
 mod scenario;
 
 use std::collections::HashSet;
@@ -145,14 +147,12 @@ impl Simulator {
         let upstream = inner.local_addr()?;
         let public = TcpListener::bind(self.addr).await?;
         let addr = public.local_addr()?;
-        let faults = Arc::new(proxy::Faults::new());
         let (played, finished) = watch::channel(0usize);
         let scenario = self.source.scenario();
         let tasks = vec![
             tokio::spawn(async move {
                 let _ = axum::serve(inner, axum::Router::new().layer(layer)).await;
             }),
-            tokio::spawn(proxy::serve(public, upstream, faults.clone())),
             tokio::spawn(play(
                 io.clone(),
                 shared.clone(),
@@ -167,7 +167,7 @@ impl Simulator {
             scenario,
             io,
             shared,
-            faults,
+            proxy: FaultProxy::serve(public, upstream),
             finished,
             tasks,
         })
@@ -194,7 +194,8 @@ pub struct Sim {
     scenario: Scenario,
     io: SocketIo,
     shared: Arc<Shared>,
-    faults: Arc<proxy::Faults>,
+    /// The front door; dropped with the simulator, it closes the clients' connections.
+    proxy: FaultProxy,
     finished: watch::Receiver<usize>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -227,18 +228,18 @@ impl Sim {
 
     /// Closes every connection (clients see a transport close).
     pub fn drop_connections(&self) {
-        self.faults.drop_connections();
+        self.proxy.drop_connections();
     }
 
     /// Swallows all traffic, both ways, for `duration`: a half-open link.
     pub fn silence(&self, duration: Duration) {
-        self.faults.silence(duration);
+        self.proxy.silence(duration);
     }
 
     /// Sends `text` as a websocket text frame to every client, as is (e.g. a truncated packet
     /// `42/chat,["MEDIA_SESSION_RESPONSE",{"category":`).
     pub fn inject_frame(&self, text: &str) {
-        self.faults.inject(text);
+        self.proxy.inject(text);
     }
 
     /// Replaces the accepted tokens (none: every connection is rejected).
@@ -274,9 +275,6 @@ impl Sim {
 
 impl Drop for Sim {
     fn drop(&mut self) {
-        // Close the clients' connections too, also one being accepted right now: they are
-        // served by tasks of their own.
-        self.faults.close();
         self.tasks.iter().for_each(JoinHandle::abort);
     }
 }

@@ -1,14 +1,18 @@
-//! The simulator's front door: a TCP proxy in front of socketioxide that understands websocket
-//! framing, for two reasons.
+//! [`FaultProxy`]: a TCP proxy that understands websocket framing. It is the simulator's front
+//! door in front of socketioxide, and tests put it in front of other servers (the Node
+//! socket.io 2.0.4 peer), for two reasons.
 //!
 //! - **Fidelity.** socket.io 2.0.4 strips the query from a CONNECT's namespace
 //!   (`40/chat?token=…,` connects `/chat`); socketioxide does not and refuses it. The proxy
-//!   removes the query from client CONNECT frames, so clients behave as against Spaces.
-//! - **Faults.** Drop every connection, swallow all traffic for a while (a half-open link), or
-//!   inject a frame into the server-to-client stream (between frames, never inside one).
+//!   removes the query from client CONNECT frames, so clients behave as against Spaces (servers
+//!   that strip it themselves see the same connection either way).
+//! - **Faults.** Drop every connection, swallow all traffic for a while or for good (a
+//!   half-open link), or inject a frame into the server-to-client stream (between frames, never
+//!   inside one).
 
 use std::io;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -16,62 +20,131 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::broadcast;
+use tokio::task::JoinHandle;
+
+/// A websocket-aware TCP proxy with fault controls; see the module docs. Dropping it closes
+/// every connection it carries.
+#[derive(Debug)]
+pub struct FaultProxy {
+    addr: SocketAddr,
+    faults: Arc<Faults>,
+    task: JoinHandle<()>,
+}
+
+impl FaultProxy {
+    /// Starts a proxy on a free 127.0.0.1 port in front of `upstream`.
+    ///
+    /// # Errors
+    /// When no port can be bound.
+    pub async fn start(upstream: SocketAddr) -> io::Result<FaultProxy> {
+        Ok(FaultProxy::serve(
+            TcpListener::bind("127.0.0.1:0").await?,
+            upstream,
+        ))
+    }
+
+    /// Proxies the clients of `listener` to `upstream`.
+    pub(crate) fn serve(listener: TcpListener, upstream: SocketAddr) -> FaultProxy {
+        let addr = listener
+            .local_addr()
+            .expect("a bound listener has an address");
+        let faults = Arc::new(Faults::default());
+        let task = tokio::spawn(serve(listener, upstream, faults.clone()));
+        FaultProxy { addr, faults, task }
+    }
+
+    /// The proxy's address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Connections accepted so far.
+    pub fn connections(&self) -> usize {
+        self.faults.accepted.load(Ordering::SeqCst)
+    }
+
+    /// Closes every open connection (clients see the TCP connection end).
+    pub fn drop_connections(&self) {
+        let _ = self.faults.drop.send(());
+    }
+
+    /// Swallows every frame, both ways, on every connection for `duration`; the sockets stay
+    /// open (a link gone quiet).
+    pub fn silence(&self, duration: Duration) {
+        *self.faults.silent_until.lock().expect("fault lock") = Some(Instant::now() + duration);
+    }
+
+    /// Swallows every frame, both ways and for good, on the connections open now; the sockets
+    /// stay open (a half-open link). Connections made later work.
+    pub fn blackhole(&self) {
+        self.faults.epoch.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// Writes a text frame to every client, between the server's frames.
+    pub fn inject(&self, text: &str) {
+        let _ = self.faults.inject.send(text.to_owned());
+    }
+}
+
+impl Drop for FaultProxy {
+    fn drop(&mut self) {
+        // Close the clients' connections too, also one being accepted right now: they are
+        // served by tasks of their own. Set before the broadcast, so a connection that
+        // subscribes after it sees the flag.
+        self.faults.closed.store(true, Ordering::SeqCst);
+        self.drop_connections();
+        self.task.abort();
+    }
+}
 
 /// Fault controls shared by every proxied connection.
 #[derive(Debug)]
-pub(crate) struct Faults {
-    /// Set for good when the simulator stops: no connection may outlive it.
-    closed: std::sync::atomic::AtomicBool,
+struct Faults {
+    /// Set for good when the proxy stops: no connection may outlive it.
+    closed: AtomicBool,
+    accepted: AtomicUsize,
+    /// Raised by `blackhole`: connections accepted before it swallow everything.
+    epoch: AtomicU64,
     silent_until: Mutex<Option<Instant>>,
     drop: broadcast::Sender<()>,
     inject: broadcast::Sender<String>,
 }
 
-impl Faults {
-    pub(crate) fn new() -> Self {
+impl Default for Faults {
+    fn default() -> Self {
         Faults {
-            closed: std::sync::atomic::AtomicBool::new(false),
+            closed: AtomicBool::new(false),
+            accepted: AtomicUsize::new(0),
+            epoch: AtomicU64::new(0),
             silent_until: Mutex::new(None),
             drop: broadcast::channel(4).0,
             inject: broadcast::channel(64).0,
         }
     }
+}
 
-    pub(crate) fn drop_connections(&self) {
-        let _ = self.drop.send(());
-    }
-
-    /// Drops every connection, now and later: set before the broadcast, so a connection that
-    /// subscribes after it sees the flag.
-    pub(crate) fn close(&self) {
-        self.closed.store(true, std::sync::atomic::Ordering::SeqCst);
-        self.drop_connections();
-    }
-
-    pub(crate) fn silence(&self, duration: Duration) {
-        *self.silent_until.lock().expect("fault lock") = Some(Instant::now() + duration);
-    }
-
-    pub(crate) fn inject(&self, text: &str) {
-        let _ = self.inject.send(text.to_owned());
-    }
-
-    fn silent(&self) -> bool {
-        self.silent_until
-            .lock()
-            .expect("fault lock")
-            .is_some_and(|until| Instant::now() < until)
+impl Faults {
+    /// Whether a connection accepted at `epoch` must swallow frames now.
+    fn quiet(&self, epoch: u64) -> bool {
+        self.epoch.load(Ordering::SeqCst) > epoch
+            || self
+                .silent_until
+                .lock()
+                .expect("fault lock")
+                .is_some_and(|until| Instant::now() < until)
     }
 }
 
 /// Accepts clients on `listener` and proxies each to `upstream`.
-pub(crate) async fn serve(listener: TcpListener, upstream: SocketAddr, faults: Arc<Faults>) {
+async fn serve(listener: TcpListener, upstream: SocketAddr, faults: Arc<Faults>) {
     while let Ok((client, _)) = listener.accept().await {
         // Subscribed at accept: a drop reaches every connection accepted before it.
         let (mut dropped, inject) = (faults.drop.subscribe(), faults.inject.subscribe());
-        if faults.closed.load(std::sync::atomic::Ordering::SeqCst) {
+        if faults.closed.load(Ordering::SeqCst) {
             continue;
         }
+        faults.accepted.fetch_add(1, Ordering::SeqCst);
+        let epoch = faults.epoch.load(Ordering::SeqCst);
         let faults = faults.clone();
         tokio::spawn(async move {
             let server = tokio::select! {
@@ -86,8 +159,8 @@ pub(crate) async fn serve(listener: TcpListener, upstream: SocketAddr, faults: A
             let (server_read, server_write) = server.into_split();
             // Whichever ends first ends the connection: the halves drop and both sockets close.
             tokio::select! {
-                _ = pump(client_read, server_write, Direction::Up, &faults, None) => {}
-                _ = pump(server_read, client_write, Direction::Down, &faults, Some(inject)) => {}
+                _ = pump(client_read, server_write, Direction::Up, &faults, epoch, None) => {}
+                _ = pump(server_read, client_write, Direction::Down, &faults, epoch, Some(inject)) => {}
                 _ = dropped.recv() => {}
             }
         });
@@ -108,6 +181,7 @@ async fn pump(
     mut to: OwnedWriteHalf,
     direction: Direction,
     faults: &Faults,
+    epoch: u64,
     mut inject: Option<broadcast::Receiver<String>>,
 ) -> io::Result<()> {
     let mut buf = Vec::with_capacity(8192);
@@ -124,7 +198,7 @@ async fn pump(
     loop {
         while let Some(len) = frame_len(&buf) {
             let frame: Vec<u8> = buf.drain(..len).collect();
-            if faults.silent() {
+            if faults.quiet(epoch) {
                 continue;
             }
             let frame = if direction == Direction::Up {
@@ -138,7 +212,7 @@ async fn pump(
             read = from.read_buf(&mut buf) => if read? == 0 { return Ok(()) },
             // Only whole frames were written, so an injected frame lands between frames.
             Ok(text) = async { match inject.as_mut() { Some(rx) => rx.recv().await, None => std::future::pending().await } } => {
-                if !faults.silent() {
+                if !faults.quiet(epoch) {
                     to.write_all(&encode(0x81, None, text.as_bytes())).await?;
                 }
             }

@@ -206,6 +206,13 @@ impl Builder {
     }
 
     /// `jwt` (default) or `oauth`.
+    ///
+    /// ```no_run
+    /// # use spaces_events::client::{Client, PRODUCTION_URL};
+    /// use spaces_events::client::TokenType;
+    /// # let token = "";
+    /// let builder = Client::builder(PRODUCTION_URL, token).token_type(TokenType::Oauth);
+    /// ```
     pub fn token_type(mut self, token_type: TokenType) -> Self {
         self.token_type = token_type;
         self
@@ -213,6 +220,14 @@ impl Builder {
 
     /// Calls `provider` for a token before every connection attempt, so that expiring tokens can
     /// be refreshed. Replaces the fixed token.
+    ///
+    /// ```no_run
+    /// # use spaces_events::client::{Client, PRODUCTION_URL};
+    /// # async fn fetch_jwt() -> Result<String, Box<dyn std::error::Error + Send + Sync>> { Ok(String::new()) }
+    /// use spaces_events::client::Token;
+    /// let builder = Client::builder(PRODUCTION_URL, "unused")
+    ///     .token_provider(|| async { Ok(Token::new(fetch_jwt().await?)) });
+    /// ```
     pub fn token_provider<F, Fut>(mut self, provider: F) -> Self
     where
         F: Fn() -> Fut + Send + Sync + 'static,
@@ -227,24 +242,51 @@ impl Builder {
     /// Also send the token in the namespace CONNECT packet (`40/chat?token=…,`), as
     /// socket.io-client 2.x does. On by default; servers that do not strip the query from the
     /// namespace (socketioxide, netty-socketio) need it off. The token is always in the URL.
+    ///
+    /// ```no_run
+    /// # use spaces_events::client::{Client, PRODUCTION_URL};
+    /// // socketioxide and netty-socketio refuse a CONNECT whose namespace carries a query.
+    /// let builder = Client::builder("http://127.0.0.1:3000/chat", "t").token_in_connect(false);
+    /// ```
     pub fn token_in_connect(mut self, on: bool) -> Self {
         self.token_in_connect = on;
         self
     }
 
     /// The Engine.IO path, `/socket.io` by default.
+    ///
+    /// ```no_run
+    /// # use spaces_events::client::{Client, PRODUCTION_URL};
+    /// let builder = Client::builder("https://example.com/chat", "t").path("/realtime/socket.io");
+    /// ```
     pub fn path(mut self, path: &str) -> Self {
         self.path = path.trim_end_matches('/').to_owned();
         self
     }
 
     /// Adds a header to the websocket handshake request, e.g. `Origin`.
+    ///
+    /// ```no_run
+    /// # use spaces_events::client::{Client, PRODUCTION_URL};
+    /// let builder = Client::builder(PRODUCTION_URL, "t").header("Origin", "https://spaces.avayacloud.com");
+    /// ```
     pub fn header(mut self, name: &str, value: &str) -> Self {
         self.headers.push((name.to_owned(), value.to_owned()));
         self
     }
 
     /// The reconnect policy.
+    ///
+    /// ```no_run
+    /// # use spaces_events::client::{Client, PRODUCTION_URL};
+    /// use std::time::Duration;
+    /// use spaces_events::client::Reconnect;
+    /// let builder = Client::builder(PRODUCTION_URL, "t").reconnect(Reconnect {
+    ///     max_delay: Duration::from_secs(30),
+    ///     max_attempts: Some(10),
+    ///     ..Reconnect::default()
+    /// });
+    /// ```
     pub fn reconnect(mut self, reconnect: Reconnect) -> Self {
         self.reconnect = reconnect;
         self
@@ -252,18 +294,34 @@ impl Builder {
 
     /// How long to wait for any frame after a ping before declaring the link dead. Default and
     /// upper bound: the server's `pingTimeout` (60 s on socket.io 2.0.4).
+    ///
+    /// ```no_run
+    /// # use spaces_events::client::{Client, PRODUCTION_URL};
+    /// // Notice a dead link within 10 s instead of the server's 60 s.
+    /// let builder = Client::builder(PRODUCTION_URL, "t").heartbeat_deadline(std::time::Duration::from_secs(10));
+    /// ```
     pub fn heartbeat_deadline(mut self, deadline: Duration) -> Self {
         self.heartbeat_deadline = Some(deadline);
         self
     }
 
     /// Time allowed for one connection attempt, up to the namespace acknowledgement (20 s).
+    ///
+    /// ```no_run
+    /// # use spaces_events::client::{Client, PRODUCTION_URL};
+    /// let builder = Client::builder(PRODUCTION_URL, "t").connect_timeout(std::time::Duration::from_secs(5));
+    /// ```
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = timeout;
         self
     }
 
     /// Time allowed for the server to answer SUBSCRIBE_CHANNEL (20 s).
+    ///
+    /// ```no_run
+    /// # use spaces_events::client::{Client, PRODUCTION_URL};
+    /// let builder = Client::builder(PRODUCTION_URL, "t").subscribe_timeout(std::time::Duration::from_secs(5));
+    /// ```
     pub fn subscribe_timeout(mut self, timeout: Duration) -> Self {
         self.subscribe_timeout = timeout;
         self
@@ -272,12 +330,23 @@ impl Builder {
     /// Events buffered per subscription (1024). When a subscription's buffer is full the client
     /// stops reading the socket until there is room: TCP pushes back on the server, nothing is
     /// dropped, heartbeats go on.
+    ///
+    /// ```no_run
+    /// # use spaces_events::client::{Client, PRODUCTION_URL};
+    /// // A consumer that writes each event to a database may fall behind in bursts.
+    /// let builder = Client::builder(PRODUCTION_URL, "t").buffer(16_384);
+    /// ```
     pub fn buffer(mut self, events: usize) -> Self {
         self.buffer = events.max(1);
         self
     }
 
     /// Largest websocket message accepted (16 MiB); a larger one breaks the connection.
+    ///
+    /// ```no_run
+    /// # use spaces_events::client::{Client, PRODUCTION_URL};
+    /// let builder = Client::builder(PRODUCTION_URL, "t").max_message_size(1 << 20);
+    /// ```
     pub fn max_message_size(mut self, bytes: usize) -> Self {
         self.max_message_size = bytes;
         self
@@ -286,6 +355,12 @@ impl Builder {
     /// Bytes read from the socket at a time (16 KiB). Each connection holds a buffer this size:
     /// larger reads more events per system call under heavy load, smaller saves memory when one
     /// process holds many connections.
+    ///
+    /// ```no_run
+    /// # use spaces_events::client::{Client, PRODUCTION_URL};
+    /// // One process holding thousands of connections.
+    /// let builder = Client::builder(PRODUCTION_URL, "t").read_buffer(4096);
+    /// ```
     pub fn read_buffer(mut self, bytes: usize) -> Self {
         self.read_buffer = bytes.max(1024);
         self
@@ -294,12 +369,24 @@ impl Builder {
     /// Deepest JSON nesting accepted in a packet (64; Spaces payloads nest about 6 deep). A
     /// deeper packet is refused, reported as [`Error::Protocol`], and skipped; nothing below the
     /// limit is ever parsed.
+    ///
+    /// ```no_run
+    /// # use spaces_events::client::{Client, PRODUCTION_URL};
+    /// let builder = Client::builder(PRODUCTION_URL, "t").max_json_depth(16);
+    /// ```
     pub fn max_json_depth(mut self, levels: usize) -> Self {
         self.max_json_depth = levels;
         self
     }
 
     /// Which root certificates `wss://` trusts (Mozilla's by default).
+    ///
+    /// ```no_run
+    /// # use spaces_events::client::{Client, PRODUCTION_URL};
+    /// use spaces_events::client::Roots;
+    /// // Trust what the operating system trusts (e.g. a corporate TLS proxy's CA).
+    /// let builder = Client::builder(PRODUCTION_URL, "t").roots(Roots::Native);
+    /// ```
     pub fn roots(mut self, roots: Roots) -> Self {
         self.roots = roots;
         self
@@ -307,6 +394,16 @@ impl Builder {
 
     /// Also trusts the certificate authority in `pem` (one or more PEM certificates), e.g. a
     /// test CA.
+    ///
+    /// ```no_run
+    /// # use spaces_events::client::{Client, PRODUCTION_URL};
+    /// use spaces_events::client::Roots;
+    /// let pem = std::fs::read("test-ca.pem")?;
+    /// let builder = Client::builder("wss://localhost:8443/chat", "t")
+    ///     .roots(Roots::None)
+    ///     .add_root_certificate(&pem);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn add_root_certificate(mut self, pem: &[u8]) -> Self {
         self.extra_roots.push(pem.to_vec());
         self
@@ -314,9 +411,20 @@ impl Builder {
 
     /// Connects, and resolves once the namespace accepted the connection.
     ///
+    /// ```no_run
+    /// # use spaces_events::client::{Client, PRODUCTION_URL};
+    /// # async fn run() -> Result<(), spaces_events::client::Error> {
+    /// let client = Client::builder(PRODUCTION_URL, std::env::var("SPACES_TOKEN").unwrap_or_default())
+    ///     .connect()
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    ///
     /// # Errors
-    /// [`Error::Url`] for a bad URL, [`Error::Auth`] when the token is rejected,
-    /// [`Error::GaveUp`] when the reconnect policy's attempt limit is reached first.
+    /// Before any attempt, a configuration error: [`Error::Url`], [`Error::Header`],
+    /// [`Error::Certificate`]. Then [`Error::Auth`] when the token is rejected, [`Error::Tls`]
+    /// for an untrusted certificate, [`Error::GaveUp`] when the reconnect policy's attempt limit
+    /// is reached first.
     pub async fn connect(self) -> Result<super::Client, Error> {
         super::Client::connect_with(self).await
     }
