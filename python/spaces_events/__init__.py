@@ -10,23 +10,39 @@
 """
 
 from ._category import Category
-from ._client import PRODUCTION_URL, STAGING_URL, AsyncClient, AsyncSubscription, Client, Subscription
-from ._errors import AuthError, DecodeError, SpacesError, SubscribeError, TransportError
+from ._client import (
+    PRODUCTION_URL,
+    STAGING_URL,
+    AsyncClient,
+    AsyncRawEvents,
+    AsyncSubscription,
+    Client,
+    ConnectionState,
+    RawEvent,
+    RawEvents,
+    Subscription,
+)
+from ._errors import AuthError, ConfigError, DecodeError, SpacesError, SubscribeError, TransportError
 from ._native import Content, MediaSession, MediaSessionEvent, Party, Recording, decode
 
 __all__ = [
     "PRODUCTION_URL",
     "STAGING_URL",
     "AsyncClient",
+    "AsyncRawEvents",
     "AsyncSubscription",
     "AuthError",
     "Category",
     "Client",
+    "ConfigError",
+    "ConnectionState",
     "Content",
     "DecodeError",
     "MediaSession",
     "MediaSessionEvent",
     "Party",
+    "RawEvent",
+    "RawEvents",
     "Recording",
     "SpacesError",
     "SubscribeError",

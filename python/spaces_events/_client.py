@@ -5,17 +5,43 @@ from __future__ import annotations
 import asyncio
 import atexit
 import collections
+import enum
 import inspect
+import json
 import threading
 import weakref
-from typing import Any, Awaitable, Callable, Iterator, Mapping, Optional, Union
+from typing import Any, Awaitable, Callable, Generic, Iterator, Mapping, NamedTuple, Optional, TypeVar, Union
 
 from ._native import Connection, Events, MediaSessionEvent, Pending
+from ._native import PRODUCTION_URL as PRODUCTION_URL
+from ._native import STAGING_URL as STAGING_URL
 
-PRODUCTION_URL = "wss://spacesapis-socket.avayacloud.com/chat"
-"""The production socket server (the path is the namespace)."""
-STAGING_URL = "wss://loganstagingapis-socket.esna.com/chat"
-"""The staging socket server."""
+
+class ConnectionState(str, enum.Enum):
+    """Where a client's connection is (``client.state``)."""
+
+    NEW = "new"
+    """Not connected yet: ``connect()`` (or ``with``/``async with``) was not called."""
+    CONNECTING = "connecting"
+    """The first connection attempt is under way."""
+    CONNECTED = "connected"
+    """The namespace accepted the connection; subscriptions are (re)sent."""
+    RECONNECTING = "reconnecting"
+    """The connection was lost or an attempt failed; the next attempt follows a delay."""
+    CLOSED = "closed"
+    """The client stopped: closed by the application, or a fatal error."""
+
+
+class RawEvent(NamedTuple):
+    """A server event as it arrived, for events this package does not type
+    (PRESENCE_EVENT_RESPONSE, MESSAGE_SENT, …); see ``raw_events()``."""
+
+    name: str
+    """The event name."""
+    args: list[Any]
+    """The arguments after the name, parsed from JSON."""
+    attachments: list[bytes]
+    """Binary attachments (referenced by ``{"_placeholder": true, "num": N}`` in ``args``)."""
 
 TokenProvider = Callable[[], Union[str, Awaitable[str]]]
 """Called before every connection attempt; returns the token (an async one may be awaitable)."""
@@ -78,28 +104,33 @@ def _serve_tokens_blocking(connection: Connection, provider: TokenProvider) -> N
             connection.answer_token(error=repr(error))
 
 
-class _Batches:
-    """A subscription's events, taken from the native side a batch at a time. A wait that is
-    interrupted (cancelled, Ctrl-C) keeps its batch for the next call: no event is lost."""
+_T = TypeVar("_T")
 
-    def __init__(self, events: Events) -> None:
+
+def _raw(batch: list[tuple[str, list[str], list[bytes]]]) -> list[RawEvent]:
+    return [RawEvent(name, [json.loads(arg) for arg in args], attachments) for name, args, attachments in batch]
+
+
+class _Batches(Generic[_T]):
+    """Events taken from the native side a batch at a time. A wait that is interrupted
+    (cancelled, Ctrl-C) keeps its batch for the next call: no event is lost."""
+
+    def __init__(self, events: Events, connection: Connection,
+                 convert: Optional[Callable[[Any], list[_T]]] = None) -> None:
         self._events = events
-        self._buffer: collections.deque[MediaSessionEvent] = collections.deque()
+        self._connection = connection
+        self._convert = convert
+        self._buffer: collections.deque[_T] = collections.deque()
         self._pending: Optional[Pending] = None
-
-    @property
-    def space(self) -> str:
-        """The space id."""
-        return self._events.space
 
     def _next_pending(self) -> Pending:
         self._pending = self._pending or self._events.next_batch(_BATCH)
         return self._pending
 
-    def _take(self, batch: list[MediaSessionEvent]) -> Optional[MediaSessionEvent]:
+    def _take(self, batch: Any) -> Optional[_T]:
         """Stores a batch that arrived; the next event, or ``None`` at the end."""
         self._pending = None
-        self._buffer.extend(batch)
+        self._buffer.extend(self._convert(batch) if self._convert else batch)
         return self._buffer.popleft() if self._buffer else None
 
 
@@ -147,27 +178,25 @@ class _ClientBase:
         return f"{type(self).__name__}(url={self._url!r}, state={self.state!r})"
 
     @property
-    def state(self) -> str:
-        """``new``, ``connecting``, ``connected``, ``reconnecting`` or ``closed``."""
-        return self._connection.state
+    def state(self) -> ConnectionState:
+        """Where the connection is."""
+        return ConnectionState(self._connection.state)
 
     def _starting(self) -> bool:
         """Whether ``connect`` has work to do; registers the connection for closing at exit."""
-        if self._connection.state != "new":
+        if self._connection.state != ConnectionState.NEW:
             return False
         _live.add(self._connection)
         return True
 
 
-class AsyncSubscription(_Batches):
-    """A space's events: ``async for event in subscription``. Ends when unsubscribed or closed;
-    raises ``AuthError``/``TransportError`` when the client stops on a fatal error. Payloads
-    that do not decode are logged (logger ``spaces_events``) and skipped."""
+class _AsyncBatches(_Batches[_T]):
+    """``async for`` over batches."""
 
-    def __aiter__(self) -> AsyncSubscription:
+    def __aiter__(self) -> _AsyncBatches[_T]:
         return self
 
-    async def __anext__(self) -> MediaSessionEvent:
+    async def __anext__(self) -> _T:
         if self._buffer:
             return self._buffer.popleft()
         # One await per batch of events, not per event.
@@ -182,6 +211,32 @@ class AsyncSubscription(_Batches):
         if event is None:
             raise StopAsyncIteration
         return event
+
+
+class AsyncSubscription(_AsyncBatches[MediaSessionEvent]):
+    """A space's events: ``async for event in subscription``. Ends when unsubscribed or closed;
+    raises ``AuthError``/``TransportError`` when the client stops on a fatal error. Payloads
+    that do not decode are logged (logger ``spaces_events``) and skipped."""
+
+    @property
+    def space(self) -> str:
+        """The space id."""
+        return self._events.space
+
+    def __aiter__(self) -> AsyncSubscription:
+        return self
+
+    async def aclose(self) -> None:
+        """Unsubscribes the space (UNSUBSCRIBE_CHANNEL); the iteration then ends."""
+        await _wait(self._connection.unsubscribe(self.space))
+
+
+class AsyncRawEvents(_AsyncBatches[RawEvent]):
+    """Every server event, untyped: ``async for event in await client.raw_events()``. Ends
+    when the client closes."""
+
+    def __aiter__(self) -> AsyncRawEvents:
+        return self
 
 
 class AsyncClient(_ClientBase):
@@ -199,17 +254,29 @@ class AsyncClient(_ClientBase):
         """Connects; done by ``async with``. Raises ``AuthError`` if the token is rejected."""
         if self._starting():
             if self._provider is not None:
-                self._tokens = asyncio.ensure_future(_serve_tokens(self._connection, self._provider))
+                self._tokens = asyncio.get_running_loop().create_task(
+                    _serve_tokens(self._connection, self._provider))
             await _wait(self._connection.connect())
         return self
 
     async def subscribe(self, space_id: str) -> AsyncSubscription:
         """Subscribes to a space; raises ``SubscribeError`` (``.code``, ``.message``) if refused."""
-        return AsyncSubscription(await _wait(self._connection.subscribe(space_id)))
+        return AsyncSubscription(await _wait(self._connection.subscribe(space_id)), self._connection)
 
     async def unsubscribe(self, space_id: str) -> None:
         """Stops a space's events; its subscription ends."""
         await _wait(self._connection.unsubscribe(space_id))
+
+    async def raw_events(self) -> AsyncRawEvents:
+        """Every server event on the namespace from now on, untyped (MEDIA_SESSION_RESPONSE
+        included). Buffered like a subscription: a full buffer pauses reading."""
+        return AsyncRawEvents(await _wait(self._connection.raw_events()), self._connection, _raw)
+
+    async def send_media_session_event(self, payload: Mapping[str, Any]) -> None:
+        """Sends SEND_MEDIA_SESSION_EVENTS (e.g. a ``tracksstatus``); waits for the connection
+        if needed and returns once written. Raises ``ConfigError`` for a payload that is not
+        one (``schema/subscription.schema.json``)."""
+        await _wait(self._connection.send_media_session_event(json.dumps(payload)))
 
     async def close(self) -> None:
         """Leaves the namespace and closes the connection; subscriptions end."""
@@ -224,14 +291,13 @@ class AsyncClient(_ClientBase):
         await self.close()
 
 
-class Subscription(_Batches):
-    """A space's events: ``for event in subscription`` blocks without holding the GIL; Ctrl-C
-    interrupts it. Otherwise like ``AsyncSubscription``."""
+class _BlockingBatches(_Batches[_T]):
+    """``for`` over batches, waiting without the GIL."""
 
-    def __iter__(self) -> Iterator[MediaSessionEvent]:
+    def __iter__(self) -> Iterator[_T]:
         return self
 
-    def __next__(self) -> MediaSessionEvent:
+    def __next__(self) -> _T:
         if self._buffer:
             return self._buffer.popleft()
         try:
@@ -245,6 +311,24 @@ class Subscription(_Batches):
         if event is None:
             raise StopIteration
         return event
+
+
+class Subscription(_BlockingBatches[MediaSessionEvent]):
+    """A space's events: ``for event in subscription`` blocks without holding the GIL; Ctrl-C
+    interrupts it. Otherwise like ``AsyncSubscription``."""
+
+    @property
+    def space(self) -> str:
+        """The space id."""
+        return self._events.space
+
+    def close(self) -> None:
+        """Unsubscribes the space (UNSUBSCRIBE_CHANNEL); the iteration then ends."""
+        self._connection.unsubscribe(self.space).wait()
+
+
+class RawEvents(_BlockingBatches[RawEvent]):
+    """Every server event, untyped: ``for event in client.raw_events()``."""
 
 
 class Client(_ClientBase):
@@ -264,11 +348,19 @@ class Client(_ClientBase):
 
     def subscribe(self, space_id: str) -> Subscription:
         """Subscribes to a space; raises ``SubscribeError`` (``.code``, ``.message``) if refused."""
-        return Subscription(self._connection.subscribe(space_id).wait())
+        return Subscription(self._connection.subscribe(space_id).wait(), self._connection)
 
     def unsubscribe(self, space_id: str) -> None:
         """Stops a space's events; its subscription ends."""
         self._connection.unsubscribe(space_id).wait()
+
+    def raw_events(self) -> RawEvents:
+        """Every server event on the namespace from now on, untyped; see ``AsyncClient``."""
+        return RawEvents(self._connection.raw_events().wait(), self._connection, _raw)
+
+    def send_media_session_event(self, payload: Mapping[str, Any]) -> None:
+        """Sends SEND_MEDIA_SESSION_EVENTS; see ``AsyncClient``."""
+        self._connection.send_media_session_event(json.dumps(payload)).wait()
 
     def close(self) -> None:
         """Leaves the namespace and closes the connection; subscriptions end."""

@@ -24,6 +24,11 @@ class DecodeError(SpacesError, ValueError):
         """1-based column of the input."""
 
 
+class ConfigError(SpacesError, ValueError):
+    """An option or argument given to the client is invalid: the URL, a header, a CA
+    certificate, ``token_type``, a duration, or a payload to send. Nothing was attempted."""
+
+
 class AuthError(SpacesError):
     """The server rejected the token. The message never contains the token."""
 

@@ -4,7 +4,10 @@ from typing import Any, Final, Optional, Union, final
 
 from ._category import Category
 
-__all__ = ["Connection", "Content", "Events", "MediaSession", "MediaSessionEvent", "Party", "Pending", "Recording", "decode"]
+PRODUCTION_URL: Final[str]
+STAGING_URL: Final[str]
+
+__all__ = ["PRODUCTION_URL", "STAGING_URL", "Connection", "Content", "Events", "MediaSession", "MediaSessionEvent", "Party", "Pending", "Recording", "decode"]
 
 def decode(data: Union[bytes, str]) -> MediaSessionEvent:
     """Decodes one MEDIA_SESSION_RESPONSE payload (JSON, as ``bytes`` or ``str``)."""
@@ -127,13 +130,15 @@ class Connection:
     def answer_token(self, token: Optional[str] = None, error: Optional[str] = None) -> None: ...
     def subscribe(self, space: str) -> Pending: ...
     def unsubscribe(self, space: str) -> Pending: ...
+    def raw_events(self) -> Pending: ...
+    def send_media_session_event(self, payload: str) -> Pending: ...
     def close(self) -> Pending: ...
     @property
     def state(self) -> str: ...
 
 @final
 class Events:
-    """A subscription's events, in batches (use ``AsyncSubscription`` or ``Subscription``)."""
+    """Events in batches (use ``AsyncSubscription``, ``Subscription`` or the raw events)."""
 
     @property
     def space(self) -> str: ...

@@ -14,7 +14,17 @@ import time
 import pytest
 from peer import NodePeer, media_event
 
-from spaces_events import AsyncClient, AuthError, Category, Client, SubscribeError
+from spaces_events import (
+    AsyncClient,
+    AuthError,
+    Category,
+    Client,
+    ConfigError,
+    ConnectionState,
+    RawEvent,
+    SpacesError,
+    SubscribeError,
+)
 
 FAST = {"reconnect_delay": 0.1, "reconnect_delay_max": 0.5}
 
@@ -189,3 +199,63 @@ def test_async_exit_with_a_live_client_is_clean(peer: NodePeer, attempt: int):
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=30,
                           env={**os.environ, "PYTHONFAULTHANDLER": "1"})
     assert done.returncode == 0, done.stderr
+
+
+def test_state_is_an_enum_and_subscriptions_close(peer: NodePeer):
+    async def main() -> None:
+        client = AsyncClient(peer.url, "good")
+        assert client.state is ConnectionState.NEW
+        async with client:
+            assert client.state is ConnectionState.CONNECTED
+            sub = await client.subscribe("space-1")
+            await sub.aclose()
+            peer.wait_for(lambda e: e["ev"] == "unsubscribe")
+            assert [event async for event in sub] == []
+        assert client.state is ConnectionState.CLOSED
+
+    asyncio.run(main())
+    with Client(peer.url, "good") as client:
+        sub = client.subscribe("space-2")
+        sub.close()
+        assert list(sub) == []
+
+
+def test_raw_events_and_sending(peer: NodePeer):
+    async def main() -> None:
+        async with AsyncClient(peer.url, "good") as client:
+            raw = await client.raw_events()
+            sub = await client.subscribe("space-1")  # kept: dropping it unsubscribes
+            await client.send_media_session_event(
+                {"category": "tracksstatus", "topicId": "space-1", "content": {"mediaSession": {"audio": True}}})
+            sent = peer.wait_for(lambda e: e["ev"] == "send_media")
+            assert sent["payload"]["category"] == "tracksstatus"
+            peer.emit("space-1", {"online": True}, event="PRESENCE_EVENT_RESPONSE")
+            async for event in raw:
+                if event.name == "PRESENCE_EVENT_RESPONSE":
+                    assert event == RawEvent("PRESENCE_EVENT_RESPONSE", [{"online": True}], [])
+                    break
+            with pytest.raises(ConfigError):
+                await client.send_media_session_event({"category": 1})
+            await sub.aclose()
+
+    asyncio.run(main())
+    with Client(peer.url, "good") as client:
+        raw = client.raw_events()
+        sub = client.subscribe("space-1")
+        assert next(raw).name == "CHANNEL_SUBSCRIBED"
+        sub.close()
+
+
+def test_configuration_errors_are_config_errors():
+    async def main() -> None:
+        with pytest.raises(ConfigError, match="header"):
+            await AsyncClient("ws://127.0.0.1:1/chat", "t", headers={"Origin": "a\nb"}).connect()
+        with pytest.raises(ConfigError, match="URL"):
+            await AsyncClient("ftp://127.0.0.1/chat", "t").connect()
+        with pytest.raises(ConfigError, match="certificate"):
+            await AsyncClient("ws://127.0.0.1:1/chat", "t", ca_certificate=b"junk").connect()
+
+    asyncio.run(main())
+    with pytest.raises(ConfigError, match="token_type"):
+        Client("ws://127.0.0.1:1/chat", "t", token_type="basic")
+    assert issubclass(ConfigError, SpacesError) and issubclass(ConfigError, ValueError)

@@ -1,8 +1,13 @@
 //! Project automation, run as `cargo xtask <command>` (alias in `.cargo/config.toml`).
 //!
 //! Commands:
-//! - `codegen [--check]`: regenerate the Rust types from `schema/`, or fail when they are stale.
-//! - `test`: every check the project has (format, lints, codegen freshness, all test suites).
+//! - `codegen [--check]`: regenerate what `schema/` determines (the Rust types, the decoder's
+//!   shape table, the Python `Category` enum), or fail naming the file that is stale.
+//! - `test`: every check the project has (format, lints, codegen freshness, all test suites);
+//!   what CI runs.
+//! - `bench [--quick]`: benchmarks beside their peers; one table and `target/bench/report.json`.
+//! - `fuzz --time SECS`: each fuzz target for SECS seconds, then its corpus minimized.
+//! - `soak --minutes N`: many clients against the simulator with random drops and restarts.
 
 mod bench;
 mod codegen;
@@ -18,7 +23,8 @@ const USAGE: &str = "\
 usage: cargo xtask <command>
 
 commands:
-  codegen [--check]   regenerate crates/spaces-events/src/types.rs from schema/ (--check: fail if stale)
+  codegen [--check]   regenerate from schema/ the Rust types, the decoder's shape table and the
+                      Python Category enum (--check: fail if any is stale)
   test                run every check and test suite of the project (what CI runs)
   fuzz --time SECS    run each fuzz target for SECS seconds (cargo-fuzz, installed if missing),
                       then minimize its corpus in fuzz/corpus/

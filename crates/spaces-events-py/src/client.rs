@@ -18,11 +18,13 @@ use pyo3::prelude::*;
 use pyo3::types::PyList;
 use spaces_events::MediaSessionEvent;
 use spaces_events::client::{
-    Builder, Client, ConnectionState, Error, Reconnect, Subscription, Token, TokenType,
+    Builder, Client, ConnectionState, Error, RawEvent, RawEvents, Reconnect, Subscription, Token,
+    TokenType,
 };
+use spaces_events::types::SendMediaSessionEvents;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::errors::client_error;
+use crate::errors::{client_error, config_error};
 use crate::event::Event;
 
 /// The runtime every connection of the process runs on.
@@ -42,8 +44,9 @@ fn runtime() -> &'static tokio::runtime::Runtime {
 enum Outcome {
     Done,
     Flag(bool),
-    Events(Subscription),
+    Events(Source),
     Batch(Vec<Result<MediaSessionEvent, Error>>),
+    RawBatch(Vec<RawEvent>),
     Failed(Error),
 }
 
@@ -90,10 +93,9 @@ impl Pending {
             )),
             Some(Outcome::Done) => Ok(py.None().into_bound(py)),
             Some(Outcome::Flag(flag)) => Ok(flag.into_pyobject(py)?.to_owned().into_any()),
-            Some(Outcome::Events(subscription)) => {
-                Ok(Bound::new(py, Events::new(subscription))?.into_any())
-            }
+            Some(Outcome::Events(source)) => Ok(Bound::new(py, Events::new(source))?.into_any()),
             Some(Outcome::Batch(items)) => batch(py, items),
+            Some(Outcome::RawBatch(events)) => raw_batch(py, events),
             Some(Outcome::Failed(error)) => Err(client_error(py, error)),
         }
     }
@@ -141,6 +143,21 @@ fn batch(
     Ok(list.into_any())
 }
 
+/// Raw events for Python: `(name, [argument JSON text…], [attachment bytes…])` tuples.
+fn raw_batch(py: Python<'_>, events: Vec<RawEvent>) -> PyResult<Bound<'_, PyAny>> {
+    let list = PyList::empty(py);
+    for event in events {
+        let args: Vec<&str> = event.args.iter().map(|a| a.get()).collect();
+        let attachments: Vec<Bound<'_, pyo3::types::PyBytes>> = event
+            .attachments
+            .iter()
+            .map(|a| pyo3::types::PyBytes::new(py, a))
+            .collect();
+        list.append((event.name, args, attachments))?;
+    }
+    Ok(list.into_any())
+}
+
 /// Client options, from the keyword arguments of `AsyncClient`/`Client` (see `_client.py`).
 #[derive(FromPyObject)]
 #[pyo3(from_item_all)]
@@ -184,20 +201,20 @@ impl Connection {
 #[pymethods]
 impl Connection {
     #[new]
-    fn new(url: &str, token: String, options: Options) -> PyResult<Connection> {
+    fn new(py: Python<'_>, url: &str, token: String, options: Options) -> PyResult<Connection> {
         let o = options;
         let token_type = match o.token_type.as_str() {
             "jwt" => TokenType::Jwt,
             "oauth" => TokenType::Oauth,
             other => {
-                return Err(pyo3::exceptions::PyValueError::new_err(format!(
-                    "token_type must be 'jwt' or 'oauth', not {other:?}"
-                )));
+                return Err(config_error(
+                    py,
+                    format!("token_type must be 'jwt' or 'oauth', not {other:?}"),
+                ));
             }
         };
         let seconds = |s: f64| {
-            Duration::try_from_secs_f64(s)
-                .map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))
+            Duration::try_from_secs_f64(s).map_err(|e| config_error(py, format!("{s} s: {e}")))
         };
         let mut b = Client::builder(url, token)
             .token_type(token_type)
@@ -295,9 +312,34 @@ impl Connection {
         let client = self.client()?;
         Pending::spawn(async move {
             match client.subscribe(&space).await {
-                Ok(subscription) => Outcome::Events(subscription),
+                Ok(subscription) => Outcome::Events(Source::Media(subscription)),
                 Err(e) => Outcome::Failed(e),
             }
+        })
+    }
+
+    /// Every server event from now on, untyped.
+    fn raw_events(&self) -> PyResult<Pending> {
+        let client = self.client()?;
+        Pending::spawn(async move {
+            match client.raw_events().await {
+                Ok(events) => Outcome::Events(Source::Raw(events)),
+                Err(e) => Outcome::Failed(e),
+            }
+        })
+    }
+
+    /// Sends SEND_MEDIA_SESSION_EVENTS; `payload` is its JSON.
+    fn send_media_session_event(&self, py: Python<'_>, payload: &str) -> PyResult<Pending> {
+        let event: SendMediaSessionEvents = serde_json::from_str(payload).map_err(|e| {
+            config_error(py, format!("not a SEND_MEDIA_SESSION_EVENTS payload: {e}"))
+        })?;
+        let client = self.client()?;
+        Pending::spawn(async move {
+            client
+                .send_media_session_event(&event)
+                .await
+                .map_or_else(Outcome::Failed, |()| Outcome::Done)
         })
     }
 
@@ -337,26 +379,36 @@ impl Connection {
     }
 }
 
-/// A subscription's events, handed to Python in batches.
+/// What an [`Events`] reads: a subscription's events, or every raw event.
+pub(crate) enum Source {
+    Media(Subscription),
+    Raw(RawEvents),
+}
+
+/// Events handed to Python in batches.
 #[pyclass(frozen, module = "spaces_events._native")]
 pub(crate) struct Events {
+    /// The space id; empty for raw events.
     space: String,
     inner: Arc<tokio::sync::Mutex<Queue>>,
 }
 
 struct Queue {
-    subscription: Subscription,
+    source: Source,
     /// A fatal error found while filling a batch: the next batch raises it.
     error: Option<Error>,
 }
 
 impl Events {
-    fn new(subscription: Subscription) -> Self {
-        let space = subscription.space_id().to_owned();
+    fn new(source: Source) -> Self {
+        let space = match &source {
+            Source::Media(subscription) => subscription.space_id().to_owned(),
+            Source::Raw(_) => String::new(),
+        };
         Events {
             space,
             inner: Arc::new(tokio::sync::Mutex::new(Queue {
-                subscription,
+                source,
                 error: None,
             })),
         }
@@ -366,16 +418,32 @@ impl Events {
 /// Up to `max` items: waits for the first, then takes what is already there; empty at the end.
 async fn next_batch(inner: Arc<tokio::sync::Mutex<Queue>>, max: usize) -> Outcome {
     let mut queue = inner.lock().await;
-    if let Some(error) = queue.error.take() {
+    let Queue { source, error } = &mut *queue;
+    let subscription = match source {
+        Source::Media(subscription) => subscription,
+        Source::Raw(raw) => {
+            let mut batch = Vec::new();
+            let mut next = raw.recv().await;
+            while let Some(event) = next {
+                batch.push(event);
+                if batch.len() >= max {
+                    break;
+                }
+                next = raw.recv().now_or_never().flatten();
+            }
+            return Outcome::RawBatch(batch);
+        }
+    };
+    if let Some(error) = error.take() {
         return Outcome::Failed(error);
     }
     let mut batch = Vec::new();
-    let mut next = queue.subscription.recv().await;
+    let mut next = subscription.recv().await;
     while let Some(item) = next {
         match item {
-            Err(error) if error.is_fatal() && batch.is_empty() => return Outcome::Failed(error),
-            Err(error) if error.is_fatal() => {
-                queue.error = Some(error);
+            Err(fatal) if fatal.is_fatal() && batch.is_empty() => return Outcome::Failed(fatal),
+            Err(fatal) if fatal.is_fatal() => {
+                *error = Some(fatal);
                 break;
             }
             item => batch.push(item),
@@ -383,7 +451,7 @@ async fn next_batch(inner: Arc<tokio::sync::Mutex<Queue>>, max: usize) -> Outcom
         if batch.len() >= max {
             break;
         }
-        next = queue.subscription.recv().now_or_never().flatten();
+        next = subscription.recv().now_or_never().flatten();
     }
     Outcome::Batch(batch)
 }

@@ -48,8 +48,15 @@ pub(crate) fn client_error(py: Python<'_>, e: Error) -> PyErr {
                 message.as_str(),
             ),
         ),
-        Error::Url(_) => pyo3::exceptions::PyValueError::new_err(e.to_string()),
-        Error::Closed | Error::AlreadySubscribed(_) => raise(py, "SpacesError", (e.to_string(),)),
+        e if e.is_config() => config_error(py, e),
+        Error::Closed | Error::AlreadySubscribed(_) | Error::SendQueueFull(_) => {
+            raise(py, "SpacesError", (e.to_string(),))
+        }
         _ => raise(py, "TransportError", (e.to_string(),)),
     }
+}
+
+/// `ConfigError(message)`: an option or argument given to the client is invalid.
+pub(crate) fn config_error(py: Python<'_>, message: impl std::fmt::Display) -> PyErr {
+    raise(py, "ConfigError", (message.to_string(),))
 }

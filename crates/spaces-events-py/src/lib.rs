@@ -12,6 +12,12 @@ use pyo3::prelude::*;
 mod _native {
     #[pymodule_export]
     use super::client::{Connection, Events, Pending};
+    /// The production socket server (the path is the namespace).
+    #[pymodule_export]
+    const PRODUCTION_URL: &str = spaces_events::client::PRODUCTION_URL;
+    /// The staging socket server.
+    #[pymodule_export]
+    const STAGING_URL: &str = spaces_events::client::STAGING_URL;
     #[pymodule_export]
     use super::event::{Content, Event, MediaSession, Party, Recording, decode};
 }
