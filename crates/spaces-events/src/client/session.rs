@@ -103,6 +103,8 @@ pub(crate) struct Session<S> {
     outbox: VecDeque<(u64, Frame)>,
     tickets: u64,
     outputs: Vec<Output<S>>,
+    /// `outputs` holds a frame to write.
+    writes: bool,
 }
 
 impl<S: Clone> Session<S> {
@@ -117,6 +119,7 @@ impl<S: Clone> Session<S> {
             outbox: VecDeque::new(),
             tickets: 0,
             outputs: Vec::new(),
+            writes: false,
         }
     }
 
@@ -161,51 +164,54 @@ impl<S: Clone> Session<S> {
 
     /// What the session asks of the driver since the last call, in order.
     pub(crate) fn outputs(&mut self) -> std::vec::Drain<'_, Output<S>> {
+        self.writes = false;
         self.outputs.drain(..)
     }
 
     /// Whether a frame waits to be written (a burst of reads stops there).
     pub(crate) fn wants_write(&self) -> bool {
-        self.outputs
-            .iter()
-            .any(|o| matches!(o, Output::Transmit(_) | Output::Send { .. }))
+        self.writes
+    }
+
+    fn emit(&mut self, output: Output<S>) {
+        self.writes |= matches!(output, Output::Transmit(_) | Output::Send { .. });
+        self.outputs.push(output);
     }
 
     /// When [`timeout`](Self::timeout) must be called next: a ping is due, or a deadline.
     pub(crate) fn deadline(&self) -> Option<Instant> {
+        let ping = self.link.as_ref()?.next_ping;
+        match (ping, self.liveness()) {
+            (Some(ping), Some((at, _))) => Some(ping.min(at)),
+            (ping, liveness) => ping.or(liveness.map(|(at, _)| at)),
+        }
+    }
+
+    /// Until when the link must show life, and what it is then said to have missed: the
+    /// namespace's acceptance, or (while we read) any frame after an unanswered ping.
+    fn liveness(&self) -> Option<(Instant, Timeout)> {
         let link = self.link.as_ref()?;
-        let liveness = match (link.ready, link.unanswered) {
-            (false, _) => Some(link.accept_by),
-            (true, Some(sent)) if !self.paused => sent.checked_add(link.pong_deadline),
+        match (link.ready, link.unanswered) {
+            (false, _) => Some((link.accept_by, Timeout::Namespace)),
+            (true, Some(sent)) if !self.paused => sent
+                .checked_add(link.pong_deadline)
+                .map(|at| (at, Timeout::Heartbeat)),
             _ => None,
-        };
-        match (link.next_ping, liveness) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
         }
     }
 
     /// Time passed: pings that are due go out; a passed deadline ends the connection.
     pub(crate) fn timeout(&mut self, now: Instant) -> Result<(), End> {
+        if let Some((_, missed)) = self.liveness().filter(|&(at, _)| now >= at) {
+            return Err(End::Lost(Error::Timeout(missed)));
+        }
         let Some(link) = self.link.as_mut() else {
             return Ok(());
         };
-        if !link.ready && now >= link.accept_by {
-            return Err(End::Lost(Error::Timeout(Timeout::Namespace)));
-        }
-        if let Some(sent) = link.unanswered.filter(|_| link.ready && !self.paused) {
-            if sent
-                .checked_add(link.pong_deadline)
-                .is_some_and(|d| now >= d)
-            {
-                return Err(End::Lost(Error::Timeout(Timeout::Heartbeat)));
-            }
-        }
         if link.next_ping.is_some_and(|at| now >= at) {
             link.unanswered.get_or_insert(now);
             link.next_ping = now.checked_add(link.interval);
-            self.outputs
-                .push(Output::Transmit(EnginePacket::Ping("").encode()));
+            self.emit(Output::Transmit(EnginePacket::Ping("").encode()));
         }
         Ok(())
     }
@@ -234,7 +240,7 @@ impl<S: Clone> Session<S> {
         }
         if self.ready() {
             let frame = self.subscribe_frame(&space, password.as_deref());
-            self.outputs.push(Output::Transmit(frame));
+            self.emit(Output::Transmit(frame));
         }
         self.subs.insert(
             space,
@@ -260,7 +266,7 @@ impl<S: Clone> Session<S> {
                     channel: channel(space, None),
                 },
             );
-            self.outputs.push(Output::Transmit(frame));
+            self.emit(Output::Transmit(frame));
         }
         true
     }
@@ -282,7 +288,7 @@ impl<S: Clone> Session<S> {
         self.tickets += 1;
         let ticket = self.tickets;
         if self.ready() {
-            self.outputs.push(Output::Send { ticket, frame });
+            self.emit(Output::Send { ticket, frame });
         } else if self.outbox.len() >= OUTBOX {
             return Err(Error::SendQueueFull(OUTBOX));
         } else {
@@ -327,14 +333,14 @@ impl<S: Clone> Session<S> {
                 debug!(sid = %handshake.sid, interval = ?link.interval, pong_deadline = ?link.pong_deadline, "engine open");
                 // Right away, without waiting for `40`: socket.io 2.0.4 may never send it.
                 let connect = message_text(link.connect.clone());
-                self.outputs.push(Output::Transmit(connect));
+                self.emit(Output::Transmit(connect));
                 Ok(())
             }
             Ok(EnginePacket::Message(sio)) => self.message(sio),
             // An EIO4-style server ping: answer it.
             Ok(EnginePacket::Ping(data)) => {
                 let pong = EnginePacket::Pong(data).encode();
-                self.outputs.push(Output::Transmit(pong));
+                self.emit(Output::Transmit(pong));
                 Ok(())
             }
             Ok(EnginePacket::Close) => {
@@ -456,19 +462,18 @@ impl<S: Clone> Session<S> {
             subscriptions = self.subs.len(),
             "connected"
         );
-        self.outputs.push(Output::Connected);
+        self.emit(Output::Connected);
         let frames: Vec<Frame> = self
             .subs
             .iter()
             .map(|(space, sub)| self.subscribe_frame(space, sub.password.as_deref()))
             .collect();
-        self.outputs
-            .extend(frames.into_iter().map(Output::Transmit));
-        self.outputs.extend(
-            self.outbox
-                .drain(..)
-                .map(|(ticket, frame)| Output::Send { ticket, frame }),
-        );
+        for frame in frames {
+            self.emit(Output::Transmit(frame));
+        }
+        while let Some((ticket, frame)) = self.outbox.pop_front() {
+            self.emit(Output::Send { ticket, frame });
+        }
     }
 
     fn subscribe_frame(&self, space: &str, password: Option<&str>) -> Frame {
@@ -509,8 +514,7 @@ impl<S: Clone> Session<S> {
                 match topic.as_deref().and_then(|t| self.subs.get(t)) {
                     Some(sub) => {
                         let sink = sub.sink.clone();
-                        self.outputs
-                            .push(Output::Deliver(sink, Err(Error::Decode(e))));
+                        self.emit(Output::Deliver(sink, Err(Error::Decode(e))));
                     }
                     None => self.report(Error::Decode(e)),
                 }
@@ -532,7 +536,7 @@ impl<S: Clone> Session<S> {
             if !sub.answered {
                 sub.answered = true;
                 debug!(space = ok.channel.id, "subscribed");
-                self.outputs.push(Output::Answer {
+                self.emit(Output::Answer {
                     space: ok.channel.id,
                     result: Ok(()),
                 });
@@ -566,7 +570,7 @@ impl<S: Clone> Session<S> {
             code,
             message,
         };
-        self.outputs.push(if sub.answered {
+        self.emit(if sub.answered {
             // A re-subscription after a reconnect: the stream learns why it ends.
             Output::Deliver(sub.sink, Err(error))
         } else {
@@ -586,7 +590,7 @@ impl<S: Clone> Session<S> {
 
     fn raw_event(&mut self, name: &str, args: &[&RawValue], attachments: Vec<Vec<u8>>) {
         if self.raw {
-            self.outputs.push(Output::Raw(RawEvent {
+            self.emit(Output::Raw(RawEvent {
                 name: name.to_owned(),
                 args: args.iter().map(|a| (*a).to_owned()).collect(),
                 attachments,
@@ -603,11 +607,9 @@ impl<S: Clone> Session<S> {
             .filter(|s| s.answered)
             .map(|s| s.sink.clone())
             .collect();
-        self.outputs.extend(
-            sinks
-                .into_iter()
-                .map(|sink| Output::Deliver(sink, Err(error.clone()))),
-        );
+        for sink in sinks {
+            self.emit(Output::Deliver(sink, Err(error.clone())));
+        }
     }
 }
 

@@ -46,8 +46,8 @@ impl Opener {
             })
             .collect::<Result<_, Error>>()?;
         // Checked for `ws://` too: a bad file is a mistake whatever the URL.
-        let extra_roots = extra_roots(config)?;
-        let tls = endpoint.tls.then(|| tls_config(&config.roots, extra_roots));
+        let roots = added_roots(config)?;
+        let tls = endpoint.tls.then(|| tls_config(&config.roots, roots));
         let limits = WebSocketConfig::default()
             .read_buffer_size(config.read_buffer)
             .max_message_size(Some(config.max_message_size))
@@ -124,30 +124,26 @@ pub(crate) fn scrub(text: String, token: &Token) -> String {
         .replace(&percent_encode(secret), "<redacted>")
 }
 
-/// The certificates of [`Builder::add_root_certificate`].
-fn extra_roots(config: &Builder) -> Result<Vec<CertificateDer<'static>>, Error> {
-    let mut certs = Vec::new();
+/// A store of the certificates of [`Builder::add_root_certificate`].
+fn added_roots(config: &Builder) -> Result<rustls::RootCertStore, Error> {
+    let mut roots = rustls::RootCertStore::empty();
     for pem in &config.extra_roots {
-        let before = certs.len();
+        let before = roots.len();
         for cert in CertificateDer::pem_slice_iter(pem) {
-            certs.push(cert.map_err(|e| Error::Certificate(e.to_string()))?);
+            let cert = cert.map_err(|e| Error::Certificate(e.to_string()))?;
+            roots
+                .add(cert)
+                .map_err(|e| Error::Certificate(e.to_string()))?;
         }
-        if certs.len() == before {
+        if roots.len() == before {
             return Err(Error::Certificate("no PEM certificate found".into()));
         }
     }
-    let mut check = rustls::RootCertStore::empty();
-    for cert in &certs {
-        check
-            .add(cert.clone())
-            .map_err(|e| Error::Certificate(e.to_string()))?;
-    }
-    Ok(certs)
+    Ok(roots)
 }
 
-/// The rustls configuration for `wss://`: the chosen roots plus the added ones, ring crypto.
-fn tls_config(which: &Roots, extra: Vec<CertificateDer<'static>>) -> Arc<rustls::ClientConfig> {
-    let mut roots = rustls::RootCertStore::empty();
+/// The rustls configuration for `wss://`: the added roots plus the chosen ones, ring crypto.
+fn tls_config(which: &Roots, mut roots: rustls::RootCertStore) -> Arc<rustls::ClientConfig> {
     match which {
         Roots::WebPki => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
         Roots::Native => {
@@ -156,10 +152,6 @@ fn tls_config(which: &Roots, extra: Vec<CertificateDer<'static>>) -> Arc<rustls:
             }
         }
         Roots::None => {}
-    }
-    for cert in extra {
-        // Each was added to a store once already, in `extra_roots`.
-        let _ = roots.add(cert);
     }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let tls = rustls::ClientConfig::builder_with_provider(provider)

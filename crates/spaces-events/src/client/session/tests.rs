@@ -75,7 +75,9 @@ fn connects_after_the_open_packet_and_subscribes_once_accepted() {
     s.start(Some("token=t&tokenType=jwt"), ms(t0, 20_000));
     assert!(sent(&mut s).is_empty(), "nothing before the open packet");
     s.text(OPEN, t0).unwrap();
+    assert!(s.wants_write(), "a burst of reads stops for the CONNECT");
     assert_eq!(sent(&mut s), ["40/chat?token=t&tokenType=jwt,"]);
+    assert!(!s.wants_write());
     s.text("40/chat,", t0).unwrap();
     let outputs: Vec<_> = s.outputs().collect();
     assert!(matches!(outputs[0], Output::Connected));
@@ -109,6 +111,7 @@ fn events_go_to_their_space_in_order() {
     for (space, id) in [("s1", "a"), ("s2", "b"), ("s3", "c"), ("s1", "d")] {
         s.text(&media(space, id), t0).unwrap();
     }
+    assert!(!s.wants_write(), "deliveries alone do not stop a burst");
     assert_eq!(
         delivered(&mut s),
         [
