@@ -8,6 +8,7 @@ import collections
 import enum
 import inspect
 import json
+import logging
 import threading
 import weakref
 from typing import Any, Awaitable, Callable, Generic, Iterator, Mapping, NamedTuple, Optional, TypeVar, Union
@@ -48,7 +49,8 @@ TokenProvider = Callable[[], Union[str, Awaitable[str]]]
 
 _BATCH = 256
 _live: weakref.WeakSet[Connection] = weakref.WeakSet()
-_token_threads: list[threading.Thread] = []
+_threads: list[threading.Thread] = []
+_log = logging.getLogger("spaces_events")
 
 
 @atexit.register
@@ -59,7 +61,7 @@ def _close_live_clients() -> None:
             connection.close().wait()
         except BaseException:  # exiting anyway
             pass
-    for thread in _token_threads:
+    for thread in _threads:
         thread.join(timeout=1.0)
 
 
@@ -91,6 +93,29 @@ async def _serve_tokens(connection: Connection, provider: TokenProvider) -> None
             connection.answer_token(str(token))
         except Exception as error:  # reported to the client as a token failure
             connection.answer_token(error=repr(error))
+
+
+def _log_change(change: tuple[str, str]) -> None:
+    level, message = change
+    _log.log(logging.getLevelName(level.upper()), "%s", message)
+
+
+async def _report_states(connection: Connection) -> None:
+    """Logs every state change after the first connection (a reconnect is a WARNING), so
+    failures are visible without configuration."""
+    while (change := await _wait(connection.next_state_change())) is not None:
+        _log_change(change)
+
+
+def _report_states_blocking(connection: Connection) -> None:
+    while (change := connection.next_state_change().wait()) is not None:
+        _log_change(change)
+
+
+def _start_thread(target: Callable[..., None], *args: Any) -> None:
+    thread = threading.Thread(target=target, args=args, name=f"spaces-events-{target.__name__}", daemon=True)
+    _threads.append(thread)
+    thread.start()
 
 
 def _serve_tokens_blocking(connection: Connection, provider: TokenProvider) -> None:
@@ -249,6 +274,7 @@ class AsyncClient(_ClientBase):
     """
 
     _tokens: Optional[asyncio.Task[None]] = None
+    _states: Optional[asyncio.Task[None]] = None
 
     async def connect(self) -> AsyncClient:
         """Connects; done by ``async with``. Raises ``AuthError`` if the token is rejected."""
@@ -257,6 +283,7 @@ class AsyncClient(_ClientBase):
                 self._tokens = asyncio.get_running_loop().create_task(
                     _serve_tokens(self._connection, self._provider))
             await _wait(self._connection.connect())
+            self._states = asyncio.get_running_loop().create_task(_report_states(self._connection))
         return self
 
     async def subscribe(self, space_id: str) -> AsyncSubscription:
@@ -281,8 +308,9 @@ class AsyncClient(_ClientBase):
     async def close(self) -> None:
         """Leaves the namespace and closes the connection; subscriptions end."""
         await _wait(self._connection.close())
-        if self._tokens is not None:
-            await self._tokens
+        for task in (self._tokens, self._states):
+            if task is not None:
+                await task
 
     async def __aenter__(self) -> AsyncClient:
         return await self.connect()
@@ -339,11 +367,9 @@ class Client(_ClientBase):
         """Connects; done by ``with``. Raises ``AuthError`` if the token is rejected."""
         if self._starting():
             if self._provider is not None:
-                thread = threading.Thread(target=_serve_tokens_blocking, args=(self._connection, self._provider),
-                                          name="spaces-events-tokens", daemon=True)
-                _token_threads.append(thread)
-                thread.start()
+                _start_thread(_serve_tokens_blocking, self._connection, self._provider)
             self._connection.connect().wait()
+            _start_thread(_report_states_blocking, self._connection)
         return self
 
     def subscribe(self, space_id: str) -> Subscription:

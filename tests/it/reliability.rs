@@ -223,6 +223,10 @@ async fn the_token_never_leaks() {
         "tracing captured nothing"
     );
     assert!(
+        logs.contains("WARN") && logs.contains("connection lost; reconnecting"),
+        "a reconnect is a warning: {logs}"
+    );
+    assert!(
         seen.iter().any(|s| s.contains("Not authorized")),
         "{seen:?}"
     );
@@ -313,4 +317,46 @@ async fn configuration_errors_fail_connect_at_once() {
         .unwrap_err();
     assert!(matches!(&error, Error::Url(_)), "{error:?}");
     assert!(error.is_config() && error.is_fatal());
+}
+
+/// 11. A first connection that cannot be made ends `connect()` within the connect timeout with
+/// `Error::Connect`, naming the URL (never the token) and the cause: refused, or a server that
+/// accepts TCP and then says nothing. (It used to retry silently forever.)
+#[tokio::test]
+async fn a_first_connection_that_fails_ends_connect_within_the_timeout() {
+    const SECRET: &str = "tok-SECRET-first";
+    let refused = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let refused_port = refused.local_addr().unwrap().port();
+    drop(refused);
+    // Accepts connections and never answers.
+    let mute = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let mute_port = mute.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = mute.accept().await {
+            held.push(socket);
+        }
+    });
+    for (port, cause) in [(refused_port, "refused"), (mute_port, "timed out")] {
+        let started = Instant::now();
+        let error = Client::builder(&format!("http://127.0.0.1:{port}/chat"), SECRET)
+            .connect_timeout(Duration::from_secs(2))
+            .connect()
+            .await
+            .unwrap_err();
+        let text = error.to_string();
+        assert!(
+            matches!(&error, Error::Connect { url, attempts: 1.., .. } if url == &format!("ws://127.0.0.1:{port}/socket.io/")),
+            "{error:?}"
+        );
+        assert!(text.to_lowercase().contains(cause), "{text}");
+        assert!(!format!("{text} {error:?}").contains("SECRET"), "{text}");
+        assert!(error.is_fatal());
+        // Bounded by the timeout; the margin only absorbs a slow machine.
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{:?}",
+            started.elapsed()
+        );
+    }
 }

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -24,6 +26,7 @@ from spaces_events import (
     RawEvent,
     SpacesError,
     SubscribeError,
+    TransportError,
 )
 
 FAST = {"reconnect_delay": 0.1, "reconnect_delay_max": 0.5}
@@ -259,3 +262,54 @@ def test_configuration_errors_are_config_errors():
     with pytest.raises(ConfigError, match="token_type"):
         Client("ws://127.0.0.1:1/chat", "t", token_type="basic")
     assert issubclass(ConfigError, SpacesError) and issubclass(ConfigError, ValueError)
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+    return port
+
+
+def test_a_first_connection_that_fails_raises_within_connect_timeout():
+    """A wrong URL fails ``connect()`` within ``connect_timeout``, naming the URL and the cause,
+    never the token (it used to wait silently forever)."""
+    mute = socket.socket()  # accepts TCP (the kernel's backlog) and never answers
+    mute.bind(("127.0.0.1", 0))
+    mute.listen(8)
+    try:
+        cases = [(_closed_port(), "refused"), (mute.getsockname()[1], "timed out")]
+        for port, cause in cases:
+            url = f"http://127.0.0.1:{port}/chat"
+
+            async def main() -> None:
+                await AsyncClient(url, "tok-SECRET-py", connect_timeout=1.0).connect()
+
+            for attempt in (lambda: asyncio.run(main()),
+                            lambda: Client(url, "tok-SECRET-py", connect_timeout=1.0).connect()):
+                started = time.monotonic()
+                with pytest.raises(TransportError) as caught:
+                    attempt()
+                text = str(caught.value)
+                assert f"could not connect to ws://127.0.0.1:{port}/socket.io/" in text
+                assert cause in text.lower() and "SECRET" not in text + repr(caught.value)
+                assert time.monotonic() - started < 10  # bounded by connect_timeout; margin for slow machines
+    finally:
+        mute.close()
+
+
+def test_reconnects_are_warnings_on_the_spaces_events_logger(peer: NodePeer, caplog: pytest.LogCaptureFixture):
+    async def main() -> None:
+        async with AsyncClient(peer.url, "good", **FAST) as client:
+            sub = await client.subscribe("space-1")
+            peer.command(cmd="drop")
+            peer.wait_for(lambda e: e["ev"] == "subscribe", 2)
+            peer.emit("space-1", media_event("space-1", 1))
+            async for _ in sub:
+                break
+
+    with caplog.at_level(logging.INFO, logger="spaces_events"):
+        asyncio.run(main())
+    lost = [r for r in caplog.records if r.name == "spaces_events" and "connection lost" in r.getMessage()]
+    assert lost and lost[0].levelno == logging.WARNING, caplog.text
+    assert "retrying in" in lost[0].getMessage() and "attempt 1" in lost[0].getMessage()

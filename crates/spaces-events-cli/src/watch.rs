@@ -41,6 +41,9 @@ pub(crate) struct Watch {
     /// Give up (exit 5) after this many failed connection attempts in a row; default: never.
     #[arg(long, value_name = "N")]
     max_retries: Option<u32>,
+    /// Seconds the first connection may take (retried with backoff within them); then exit 5.
+    #[arg(long, value_name = "SECONDS", default_value_t = 20.0)]
+    connect_timeout: f64,
     /// Extra handshake header, `Name: value` (e.g. `Origin: https://spaces.avayacloud.com`).
     #[arg(long = "header", value_name = "HEADER")]
     headers: Vec<String>,
@@ -131,6 +134,13 @@ async fn watch(args: Watch, token: String, record: Option<PathBuf>) -> ExitCode 
             max_attempts: args.max_retries,
             ..Reconnect::default()
         });
+    match Duration::try_from_secs_f64(args.connect_timeout) {
+        Ok(timeout) => builder = builder.connect_timeout(timeout),
+        Err(e) => {
+            eprintln!("error: --connect-timeout {}: {e}", args.connect_timeout);
+            return ExitCode::from(USAGE);
+        }
+    }
     for header in &args.headers {
         let Some((name, value)) = header.split_once(':') else {
             eprintln!("error: --header {header:?} is not `Name: value`");
@@ -240,7 +250,7 @@ pub(crate) fn fail(error: &Error) -> ExitCode {
     ExitCode::from(match error {
         Error::Auth(_) => AUTH_REJECTED,
         Error::SubscribeRefused { .. } => SUBSCRIPTION_REFUSED,
-        Error::GaveUp { .. } => GAVE_UP,
+        Error::Connect { .. } | Error::GaveUp { .. } => GAVE_UP,
         // `--url` and `--header` are the only configuration the command line gives.
         e if e.is_config() => USAGE,
         _ => OTHER,
@@ -253,9 +263,14 @@ async fn report_states(states: StateChanges) {
     while let Some(state) = states.next().await {
         match state {
             ConnectionState::Connected => eprintln!("connected"),
-            ConnectionState::Reconnecting { attempt, reason } => {
-                eprintln!("connection lost ({reason}); reconnecting, attempt {attempt}");
-            }
+            ConnectionState::Reconnecting {
+                attempt,
+                reason,
+                delay,
+            } => eprintln!(
+                "connection lost: {reason}; retrying in {:.1} s, attempt {attempt}",
+                delay.as_secs_f64()
+            ),
             _ => {}
         }
     }

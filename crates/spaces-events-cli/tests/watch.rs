@@ -81,7 +81,17 @@ async fn jsonl_shows_what_socket_io_client_receives_across_a_drop() {
         expected.push(line);
     }
     assert_eq!(stdout.lines().collect::<Vec<_>>(), expected, "{stderr}");
-    assert!(stderr.contains("reconnecting"), "{stderr}");
+    // Every failure is visible: a status line on stderr, plain text when it is not a terminal.
+    assert!(
+        stderr.contains("connection lost: ")
+            && stderr.contains("; retrying in ")
+            && stderr.contains(" s, attempt 1"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains('\x1b'),
+        "no colour codes off a terminal: {stderr:?}"
+    );
 }
 
 #[tokio::test]
@@ -136,6 +146,37 @@ async fn giving_up_exits_5() {
     assert_eq!(code, Some(5), "{stderr}");
     assert!(
         stderr.contains("gave up after 2 connection attempts"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test]
+async fn a_first_connection_that_fails_exits_5_naming_the_url() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new(env!("CARGO_BIN_EXE_spaces-events"))
+        .args(["watch", "--url", &format!("http://127.0.0.1:{port}/chat")])
+        .args(["--space", "s", "--connect-timeout", "1"])
+        .env("SPACES_TOKEN", "tok-SECRET-cli")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let (code, _, stderr) = finish(child).await;
+    assert_eq!(code, Some(5), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "could not connect to ws://127.0.0.1:{port}/socket.io/"
+        )),
+        "{stderr}"
+    );
+    assert!(stderr.to_lowercase().contains("refused"), "{stderr}");
+    assert!(
+        !stderr.contains("SECRET") && !stderr.contains('\x1b'),
         "{stderr}"
     );
 }

@@ -13,13 +13,14 @@ use std::os::unix::net::UnixStream;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use futures_util::FutureExt;
+use futures_util::stream::Skip;
+use futures_util::{FutureExt, StreamExt};
 use pyo3::prelude::*;
 use pyo3::types::PyList;
 use spaces_events::MediaSessionEvent;
 use spaces_events::client::{
-    Builder, Client, ConnectionState, Error, RawEvent, RawEvents, Reconnect, Subscription, Token,
-    TokenType,
+    Builder, Client, ConnectionState, Error, RawEvent, RawEvents, Reconnect, StateChanges,
+    Subscription, Token, TokenType,
 };
 use spaces_events::types::SendMediaSessionEvents;
 use tokio::sync::{mpsc, oneshot};
@@ -47,6 +48,8 @@ enum Outcome {
     Events(Source),
     Batch(Vec<Result<MediaSessionEvent, Error>>),
     RawBatch(Vec<RawEvent>),
+    /// A state change as `(level, message)` for the `spaces_events` logger; `None` at the end.
+    State(Option<(&'static str, String)>),
     Failed(Error),
 }
 
@@ -96,6 +99,7 @@ impl Pending {
             Some(Outcome::Events(source)) => Ok(Bound::new(py, Events::new(source))?.into_any()),
             Some(Outcome::Batch(items)) => batch(py, items),
             Some(Outcome::RawBatch(events)) => raw_batch(py, events),
+            Some(Outcome::State(change)) => Ok(change.into_pyobject(py)?.into_any()),
             Some(Outcome::Failed(error)) => Err(client_error(py, error)),
         }
     }
@@ -187,6 +191,8 @@ pub(crate) struct Connection {
     client: Arc<OnceLock<Client>>,
     requests: Arc<tokio::sync::Mutex<mpsc::Receiver<TokenReply>>>,
     reply: Arc<Mutex<Option<TokenReply>>>,
+    /// The changes after the first connection, once connected.
+    states: Arc<tokio::sync::Mutex<Option<Skip<StateChanges>>>>,
 }
 
 impl Connection {
@@ -260,6 +266,7 @@ impl Connection {
             client: Arc::new(OnceLock::new()),
             requests: Arc::new(tokio::sync::Mutex::new(requests)),
             reply: Arc::new(Mutex::new(None)),
+            states: Arc::new(tokio::sync::Mutex::new(None)),
         })
     }
 
@@ -268,10 +275,12 @@ impl Connection {
         let builder = self.builder.lock().expect("builder lock").take();
         let builder = builder
             .ok_or_else(|| pyo3::exceptions::PyRuntimeError::new_err("already connected"))?;
-        let client = self.client.clone();
+        let (client, states) = (self.client.clone(), self.states.clone());
         Pending::spawn(async move {
             match builder.connect().await {
                 Ok(connected) => {
+                    // The first is the state now ("connected"), not a change.
+                    *states.lock().await = Some(connected.state_changes().skip(1));
                     let _ = client.set(connected);
                     Outcome::Done
                 }
@@ -292,6 +301,38 @@ impl Connection {
                 }
                 None => Outcome::Flag(false),
             }
+        })
+    }
+
+    /// Resolves with the next state change after the first connection as `(level, message)`
+    /// for the `spaces_events` logger, or `None` once the client ended.
+    fn next_state_change(&self) -> PyResult<Pending> {
+        let states = self.states.clone();
+        Pending::spawn(async move {
+            let mut states = states.lock().await;
+            let change = match states.as_mut() {
+                Some(changes) => changes.next().await,
+                None => None,
+            };
+            Outcome::State(change.map(|state| match state {
+                ConnectionState::Reconnecting {
+                    attempt,
+                    reason,
+                    delay,
+                } => (
+                    "warning",
+                    format!(
+                        "connection lost: {reason}; retrying in {:.1} s, attempt {attempt}",
+                        delay.as_secs_f64()
+                    ),
+                ),
+                ConnectionState::Connected => ("info", "reconnected".to_owned()),
+                ConnectionState::Closed { error: Some(e) } => {
+                    ("warning", format!("client closed: {e}"))
+                }
+                ConnectionState::Closed { error: None } => ("info", "closed".to_owned()),
+                _ => ("debug", format!("{state:?}")),
+            }))
         })
     }
 

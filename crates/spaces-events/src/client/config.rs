@@ -305,7 +305,9 @@ impl Builder {
         self
     }
 
-    /// Time allowed for one connection attempt, up to the namespace acknowledgement (20 s).
+    /// Time allowed for one connection attempt, up to the namespace acknowledgement (20 s); the
+    /// first connection, retries included, must succeed within it or `connect()` fails with
+    /// [`Error::Connect`].
     ///
     /// ```no_run
     /// # use spaces_events::client::{Client, PRODUCTION_URL};
@@ -423,7 +425,8 @@ impl Builder {
     /// # Errors
     /// Before any attempt, a configuration error: [`Error::Url`], [`Error::Header`],
     /// [`Error::Certificate`]. Then [`Error::Auth`] when the token is rejected, [`Error::Tls`]
-    /// for an untrusted certificate, [`Error::GaveUp`] when the reconnect policy's attempt limit
+    /// for an untrusted certificate, [`Error::Connect`] when no connection is made within the
+    /// connect timeout, [`Error::GaveUp`] when the reconnect policy's attempt limit
     /// is reached first.
     pub async fn connect(self) -> Result<super::Client, Error> {
         super::Client::connect_with(self).await

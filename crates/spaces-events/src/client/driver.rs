@@ -11,7 +11,7 @@ use serde_json::value::RawValue;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::{Instant, sleep_until, timeout};
 use tokio_tungstenite::tungstenite::{self, Message};
-use tracing::{info, warn};
+use tracing::warn;
 
 use super::backpressure::{Backlog, Delivery, Outcome};
 use super::config::{Builder, Endpoint, Token, TokenSource};
@@ -108,26 +108,36 @@ impl Driver {
     /// Connects and reconnects until shut down or a fatal error.
     pub(crate) async fn run(mut self) {
         let fixed = matches!(self.config.token, TokenSource::Fixed(_));
-        let mut policy = Policy::new(self.config.reconnect.clone(), fixed);
+        let first_by = std::time::Instant::now() + self.config.connect_timeout;
+        let url = self.endpoint.base.clone();
+        let mut policy = Policy::new(self.config.reconnect.clone(), fixed, url, first_by);
         let fatal = loop {
             let (end, token) = match self.token().await {
                 Ok(token) => match policy.check(&token) {
-                    Ok(()) => (self.connection(&token).await, Some(token)),
+                    Ok(()) => (
+                        self.connection(&token, policy.first_by()).await,
+                        Some(token),
+                    ),
                     Err(error) => break Some(error),
                 },
                 Err(end) => (end, None),
             };
             let accepted = self.session.reset();
-            match policy.next(end, token.as_ref(), accepted) {
+            let now = std::time::Instant::now();
+            match policy.next(end, token.as_ref(), accepted, now) {
                 Next::Stop(fatal) => break fatal,
                 Next::Retry {
                     attempt,
                     delay,
                     reason,
                 } => {
-                    info!(attempt, ?delay, %reason, "reconnecting");
-                    self.state
-                        .send_replace(ConnectionState::Reconnecting { attempt, reason });
+                    // Visible without configuration: a reconnecting client is not healthy.
+                    warn!(attempt, ?delay, %reason, "connection lost; reconnecting");
+                    self.state.send_replace(ConnectionState::Reconnecting {
+                        attempt,
+                        reason,
+                        delay,
+                    });
                     if self.idle(delay).await.is_err() {
                         break None;
                     }
@@ -242,13 +252,18 @@ impl Driver {
         }
     }
 
-    /// One connection, from the TCP connect to its end.
-    async fn connection(&mut self, token: &Token) -> End {
-        let accept_by = Instant::now() + self.config.connect_timeout;
+    /// One connection, from the TCP connect to its end; the namespace must accept it within the
+    /// connect timeout, and by `first_by` if given (the first connection's deadline).
+    async fn connection(&mut self, token: &Token, first_by: Option<std::time::Instant>) -> End {
+        let now = Instant::now();
+        let mut accept_by = now + self.config.connect_timeout;
+        if let Some(first_by) = first_by {
+            accept_by = accept_by.min(Instant::from_std(first_by));
+        }
         let auth = self.endpoint.auth_query(token, self.config.token_type);
         let url = self.endpoint.url(&auth);
         let mut ws = tokio::select! {
-            result = timeout(self.config.connect_timeout, self.opener.open(&url, token)) => match result {
+            result = timeout(accept_by - now, self.opener.open(&url, token)) => match result {
                 Ok(Ok(ws)) => ws,
                 Ok(Err(end)) => return end,
                 Err(_) => return End::Lost(Error::Timeout(Timeout::Connect)),

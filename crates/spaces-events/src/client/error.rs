@@ -85,6 +85,23 @@ pub enum Error {
     /// reconnect policy; a subscription's answer is returned to `subscribe`.
     #[error("timed out waiting for {0}")]
     Timeout(Timeout),
+    /// The first connection did not succeed within the connect timeout
+    /// ([`Builder::connect_timeout`](super::Builder::connect_timeout)); failed attempts were
+    /// retried with backoff inside it. Returned by `connect()`. Check the URL, the network and
+    /// the server; `last` says why the last attempt failed. (After a first success the client
+    /// reconnects without limit, under the reconnect policy.)
+    #[error(
+        "could not connect to {url} within the connect timeout ({attempts} attempt(s)): {last}"
+    )]
+    Connect {
+        /// The websocket URL, without its query (which holds the token).
+        url: String,
+        /// How many attempts were made.
+        attempts: u32,
+        /// Why the last one failed.
+        #[source]
+        last: Box<Error>,
+    },
     /// The reconnect policy's attempt limit was reached. Fatal.
     #[error("gave up after {attempts} connection attempts; last error: {last}")]
     GaveUp {
@@ -152,7 +169,11 @@ impl Error {
         self.is_config()
             || matches!(
                 self,
-                Error::Auth(_) | Error::GaveUp { .. } | Error::Closed | Error::Tls { .. }
+                Error::Auth(_)
+                    | Error::Connect { .. }
+                    | Error::GaveUp { .. }
+                    | Error::Closed
+                    | Error::Tls { .. }
             )
     }
 

@@ -27,7 +27,10 @@
 //! - **Connecting.** The token goes in the URL query (`token`, `tokenType`) and, by default, in
 //!   the namespace CONNECT packet too, as socket.io-client 2.x does. CONNECT is sent right after
 //!   the Engine.IO open packet, without waiting for `40` (socket.io 2.0.4 may never send it).
-//!   Subscriptions and sends wait until the namespace accepts the connection.
+//!   Subscriptions and sends wait until the namespace accepts the connection. The first
+//!   connection must succeed within [`Builder::connect_timeout`] (failed attempts are retried
+//!   with backoff inside it), or `connect()` fails with [`Error::Connect`], naming the URL and
+//!   the last cause.
 //! - **Heartbeat.** The client pings at the server's `pingInterval`; when nothing at all arrives
 //!   within the deadline after a ping (the server's `pingTimeout`, or shorter, see
 //!   [`Builder::heartbeat_deadline`]) the link is dead and the client reconnects. Heartbeats do not
@@ -42,7 +45,8 @@
 //!   client reconnects with exponential backoff and jitter ([`Reconnect`]), asks the token
 //!   provider for a token before every attempt, and re-subscribes every active subscription.
 //!   Streams go on by themselves; events the server sent while disconnected are lost
-//!   (Socket.IO 2 has no replay). [`Client::state_changes`] shows each transition.
+//!   (Socket.IO 2 has no replay). [`Client::state_changes`] shows each transition, and every
+//!   failure is a `warn` event. After the first success there is no attempt limit by default.
 //! - **Authentication.** A namespace ERROR (`44/chat,"Not authorized"`) or HTTP 401/403 is
 //!   [`Error::Auth`]. The client asks the provider for a new token; it stops at once if it gets
 //!   the rejected token back, and after three rejections in a row in any case.
@@ -109,6 +113,8 @@ pub enum ConnectionState {
         attempt: u32,
         /// Why.
         reason: Error,
+        /// How long until the attempt.
+        delay: std::time::Duration,
     },
     /// The client stopped: closed by the application (`error` is `None`), or a fatal error.
     Closed {

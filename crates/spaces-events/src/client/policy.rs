@@ -2,9 +2,10 @@
 //!
 //! After each connection ends, [`Policy::next`] decides between another attempt (after a delay)
 //! and stopping, from how it ended, whether the namespace had accepted it, and the history:
-//! attempts since the last success, tokens rejected in a row, the last rejected token.
+//! attempts since the last success, tokens rejected in a row, the last rejected token, and
+//! whether any connection ever succeeded — the first one must, within the connect timeout.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::Error;
 use super::config::{Reconnect, Token};
@@ -42,6 +43,10 @@ pub(crate) enum Next {
 #[derive(Debug)]
 pub(crate) struct Policy {
     reconnect: Reconnect,
+    /// Where the client connects (without the query), for [`Error::Connect`].
+    url: String,
+    /// Until when the first connection must succeed; `None` once one did.
+    first_by: Option<Instant>,
     /// A fixed token is rejected again if retried: no point.
     fixed_token: bool,
     /// Attempts since the namespace last accepted a connection.
@@ -53,9 +58,17 @@ pub(crate) struct Policy {
 }
 
 impl Policy {
-    pub(crate) fn new(reconnect: Reconnect, fixed_token: bool) -> Self {
+    /// A policy for a client of `url` whose first connection must succeed by `first_by`.
+    pub(crate) fn new(
+        reconnect: Reconnect,
+        fixed_token: bool,
+        url: String,
+        first_by: Instant,
+    ) -> Self {
         Policy {
             reconnect,
+            url,
+            first_by: Some(first_by),
             fixed_token,
             attempt: 0,
             auth_failures: 0,
@@ -75,9 +88,26 @@ impl Policy {
         }
     }
 
-    /// Decides after a connection made with `token` (`None`: none was had) ended as `end`;
-    /// `accepted` says whether the namespace had accepted it.
-    pub(crate) fn next(&mut self, end: End, token: Option<&Token>, accepted: bool) -> Next {
+    /// Until when the first connection must succeed, while none has.
+    pub(crate) fn first_by(&self) -> Option<Instant> {
+        self.first_by
+    }
+
+    /// Decides, at `now`, after a connection made with `token` (`None`: none was had) ended as
+    /// `end`; `accepted` says whether the namespace had accepted it.
+    pub(crate) fn next(
+        &mut self,
+        end: End,
+        token: Option<&Token>,
+        accepted: bool,
+        now: Instant,
+    ) -> Next {
+        if accepted {
+            self.first_by = None;
+        }
+        // Only a lost connection counts against the first connection's deadline: a rejected
+        // token is an authentication error whenever it happens.
+        let lost = matches!(end, End::Lost(_));
         let reason = match end {
             End::Shutdown => return Next::Stop(None),
             End::Fatal(error) => return Next::Stop(Some(error)),
@@ -115,9 +145,17 @@ impl Policy {
                 last: Box::new(reason),
             }));
         }
+        let delay = self.reconnect.delay(self.attempt);
+        if lost && self.first_by.is_some_and(|by| now + delay >= by) {
+            return Next::Stop(Some(Error::Connect {
+                url: self.url.clone(),
+                attempts: self.attempt,
+                last: Box::new(reason),
+            }));
+        }
         Next::Retry {
             attempt: self.attempt,
-            delay: self.reconnect.delay(self.attempt),
+            delay,
             reason,
         }
     }
@@ -131,6 +169,17 @@ mod tests {
         End::Lost(Error::transport("reset"))
     }
 
+    /// A policy whose first connection has an hour.
+    fn policy(reconnect: Reconnect, fixed_token: bool) -> Policy {
+        let now = Instant::now();
+        Policy::new(
+            reconnect,
+            fixed_token,
+            "ws://h/socket.io/".into(),
+            now + Duration::from_secs(3600),
+        )
+    }
+
     fn attempt(next: Next) -> u32 {
         match next {
             Next::Retry { attempt, .. } => attempt,
@@ -140,10 +189,10 @@ mod tests {
 
     #[test]
     fn attempts_count_until_a_connection_is_accepted() {
-        let mut p = Policy::new(Reconnect::default(), true);
-        assert_eq!(attempt(p.next(lost(), None, false)), 1);
-        assert_eq!(attempt(p.next(lost(), None, false)), 2);
-        assert_eq!(attempt(p.next(lost(), None, true)), 1);
+        let mut p = policy(Reconnect::default(), true);
+        assert_eq!(attempt(p.next(lost(), None, false, Instant::now())), 1);
+        assert_eq!(attempt(p.next(lost(), None, false, Instant::now())), 2);
+        assert_eq!(attempt(p.next(lost(), None, true, Instant::now())), 1);
     }
 
     #[test]
@@ -152,50 +201,50 @@ mod tests {
             max_attempts: Some(2),
             ..Reconnect::default()
         };
-        let mut p = Policy::new(reconnect, true);
-        assert_eq!(attempt(p.next(lost(), None, false)), 1);
+        let mut p = policy(reconnect, true);
+        assert_eq!(attempt(p.next(lost(), None, false, Instant::now())), 1);
         assert!(matches!(
-            p.next(lost(), None, false),
+            p.next(lost(), None, false, Instant::now()),
             Next::Stop(Some(Error::GaveUp { attempts: 2, .. }))
         ));
     }
 
     #[test]
     fn a_fixed_token_is_not_retried_after_rejection() {
-        let mut p = Policy::new(Reconnect::default(), true);
+        let mut p = policy(Reconnect::default(), true);
         let t = Token::new("t");
         assert!(matches!(
-            p.next(End::Rejected("no".into()), Some(&t), true),
+            p.next(End::Rejected("no".into()), Some(&t), true, Instant::now()),
             Next::Stop(Some(Error::Auth(reason))) if reason == "no"
         ));
     }
 
     #[test]
     fn a_provider_gets_three_rejections_and_never_the_same_token_twice() {
-        let mut p = Policy::new(Reconnect::default(), false);
+        let mut p = policy(Reconnect::default(), false);
         let (a, b) = (Token::new("a"), Token::new("b"));
         assert_eq!(
-            attempt(p.next(End::Rejected("no".into()), Some(&a), false)),
+            attempt(p.next(End::Rejected("no".into()), Some(&a), false, Instant::now())),
             1
         );
         assert!(matches!(p.check(&a), Err(Error::Auth(reason)) if reason == "no"));
         assert!(p.check(&b).is_ok());
         assert_eq!(
-            attempt(p.next(End::Rejected("no".into()), Some(&b), false)),
+            attempt(p.next(End::Rejected("no".into()), Some(&b), false, Instant::now())),
             2
         );
         assert!(p.check(&a).is_ok());
         assert!(matches!(
-            p.next(End::Rejected("no".into()), Some(&a), false),
+            p.next(End::Rejected("no".into()), Some(&a), false, Instant::now()),
             Next::Stop(Some(Error::Auth(_)))
         ));
     }
 
     #[test]
     fn shutdown_and_fatal_stop() {
-        let mut p = Policy::new(Reconnect::default(), true);
+        let mut p = policy(Reconnect::default(), true);
         assert!(matches!(
-            p.next(End::Shutdown, None, true),
+            p.next(End::Shutdown, None, true, Instant::now()),
             Next::Stop(None)
         ));
         let tls = Error::Tls {
@@ -203,8 +252,40 @@ mod tests {
             source: None,
         };
         assert!(matches!(
-            p.next(End::Fatal(tls), None, false),
+            p.next(End::Fatal(tls), None, false, Instant::now()),
             Next::Stop(Some(Error::Tls { .. }))
         ));
+    }
+
+    #[test]
+    fn the_first_connection_must_succeed_within_the_connect_timeout() {
+        let now = Instant::now();
+        let mut p = Policy::new(
+            Reconnect::default(),
+            true,
+            "ws://h/socket.io/".into(),
+            now + Duration::from_secs(3),
+        );
+        // Backoff (0.5–1.5 s) still fits in the 3 s.
+        assert_eq!(attempt(p.next(lost(), None, false, now)), 1);
+        let later = now + Duration::from_millis(2900);
+        match p.next(lost(), None, false, later) {
+            Next::Stop(Some(Error::Connect {
+                url,
+                attempts: 2,
+                last,
+            })) => {
+                assert_eq!(url, "ws://h/socket.io/");
+                assert!(last.to_string().contains("reset"), "{last}");
+            }
+            other => panic!("{other:?}"),
+        }
+        // Once a connection succeeded, no deadline applies.
+        let mut p = Policy::new(Reconnect::default(), true, "ws://h/".into(), now);
+        assert_eq!(
+            attempt(p.next(lost(), None, true, now + Duration::from_secs(60))),
+            1
+        );
+        assert_eq!(p.first_by(), None);
     }
 }
