@@ -1,5 +1,6 @@
 //! `spaces-events sim` and `demo`: the local simulator of the Spaces socket server.
 
+use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -22,6 +23,16 @@ pub(crate) struct Sim {
     /// The token clients must present.
     #[arg(long, default_value = spaces_sim::DEFAULT_TOKEN)]
     token: String,
+    /// Reject every token (to try how a client handles `44/chat,"Not authorized"`).
+    #[arg(long)]
+    reject_token: bool,
+    /// Refuse subscriptions to this space (SUBSCRIBE_CHANNEL_FAILED `not.a.member`); repeatable.
+    #[arg(long = "refuse-space", value_name = "ID")]
+    refuse_spaces: Vec<String>,
+    /// When the scenario starts: when the first client subscribes, or as soon as the simulator
+    /// runs.
+    #[arg(long, value_enum, default_value_t = Start::Subscribe)]
+    start: Start,
     /// Play the scenario again and again.
     #[arg(long = "loop")]
     looping: bool,
@@ -31,6 +42,12 @@ pub(crate) struct Sim {
     /// The heartbeat announced to clients, in milliseconds: ping timeout.
     #[arg(long, default_value_t = 60_000, value_name = "MS")]
     ping_timeout: u64,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Start {
+    Subscribe,
+    Now,
 }
 
 #[derive(Args)]
@@ -52,6 +69,7 @@ pub(crate) fn sim(args: Sim) -> ExitCode {
         .addr(args.addr)
         .token(&args.token)
         .looping(args.looping)
+        .start_on_subscribe(args.start == Start::Subscribe)
         .heartbeat(
             Duration::from_millis(args.ping_interval),
             Duration::from_millis(args.ping_timeout),
@@ -69,19 +87,38 @@ pub(crate) fn sim(args: Sim) -> ExitCode {
             }
         }
     }
+    if std::env::var_os("RUST_LOG").is_none() {
+        // What the simulator sees (connections, subscriptions, the scenario), on stderr.
+        tracing_subscriber::fmt()
+            .with_env_filter("spaces_sim=info")
+            .with_target(false)
+            .with_ansi(std::io::stderr().is_terminal())
+            .with_writer(std::io::stderr)
+            .init();
+    }
     let result = runtime().and_then(|rt| {
         rt.block_on(async {
             let sim = simulator.start().await?;
+            if args.reject_token {
+                sim.set_tokens(&[]);
+            }
+            for space in &args.refuse_spaces {
+                sim.refuse_space(space);
+            }
             let spaces = sim.scenario().spaces();
             println!("url: {}", sim.url());
             println!("token: {}", sim.token());
             println!("spaces: {}", spaces.join(" "));
             eprintln!(
                 "try: SPACES_TOKEN={} spaces-events watch --url {} --space {}\n\
-                 The scenario starts at the first subscription. Ctrl-C stops.",
+                 The scenario starts {}. Ctrl-C stops.",
                 sim.token(),
                 sim.url(),
-                spaces.first().map_or(DEMO_SPACE, String::as_str)
+                spaces.first().map_or(DEMO_SPACE, String::as_str),
+                match args.start {
+                    Start::Subscribe => "at the first subscription",
+                    Start::Now => "now",
+                }
             );
             tokio::signal::ctrl_c().await
         })

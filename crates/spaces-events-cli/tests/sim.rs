@@ -155,3 +155,69 @@ async fn a_bad_scenario_file_is_named_with_its_line() {
     assert!(stderr.contains("line 2: "), "{stderr}");
     let _ = std::fs::remove_file(&file);
 }
+
+/// `sim` in the background; its URL (read off its stdout, all three lines it prints, so that
+/// none is written to a closed pipe).
+async fn start_sim(args: &[&str]) -> (tokio::process::Child, String) {
+    let mut sim = bin().arg("sim").args(args).spawn().expect("runs");
+    let mut lines = BufReader::new(sim.stdout.take().expect("stdout")).lines();
+    let mut printed = Vec::new();
+    while printed.len() < 3 {
+        printed.push(lines.next_line().await.unwrap().expect("url, token, spaces"));
+    }
+    let url = printed[0].strip_prefix("url: ").expect("url first").to_owned();
+    (sim, url)
+}
+
+/// What `sim` logged on stderr until it was stopped.
+async fn sim_log(mut sim: tokio::process::Child) -> String {
+    sim.start_kill().unwrap();
+    let out = sim.wait_with_output().await.unwrap();
+    String::from_utf8(out.stderr).unwrap()
+}
+
+#[tokio::test]
+async fn sim_explains_itself_and_refuses_or_rejects_on_request() {
+    let (sim, url) = start_sim(&["--refuse-space", "closed-space"]).await;
+    let watch = |space: &'static str| {
+        let mut command = bin();
+        command
+            .args([
+                "watch", "--url", &url, "--space", space, "--format", "jsonl",
+            ])
+            .args(["--max-events", "11"])
+            .env("SPACES_TOKEN", spaces_sim::DEFAULT_TOKEN);
+        command
+    };
+    let (code, _, stderr) = output(&mut watch("closed-space")).await;
+    assert_eq!(code, Some(4), "{stderr}");
+    let (code, _, stderr) = output(&mut watch("")).await;
+    assert_eq!(code, Some(4), "an empty space id is refused: {stderr}");
+    let (code, stdout, stderr) = output(&mut watch(DEMO_SPACE)).await;
+    assert_eq!((code, stdout.lines().count()), (Some(0), 11), "{stderr}");
+    let log = sim_log(sim).await;
+    for line in [
+        "client connected",
+        "subscription refused (not.a.member)",
+        "subscription refused: no space id",
+        "subscribed",
+        "scenario started",
+        "scenario finished; it plays once",
+    ] {
+        assert!(log.contains(line), "{line:?} not in {log}");
+    }
+    assert!(
+        !log.contains('\x1b'),
+        "no colour codes off a terminal: {log:?}"
+    );
+
+    let (sim, url) = start_sim(&["--reject-token"]).await;
+    let (code, _, stderr) = output(
+        bin()
+            .args(["watch", "--url", &url, "--space", DEMO_SPACE])
+            .env("SPACES_TOKEN", spaces_sim::DEFAULT_TOKEN),
+    )
+    .await;
+    assert_eq!(code, Some(3), "{stderr}");
+    assert!(sim_log(sim).await.contains("client rejected"));
+}

@@ -38,6 +38,7 @@ use socketioxide::handler::ConnectHandler;
 use tokio::net::TcpListener;
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
+use tracing::info;
 
 pub use scenario::{DEMO_SPACE, MEDIA_SESSION_RESPONSE, Scenario, ScenarioError, Step};
 
@@ -68,6 +69,8 @@ pub struct Simulator {
     tokens: Vec<String>,
     source: Source,
     looping: bool,
+    /// The scenario waits for the first subscription (else it starts with the simulator).
+    on_subscribe: bool,
     ping_interval: Duration,
     ping_timeout: Duration,
 }
@@ -87,6 +90,7 @@ impl Simulator {
             tokens: vec![DEFAULT_TOKEN.to_owned()],
             source: Source::Meeting,
             looping: false,
+            on_subscribe: true,
             ping_interval: Duration::from_secs(25),
             ping_timeout: Duration::from_secs(60),
         }
@@ -113,6 +117,13 @@ impl Simulator {
     /// Plays the scenario again and again (2 s apart).
     pub fn looping(mut self, on: bool) -> Self {
         self.looping = on;
+        self
+    }
+
+    /// Starts the scenario when the first client subscribes (`true`, the default), or as soon as
+    /// the simulator starts (`false`).
+    pub fn start_on_subscribe(mut self, on: bool) -> Self {
+        self.on_subscribe = on;
         self
     }
 
@@ -158,6 +169,7 @@ impl Simulator {
                 shared.clone(),
                 self.source,
                 self.looping,
+                self.on_subscribe,
                 played,
             )),
         ];
@@ -306,6 +318,7 @@ async fn authenticate(
     let type_ok = matches!(param("tokenType").as_deref(), Some("jwt" | "oauth"));
     if token_ok && type_ok {
         shared.connections.fetch_add(1, Ordering::SeqCst);
+        info!(sid = %socket.id, "client connected");
         // Here, not in the connect handler: socketioxide acknowledges the namespace and then
         // spawns that handler, so an event the client sends at once could find no handler.
         // (socket.io 2.0.4 runs its `connection` handlers before reading further packets.)
@@ -313,6 +326,7 @@ async fn authenticate(
         Ok(())
     } else {
         shared.rejections.fetch_add(1, Ordering::SeqCst);
+        info!(sid = %socket.id, "client rejected: wrong token or tokenType");
         Err(Rejected)
     }
 }
@@ -349,12 +363,14 @@ async fn on_subscribe(
     State(shared): State<Arc<Shared>>,
 ) {
     let channel = &payload["channel"];
-    let Some(space) = channel["_id"].as_str() else {
+    let Some(space) = channel["_id"].as_str().filter(|s| !s.is_empty()) else {
+        info!(sid = %socket.id, "subscription refused: no space id");
         let _ = socket.emit("SUBSCRIBE_CHANNEL_FAILED", &json!({ "channel": channel,
             "error": { "code": "invalid.parameters", "message": "channel data was not provided" } }));
         return;
     };
     if shared.refused.lock().expect("refused lock").contains(space) {
+        info!(sid = %socket.id, space, "subscription refused (not.a.member)");
         let _ = socket.emit(
             "SUBSCRIBE_CHANNEL_FAILED",
             &json!({ "channel": channel,
@@ -368,6 +384,7 @@ async fn on_subscribe(
         &json!({ "channel": channel, "dtsid": "1234", "sessionId": socket.id.to_string() }),
     );
     shared.subscriptions.fetch_add(1, Ordering::SeqCst);
+    info!(sid = %socket.id, space, "subscribed");
     shared.subscribed.notify_one();
 }
 
@@ -379,25 +396,33 @@ async fn emit(io: &SocketIo, event: &str, payload: &Value) {
     }
 }
 
-/// Plays the scenario from the first subscription on, once or in a loop; counts plays.
+/// Plays the scenario (from the first subscription on, or at once), once or in a loop; counts
+/// plays.
 async fn play(
     io: SocketIo,
     shared: Arc<Shared>,
     source: Source,
     looping: bool,
+    on_subscribe: bool,
     played: watch::Sender<usize>,
 ) {
-    shared.subscribed.notified().await;
+    if on_subscribe {
+        shared.subscribed.notified().await;
+    }
     loop {
+        let scenario = source.scenario();
+        info!(events = scenario.steps.len(), "scenario started");
         let start = tokio::time::Instant::now();
-        for step in source.scenario().steps {
+        for step in scenario.steps {
             tokio::time::sleep_until(start + step.at).await;
             emit(&io, &step.event, &step.payload).await;
         }
         played.send_modify(|n| *n += 1);
         if !looping {
+            info!("scenario finished; it plays once (--loop plays it again and again)");
             return;
         }
+        info!("scenario finished; again in 2 s");
         tokio::time::sleep(Duration::from_secs(2)).await;
     }
 }
