@@ -216,7 +216,7 @@ async fn a_bad_payload_is_an_error_item_and_the_stream_goes_on() {
         .await
         .unwrap()
     {
-        Some(Err(Error::Decode(e))) => assert_eq!(e.message(), "missing field `category`"),
+        Some(Err(Error::Decode(e))) => assert_eq!(e.message(), "`category` is required"),
         other => panic!("{other:?}"),
     }
     assert_eq!(next_event(&mut sub).await.id(), Some("event-2"));

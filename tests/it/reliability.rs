@@ -50,7 +50,7 @@ async fn malformed_input_mid_stream_is_reported_and_skipped() {
         "a string payload"
     );
     match next_item(&mut sub).await {
-        Err(Error::Decode(e)) => assert_eq!(e.message(), "missing field `category`"),
+        Err(Error::Decode(e)) => assert_eq!(e.message(), "`category` is required"),
         other => panic!("{other:?}"),
     }
     assert!(matches!(

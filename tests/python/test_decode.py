@@ -58,9 +58,9 @@ def test_error_message_is_rusts():
     with pytest.raises(DecodeError) as caught:
         decode('{"category":"x",\n"content":{"attendees":[{},{},{"displayname":5}]}}')
     assert str(caught.value) == (
-        "content.attendees[2].displayname: invalid type: integer `5`, expected a string at line 2 column 46"
+        "`content.attendees[2].displayname` must be a string, got 5 at line 2 column 46"
     )
-    assert caught.value.message == "invalid type: integer `5`, expected a string"
+    assert caught.value.message == "must be a string, got 5"
     with pytest.raises(TypeError):
         decode(42)  # type: ignore[arg-type]
 

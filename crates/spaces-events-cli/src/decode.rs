@@ -36,6 +36,27 @@ pub(crate) fn run(file: &str) -> ExitCode {
     }
 }
 
+/// A line of a `record` file: the payload with its arrival time.
+#[derive(serde::Deserialize)]
+struct Recorded<'a> {
+    #[serde(rename = "at_ms")]
+    _at_ms: u64,
+    #[serde(borrow)]
+    payload: &'a serde_json::value::RawValue,
+}
+
+/// Decodes one line: a payload, or a `record` line `{"at_ms": …, "payload": {…}}`.
+fn decode_line(
+    text: &[u8],
+) -> Result<spaces_events::MediaSessionEvent, spaces_events::DecodeError> {
+    spaces_events::decode(text).or_else(|error| {
+        match serde_json::from_slice::<Recorded<'_>>(text) {
+            Ok(recorded) => spaces_events::decode(recorded.payload.get()),
+            Err(_) => Err(error),
+        }
+    })
+}
+
 /// Decodes every line of `input`; returns whether all were valid. Blank lines are skipped.
 fn decode_lines(
     mut input: impl BufRead,
@@ -54,18 +75,14 @@ fn decode_lines(
         if text.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        match spaces_events::decode(text) {
+        match decode_line(text) {
             Ok(event) => {
                 serde_json::to_writer(&mut *out, &event)?;
                 out.write_all(b"\n")?;
             }
             Err(e) => {
                 all_valid = false;
-                write!(err, "line {number}: ")?;
-                if !e.path().is_empty() {
-                    write!(err, "{}: ", e.path())?;
-                }
-                writeln!(err, "{} (column {})", e.message(), e.column())?;
+                writeln!(err, "line {number}: {} (column {})", e.what(), e.column())?;
             }
         }
     }
@@ -78,16 +95,17 @@ mod tests {
 
     #[test]
     fn reports_each_bad_line_and_goes_on() {
-        let input = "{\"category\":\"video.end\"}\r\n\n[1]\n{\"category\" : \"x\", \"n\":1.0}\n{\"category\":";
+        let input = "{\"category\":\"video.end\"}\r\n\n[1]\n{\"category\" : \"x\", \"n\":1.0}\n{\"category\":\n\
+                     {\"at_ms\":5,\"payload\":{\"category\":\"tracksstatus\"}}\n";
         let (mut out, mut err) = (Vec::new(), Vec::new());
         assert!(!decode_lines(input.as_bytes(), &mut out, &mut err).unwrap());
         assert_eq!(
             String::from_utf8(out).unwrap(),
-            "{\"category\":\"video.end\"}\n{\"category\":\"x\",\"n\":1.0}\n"
+            "{\"category\":\"video.end\"}\n{\"category\":\"x\",\"n\":1.0}\n{\"category\":\"tracksstatus\"}\n"
         );
         assert_eq!(
             String::from_utf8(err).unwrap(),
-            "line 3: invalid type: sequence, expected struct MediaSessionResponse (column 1)\n\
+            "line 3: the payload must be an object, got an array (column 1)\n\
              line 5: category: EOF while parsing a value (column 12)\n"
         );
     }

@@ -42,14 +42,17 @@ enum Command {
                             Logs: set RUST_LOG (e.g. RUST_LOG=spaces_events=debug); they go to stderr."
     )]
     Watch(watch::Watch),
-    /// Like `watch`, also appending each payload with its arrival time to a JSONL file that
+    /// Like `watch`, also writing each payload with its arrival time to a JSONL file that
     /// `spaces-events sim --scenario FILE` replays.
     Record {
         #[command(flatten)]
         watch: watch::Watch,
-        /// The file to write.
+        /// The file to write; an existing one is replaced, unless --append.
         #[arg(long, value_name = "FILE.jsonl")]
         out: std::path::PathBuf,
+        /// Add to the file instead, the times going on after its last line.
+        #[arg(long)]
+        append: bool,
     },
     /// Run a local simulator of the Spaces socket server (prints its URL and token).
     Sim(sim::Sim),
@@ -83,7 +86,7 @@ fn main() -> ExitCode {
     match Cli::parse().command {
         Command::Decode { file } => decode::run(&file),
         Command::Watch(args) => watch::run(args, None),
-        Command::Record { watch, out } => watch::run(watch, Some(out)),
+        Command::Record { watch, out, append } => watch::run(watch, Some((out, append))),
         Command::Sim(args) => sim::sim(args),
         Command::Demo(args) => sim::demo(args),
         Command::Schema { name } => {

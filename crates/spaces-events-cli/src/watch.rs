@@ -33,8 +33,9 @@ pub(crate) struct Watch {
     /// Read the token from this file (else from the SPACES_TOKEN environment variable).
     #[arg(long, value_name = "PATH")]
     token_file: Option<PathBuf>,
-    /// The token itself. Discouraged: command lines are visible to other users in process lists.
-    #[arg(long, value_name = "TOKEN", hide = true)]
+    /// The token itself. Discouraged (a warning is printed): command lines are visible to other
+    /// users in process lists; prefer SPACES_TOKEN or --token-file.
+    #[arg(long, value_name = "TOKEN")]
     token: Option<String>,
     #[command(flatten)]
     output: Output,
@@ -75,8 +76,8 @@ pub(crate) enum Format {
     Jsonl,
 }
 
-/// Runs `watch`; with `record`, also appends each payload with its arrival time to that file.
-pub(crate) fn run(args: Watch, record: Option<PathBuf>) -> ExitCode {
+/// Runs `watch`; with `record`, also writes each payload with its arrival time to that file.
+pub(crate) fn run(args: Watch, record: Option<(PathBuf, bool)>) -> ExitCode {
     let token = match token(&args) {
         Ok(token) => token,
         Err(message) => {
@@ -117,8 +118,9 @@ fn token(args: &Watch) -> Result<String, String> {
     Err("no token: set SPACES_TOKEN or use --token-file PATH".into())
 }
 
-async fn watch(args: Watch, token: String, record: Option<PathBuf>) -> ExitCode {
-    let mut recorder = match record.as_deref().map(Recorder::create).transpose() {
+async fn watch(args: Watch, token: String, record: Option<(PathBuf, bool)>) -> ExitCode {
+    let recorder = record.map(|(path, append)| Recorder::create(&path, append));
+    let mut recorder = match recorder.transpose() {
         Ok(recorder) => recorder,
         Err(e) => {
             eprintln!("error: {e}");
@@ -165,6 +167,15 @@ pub(crate) async fn consume(
     output: &Output,
     mut recorder: Option<&mut Recorder>,
 ) -> ExitCode {
+    for name in &output.categories {
+        // Categories are an open set, so an unknown name is allowed: it may be new.
+        if Category::from_wire(name) == Category::Unknown {
+            eprintln!(
+                "warning: --category {name:?} is not a known category (events match by exact name, \
+                 e.g. app.event.attendee.added); `spaces-events schema` lists them"
+            );
+        }
+    }
     tokio::spawn(report_states(client.state_changes()));
     let mut subscriptions = Vec::new();
     for space in spaces {
@@ -226,19 +237,44 @@ pub(crate) async fn consume(
 pub(crate) struct Recorder {
     file: std::io::BufWriter<std::fs::File>,
     start: std::time::Instant,
+    /// Milliseconds already in the file (`--append`).
+    after: u128,
 }
 
 impl Recorder {
-    fn create(path: &std::path::Path) -> Result<Self, String> {
-        let file = std::fs::File::create(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    /// Writes `path` anew, or with `append` adds to it, the times going on after its last line
+    /// (so that a replay plays the sessions one after the other).
+    pub(crate) fn create(path: &std::path::Path, append: bool) -> Result<Self, String> {
+        let error = |e: std::io::Error| format!("{}: {e}", path.display());
+        let after = if append {
+            match std::fs::read_to_string(path) {
+                Ok(text) => spaces_sim::Scenario::from_jsonl(&text)
+                    .map_err(|e| format!("{}: cannot append: {e}", path.display()))?
+                    .steps
+                    .last()
+                    .map_or(0, |step| step.at.as_millis()),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
+                Err(e) => return Err(error(e)),
+            }
+        } else {
+            0
+        };
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .write(true)
+            .append(append)
+            .truncate(!append)
+            .open(path)
+            .map_err(error)?;
         Ok(Recorder {
             file: std::io::BufWriter::new(file),
             start: std::time::Instant::now(),
+            after,
         })
     }
 
     fn write(&mut self, event: &MediaSessionEvent) -> std::io::Result<()> {
-        let at = self.start.elapsed().as_millis();
+        let at = self.after + self.start.elapsed().as_millis();
         writeln!(self.file, "{{\"at_ms\":{at},\"payload\":{}}}", event.json())?;
         self.file.flush()
     }
@@ -304,11 +340,13 @@ fn pretty(event: &MediaSessionEvent, colour: bool) -> String {
     };
     let detail = match event.category() {
         Category::AttendeeAdded | Category::AttendeeLeft => name(event.attendee()),
-        Category::MeetingStarted | Category::MeetingEnded => format!(
-            "{} attendee(s), status {}",
-            event.attendees().len(),
-            event.meeting_status().unwrap_or("?")
-        ),
+        Category::MeetingStarted | Category::MeetingEnded => {
+            let status = event
+                .meeting_status()
+                .map(|s| format!(", status {s}"))
+                .unwrap_or_default();
+            format!("{} attendee(s){status}", event.attendees().len())
+        }
         Category::RecordingStarted
         | Category::RecordingEnded
         | Category::RecordingReady

@@ -89,7 +89,7 @@ fn decode_reads_a_file_and_reports_a_missing_one() {
     assert_eq!(output.status.code(), Some(1));
     assert_eq!(
         String::from_utf8(output.stderr).unwrap(),
-        "line 1: sender: invalid type: string \"spaceserver\", expected struct Sender (column 62)\n"
+        "line 1: `sender` must be an object, got a string (column 62)\n"
     );
     let output = run(&["decode", "/nonexistent/x.jsonl"], "");
     assert_eq!(output.status.code(), Some(2));

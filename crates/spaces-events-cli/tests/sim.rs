@@ -59,86 +59,81 @@ async fn demo_shows_the_whole_meeting_and_exits_0() {
     );
 }
 
+/// `record` of the built-in meeting from a simulator of its own into `file`; its stdout.
+async fn record(file: &std::path::Path, extra: &[&str]) -> String {
+    let sim = Simulator::new().start().await.unwrap();
+    let steps = sim.scenario().steps.len().to_string();
+    let (code, stdout, stderr) = output(
+        bin()
+            .args(["record", "--url", sim.url(), "--space", DEMO_SPACE])
+            .args(["--format", "jsonl", "--max-events", &steps, "--out"])
+            .arg(file)
+            .args(extra)
+            .env("SPACES_TOKEN", sim.token()),
+    )
+    .await;
+    assert_eq!(code, Some(0), "{stderr}");
+    stdout
+}
+
+fn lines_as_json(text: &str) -> Vec<Value> {
+    text.lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .collect()
+}
+
 #[tokio::test]
 async fn a_recording_replays_as_it_was_received() {
     let dir = std::env::temp_dir().join(format!("spaces-events-record-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("meeting.jsonl");
-    let sim = Simulator::new().start().await.unwrap();
-    let steps = sim.scenario().steps.len().to_string();
-    let (code, recorded_out, stderr) = output(
-        bin()
-            .args([
-                "record",
-                "--url",
-                sim.url(),
-                "--space",
-                DEMO_SPACE,
-                "--format",
-                "jsonl",
-                "--max-events",
-                &steps,
-                "--out",
-            ])
-            .arg(&file)
-            .env("SPACES_TOKEN", sim.token()),
-    )
-    .await;
-    assert_eq!(code, Some(0), "{stderr}");
+    let steps = spaces_sim::Scenario::meeting(std::time::SystemTime::now())
+        .steps
+        .len();
+    std::fs::write(&file, "stale\n").unwrap();
+    let recorded_out = record(&file, &[]).await;
     let recording = std::fs::read_to_string(&file).unwrap();
-    let payloads: Vec<Value> = recording
-        .lines()
-        .map(|l| serde_json::from_str::<Value>(l).unwrap()["payload"].take())
+    let payloads: Vec<Value> = lines_as_json(&recording)
+        .into_iter()
+        .map(|mut l| l["payload"].take())
         .collect();
-    assert_eq!(payloads.len(), sim.scenario().steps.len());
-    assert_eq!(
-        recorded_out
-            .lines()
-            .map(|l| serde_json::from_str::<Value>(l).unwrap())
-            .collect::<Vec<_>>(),
-        payloads
-    );
+    assert_eq!(payloads.len(), steps, "an existing file is replaced");
+    assert_eq!(lines_as_json(&recorded_out), payloads);
+
+    // `decode` reads a recording as it reads payloads.
+    let (code, decoded, stderr) = output(bin().arg("decode").arg(&file)).await;
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(lines_as_json(&decoded), payloads);
 
     // Replay it from a second simulator, run by the binary.
-    let mut replay = bin()
-        .args(["sim", "--token", "replay-token", "--scenario"])
-        .arg(&file)
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(replay.stdout.take().unwrap()).lines();
-    let url = lines
-        .next_line()
-        .await
-        .unwrap()
-        .unwrap()
-        .strip_prefix("url: ")
-        .unwrap()
-        .to_owned();
+    let (replay, url) = start_sim(&[
+        "--token",
+        "replay-token",
+        "--scenario",
+        file.to_str().unwrap(),
+    ])
+    .await;
     let (code, watched, stderr) = output(
         bin()
             .args([
-                "watch",
-                "--url",
-                &url,
-                "--space",
-                DEMO_SPACE,
-                "--format",
-                "jsonl",
-                "--max-events",
-                &steps,
+                "watch", "--url", &url, "--space", DEMO_SPACE, "--format", "jsonl",
             ])
+            .args(["--max-events", &steps.to_string()])
             .env("SPACES_TOKEN", "replay-token"),
     )
     .await;
     assert_eq!(code, Some(0), "{stderr}");
-    assert_eq!(
-        watched
-            .lines()
-            .map(|l| serde_json::from_str::<Value>(l).unwrap())
-            .collect::<Vec<_>>(),
-        payloads
-    );
-    let _ = replay.kill().await;
+    assert_eq!(lines_as_json(&watched), payloads);
+    drop(replay);
+
+    // `--append` adds a second session after the first, in time too.
+    record(&file, &["--append"]).await;
+    let times: Vec<u64> = lines_as_json(&std::fs::read_to_string(&file).unwrap())
+        .iter()
+        .map(|l| l["at_ms"].as_u64().unwrap())
+        .collect();
+    assert_eq!(times.len(), 2 * steps);
+    assert!(times.windows(2).all(|w| w[0] <= w[1]), "{times:?}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -163,9 +158,18 @@ async fn start_sim(args: &[&str]) -> (tokio::process::Child, String) {
     let mut lines = BufReader::new(sim.stdout.take().expect("stdout")).lines();
     let mut printed = Vec::new();
     while printed.len() < 3 {
-        printed.push(lines.next_line().await.unwrap().expect("url, token, spaces"));
+        printed.push(
+            lines
+                .next_line()
+                .await
+                .unwrap()
+                .expect("url, token, spaces"),
+        );
     }
-    let url = printed[0].strip_prefix("url: ").expect("url first").to_owned();
+    let url = printed[0]
+        .strip_prefix("url: ")
+        .expect("url first")
+        .to_owned();
     (sim, url)
 }
 

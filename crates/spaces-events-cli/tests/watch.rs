@@ -293,3 +293,63 @@ async fn finish_split(
         .expect("waits");
     (status.code(), out, err)
 }
+
+#[tokio::test]
+async fn help_shows_token_and_unknown_categories_get_a_warning() {
+    let (code, help, _) = finish(
+        Command::new(env!("CARGO_BIN_EXE_spaces-events"))
+            .args(["watch", "--help"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(code, Some(0));
+    assert!(
+        help.contains("--token <TOKEN>") && help.contains("process lists"),
+        "{help}"
+    );
+
+    let mut peer = NodePeer::start(json!({})).await;
+    let child = watch(
+        &peer,
+        "good",
+        &[
+            "--space",
+            "space-1",
+            "--max-events",
+            "1",
+            "--category",
+            "attendee.added",
+        ],
+    );
+    peer.wait_count(|e| e["ev"] == "subscribe", 1).await;
+    // A meeting without a status: the line says nothing of a status.
+    let payload = json!({"category": "app.event.meeting.started", "topicId": "space-1"});
+    peer.emit("space-1", "MEDIA_SESSION_RESPONSE", payload)
+        .await;
+    let payload = json!({"category": "attendee.added", "topicId": "space-1"});
+    peer.emit("space-1", "MEDIA_SESSION_RESPONSE", payload)
+        .await;
+    let (code, stdout, stderr) = finish(child).await;
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stderr.contains("warning: --category \"attendee.added\" is not a known category"),
+        "{stderr}"
+    );
+    // Still filtered by that name: the meeting before it is not shown.
+    assert!(
+        stdout.contains("attendee.added") && !stdout.contains("meeting.started"),
+        "{stdout}"
+    );
+
+    let child = watch(&peer, "good", &["--space", "space-2", "--max-events", "1"]);
+    peer.wait_count(|e| e["ev"] == "subscribe", 2).await;
+    let payload = json!({"category": "app.event.meeting.started", "topicId": "space-2"});
+    peer.emit("space-2", "MEDIA_SESSION_RESPONSE", payload)
+        .await;
+    let (code, stdout, stderr) = finish(child).await;
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stdout.trim_end().ends_with("0 attendee(s)"), "{stdout:?}");
+}

@@ -189,3 +189,122 @@ impl<'de, S: DeserializeSeed<'de>> DeserializeSeed<'de> for Seed<S> {
         self.0.deserialize(Strict(d))
     }
 }
+
+/// serde's message about a payload of the wrong shape, in the schema's words: `must be an
+/// object, got an array`, `is required`. `text` is the payload and `path` where serde stopped:
+/// the value there says what arrived when serde's message does not (the untagged `Timestamp`).
+/// Other messages are returned as they are; `None` says the message was not rephrased.
+pub(super) fn in_schema_words(message: &str, text: &str, path: &str) -> Option<String> {
+    if let Some(field) = message
+        .strip_prefix("missing field `")
+        .and_then(|m| m.strip_suffix('`'))
+    {
+        return Some(format!("`{field}` is required"));
+    }
+    let (expected, got) = if let Some(rest) = message
+        .strip_prefix("invalid type: ")
+        .or_else(|| message.strip_prefix("invalid value: "))
+    {
+        let (got, expected) = rest.split_once(", expected ")?;
+        (expected_words(expected), got_words(got))
+    } else if message == "data did not match any variant of untagged enum Timestamp" {
+        let got =
+            value_at(text, path).map_or_else(|| "something else".to_owned(), |v| describe(&v));
+        ("an ISO-8601 string or epoch milliseconds".to_owned(), got)
+    } else {
+        return None;
+    };
+    Some(format!("must be {expected}, got {got}"))
+}
+
+/// serde's `expected …` as the schema says it.
+fn expected_words(expected: &str) -> String {
+    match expected {
+        e if e.starts_with("struct ") || e == "a map" => "an object".into(),
+        "a sequence" => "an array".into(),
+        "a boolean" => "true or false".into(),
+        "i64" | "u64" | "i32" | "u32" => "an integer".into(),
+        "f64" | "f32" => "a number".into(),
+        other => other.into(),
+    }
+}
+
+/// serde's `invalid type: …` (what arrived) as JSON says it.
+fn got_words(got: &str) -> String {
+    let inner = |prefix: &str| {
+        got.strip_prefix(prefix)
+            .map(|v| v.trim_matches('`').to_owned())
+    };
+    match got {
+        "sequence" => "an array".into(),
+        "map" => "an object".into(),
+        "null" | "unit value" => "null".into(),
+        g if g.starts_with("string ") => "a string".into(),
+        _ => inner("boolean ")
+            .or_else(|| inner("integer "))
+            .or_else(|| inner("floating point "))
+            .unwrap_or_else(|| got.to_owned()),
+    }
+}
+
+fn describe(value: &serde_json::Value) -> String {
+    use serde_json::Value;
+    match value {
+        Value::Null => "null".into(),
+        Value::Bool(b) => b.to_string(),
+        Value::Number(n) => n.to_string(),
+        Value::String(_) => "a string".into(),
+        Value::Array(_) => "an array".into(),
+        Value::Object(_) => "an object".into(),
+    }
+}
+
+/// The value at a path such as `content.attendees[2].startTime` (`None` if the text is not JSON
+/// or the path leads nowhere).
+fn value_at(text: &str, path: &str) -> Option<serde_json::Value> {
+    let mut value: serde_json::Value = serde_json::from_str(text).ok()?;
+    for segment in path.split('.').filter(|s| !s.is_empty()) {
+        let (key, indexes) = segment.split_once('[').unwrap_or((segment, ""));
+        if !key.is_empty() {
+            value = value.get_mut(key)?.take();
+        }
+        for index in indexes.split('[').filter(|i| !i.is_empty()) {
+            value = value
+                .get_mut(index.trim_end_matches(']').parse::<usize>().ok()?)?
+                .take();
+        }
+    }
+    Some(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::in_schema_words;
+
+    #[test]
+    fn serde_messages_in_the_schemas_words() {
+        let words =
+            |m| in_schema_words(m, r#"{"content":{"startTime":true}}"#, "content.startTime");
+        assert_eq!(
+            words("invalid type: sequence, expected struct Sender").as_deref(),
+            Some("must be an object, got an array")
+        );
+        assert_eq!(
+            words("invalid type: integer `5`, expected a string").as_deref(),
+            Some("must be a string, got 5")
+        );
+        assert_eq!(
+            words("invalid type: string \"x\", expected a boolean").as_deref(),
+            Some("must be true or false, got a string")
+        );
+        assert_eq!(
+            words("data did not match any variant of untagged enum Timestamp").as_deref(),
+            Some("must be an ISO-8601 string or epoch milliseconds, got true")
+        );
+        assert_eq!(
+            words("missing field `category`").as_deref(),
+            Some("`category` is required")
+        );
+        assert_eq!(words("EOF while parsing a value"), None);
+    }
+}

@@ -95,7 +95,15 @@ impl DecodeError {
                 if path == "." || path == "?" {
                     path.clear();
                 }
-                Self::from_json(e.into_inner(), path)
+                let mut error = Self::from_json(e.into_inner(), path);
+                if error.0.kind == DecodeErrorKind::Invalid {
+                    if let Some(words) =
+                        explain::in_schema_words(&error.0.message, text, &error.0.path)
+                    {
+                        error.0.message = words;
+                    }
+                }
+                error
             }
             Ok(_) => match de.end() {
                 Err(e) => Self::from_json(e, String::new()),
@@ -175,9 +183,24 @@ impl DecodeError {
         &self.0.path
     }
 
-    /// What is wrong, without the position.
+    /// What is wrong, without the path or position: `must be an object, got an array`, or
+    /// serde_json's word for a syntax error (`EOF while parsing a value`).
     pub fn message(&self) -> &str {
         &self.0.message
+    }
+
+    /// What is wrong and where in the payload, without the line and column:
+    /// `` `sender` must be an object, got an array ``, `` the payload must be an object, got an
+    /// array ``, `` `category` is required ``, `content: EOF while parsing an object`.
+    pub fn what(&self) -> String {
+        let Inner { path, message, .. } = &*self.0;
+        // Messages in the schema's words are predicates of the value at the path.
+        match (path.is_empty(), message.starts_with("must be ")) {
+            (true, true) => format!("the payload {message}"),
+            (false, true) => format!("`{path}` {message}"),
+            (true, false) => message.clone(),
+            (false, false) => format!("{path}: {message}"),
+        }
     }
 
     /// 1-based line of the input where the problem was found (0 when unknown).
@@ -193,17 +216,8 @@ impl DecodeError {
 
 impl fmt::Display for DecodeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let Inner {
-            path,
-            message,
-            line,
-            column,
-            ..
-        } = &*self.0;
-        if !path.is_empty() {
-            write!(f, "{path}: ")?;
-        }
-        write!(f, "{message}")?;
+        let Inner { line, column, .. } = &*self.0;
+        write!(f, "{}", self.what())?;
         if *line > 0 {
             write!(f, " at line {line} column {column}")?;
         }
@@ -240,7 +254,7 @@ mod tests {
         assert_eq!((e.line(), e.column()), (2, 46));
         assert_eq!(
             e.to_string(),
-            "content.attendees[2].displayname: invalid type: integer `5`, expected a string at line 2 column 46"
+            "`content.attendees[2].displayname` must be a string, got 5 at line 2 column 46"
         );
     }
 
@@ -260,17 +274,21 @@ mod tests {
         );
         let e = decode(r#"["app.event.meeting.started"]"#).unwrap_err();
         assert_eq!((e.kind(), e.path()), (DecodeErrorKind::Invalid, ""));
-        assert_eq!(
-            e.message(),
-            "invalid type: sequence, expected struct MediaSessionResponse"
-        );
+        assert_eq!(e.message(), "must be an object, got an array");
+        assert_eq!(e.what(), "the payload must be an object, got an array");
         let e = decode(r#"{"category":"x","sender":["a","user"]}"#).unwrap_err();
         assert_eq!(
             (e.path(), e.message()),
-            ("sender", "invalid type: sequence, expected struct Sender")
+            ("sender", "must be an object, got an array")
+        );
+        assert_eq!(e.what(), "`sender` must be an object, got an array");
+        let e = decode(r#"{"category":"x","content":{"startTime":true}}"#).unwrap_err();
+        assert_eq!(
+            e.what(),
+            "`content.startTime` must be an ISO-8601 string or epoch milliseconds, got true"
         );
         let e = decode("{}").unwrap_err();
-        assert_eq!(e.message(), "missing field `category`");
+        assert_eq!(e.message(), "`category` is required");
         let e = decode(r#"{"category":null}"#).unwrap_err();
         assert_eq!(e.path(), "category");
     }
