@@ -23,9 +23,11 @@ from ._client import (
     Subscription,
 )
 from ._errors import AuthError, ConfigError, DecodeError, SpacesError, SubscribeError, TransportError
+from ._native import VERSION as __version__
 from ._native import Content, MediaSession, MediaSessionEvent, Party, Recording, decode
 
 __all__ = [
+    "__version__",
     "PRODUCTION_URL",
     "STAGING_URL",
     "AsyncClient",

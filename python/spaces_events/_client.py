@@ -181,6 +181,33 @@ class _ClientBase:
         token_in_connect: bool = True,
         ca_certificate: Optional[bytes] = None,
     ) -> None:
+        """Configures a client; nothing connects until ``connect()`` (or ``with``/``async with``).
+
+        - ``url``: ``wss://``, ``ws://``, ``https://`` or ``http://``; its path is the namespace
+          (``/chat`` if none). ``PRODUCTION_URL`` and ``STAGING_URL`` are provided.
+        - ``token``: a Spaces JWT, or an OAuth2 access token with ``token_type="oauth"``. Never logged.
+        - ``token_type``: ``"jwt"`` (default) or ``"oauth"``; anything else raises ``ConfigError``.
+        - ``token_provider``: called before every connection attempt to get a fresh token (for
+          ``AsyncClient`` it may be async; for ``Client`` it must return a ``str``); replaces ``token``.
+        - ``reconnect``: reconnect after a lost connection (default ``True``).
+        - ``reconnect_delay``, ``reconnect_delay_max``: backoff in seconds, doubling from the first to
+          the second, with jitter (1.0 and 5.0, as socket.io-client).
+        - ``reconnect_attempts``: give up after this many failed attempts in a row (``None``: never).
+        - ``heartbeat_deadline``: seconds without any frame after a ping before the link counts as
+          dead (default and upper bound: the server's ``pingTimeout``).
+        - ``connect_timeout``: seconds the first connection may take, retries included, before
+          ``connect()`` raises ``TransportError`` naming the URL and the cause (20.0).
+        - ``subscribe_timeout``: seconds the server may take to answer a subscription (20.0).
+        - ``headers``: extra handshake headers, e.g. ``{"Origin": "https://spaces.avayacloud.com"}``;
+          an invalid one raises ``ConfigError`` from ``connect()``.
+        - ``buffer``: events held per subscription (1024). When one is full the client stops reading
+          the socket until there is room: nothing is dropped, heartbeats go on.
+        - ``token_in_connect``: also send the token in the namespace CONNECT packet, as
+          socket.io-client 2.x does (default ``True``); servers that keep the query in the namespace
+          name (socketioxide) need ``False``.
+        - ``ca_certificate``: PEM bytes of an extra certificate authority to trust for ``wss://``
+          (e.g. a test CA); an invalid one raises ``ConfigError``.
+        """
         self._url = url
         self._provider = token_provider
         self._connection = Connection(url, token, {

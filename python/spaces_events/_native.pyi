@@ -5,36 +5,57 @@ from typing import Any, Final, Optional, Union, final
 from ._category import Category
 
 PRODUCTION_URL: Final[str]
+"""The production socket server (the path is the namespace)."""
 STAGING_URL: Final[str]
+"""The staging socket server."""
+VERSION: Final[str]
+"""The package's version (``spaces_events.__version__``)."""
 
-__all__ = ["PRODUCTION_URL", "STAGING_URL", "Connection", "Content", "Events", "MediaSession", "MediaSessionEvent", "Party", "Pending", "Recording", "decode"]
+__all__ = ["PRODUCTION_URL", "STAGING_URL", "VERSION", "Connection", "Content", "Events", "MediaSession",
+           "MediaSessionEvent", "Party", "Pending", "Recording", "decode"]
 
 def decode(data: Union[bytes, str]) -> MediaSessionEvent:
-    """Decodes one MEDIA_SESSION_RESPONSE payload (JSON, as ``bytes`` or ``str``)."""
+    """Decodes one MEDIA_SESSION_RESPONSE payload (JSON, as ``bytes`` or ``str``).
+
+    Raises ``DecodeError`` (a ``SpacesError`` and a ``ValueError``) when the payload is not JSON,
+    not an object, has no string ``category``, or a known field has the wrong type; its message
+    says what and where (``.path``, ``.line``, ``.column``). Unknown fields and categories are kept.
+    """
 
 @final
 class MediaSessionEvent:
-    """One MEDIA_SESSION_RESPONSE: immutable; equal when the wire JSON is."""
+    """One MEDIA_SESSION_RESPONSE: immutable, hashable, usable in ``match``; equal when the wire
+    JSON is. Absent fields are ``None``; Python objects are made only for what you read."""
 
     __match_args__: Final = ("category", "topic_id", "content")
     @property
-    def id(self) -> Optional[str]: ...
+    def id(self) -> Optional[str]:
+        """Event id (``_id``)."""
     @property
-    def message_id(self) -> Optional[str]: ...
+    def message_id(self) -> Optional[str]:
+        """Id of the message the event is about (``messageId``)."""
     @property
-    def topic_id(self) -> Optional[str]: ...
+    def topic_id(self) -> Optional[str]:
+        """Id of the space (``topicId``)."""
     @property
-    def category(self) -> Category: ...
+    def category(self) -> Category:
+        """The category, a ``Category`` (``Category.UNKNOWN`` for one the schema does not list)."""
     @property
-    def category_name(self) -> str: ...
+    def category_name(self) -> str:
+        """The category exactly as it arrived."""
     @property
-    def sender(self) -> Optional[Party]: ...
+    def sender(self) -> Optional[Party]:
+        """Who caused the event."""
     @property
-    def content(self) -> Optional[Content]: ...
+    def content(self) -> Optional[Content]:
+        """The event body."""
     @property
-    def modified(self) -> Union[str, int, None]: ...
-    def to_dict(self) -> dict[str, Any]: ...
-    def to_json(self) -> str: ...
+    def modified(self) -> Union[str, int, None]:
+        """When the object of the event was last modified: ``str`` (ISO-8601), ``int`` (epoch ms)."""
+    def to_dict(self) -> dict[str, Any]:
+        """The payload as a ``dict``, equal to the JSON that arrived (unknown fields included)."""
+    def to_json(self) -> str:
+        """The payload as compact JSON, as it arrived."""
     def __eq__(self, other: object) -> bool: ...
     def __hash__(self) -> int: ...
 
@@ -44,72 +65,106 @@ class Party:
 
     __match_args__: Final = ("id", "displayname")
     @property
-    def id(self) -> Optional[str]: ...
+    def id(self) -> Optional[str]:
+        """Id (``_id``)."""
     @property
-    def type(self) -> Optional[str]: ...
+    def type(self) -> Optional[str]:
+        """Kind of party (``type``): ``user``, ``anonymous``, ``phone``, ``spaceserver``, ..."""
     @property
-    def username(self) -> Optional[str]: ...
+    def username(self) -> Optional[str]:
+        """Login name."""
     @property
-    def displayname(self) -> Optional[str]: ...
+    def displayname(self) -> Optional[str]:
+        """Name to display."""
     @property
-    def picture_url(self) -> Optional[str]: ...
+    def picture_url(self) -> Optional[str]:
+        """Avatar URL."""
     @property
-    def join_time(self) -> Union[str, int, None]: ...
+    def join_time(self) -> Union[str, int, None]:
+        """When an attendee joined (``joinTime``): ``str``, ``int`` or ``None``."""
+    def to_dict(self) -> dict[str, Any]:
+        """The party as a ``dict``, as it arrived (unknown fields included)."""
 
 @final
 class Content:
     """The body of an event."""
 
     @property
-    def start_time(self) -> Union[str, int, None]: ...
+    def start_time(self) -> Union[str, int, None]:
+        """When the meeting started (``startTime``): ``str``, ``int`` or ``None``."""
     @property
-    def end_time(self) -> Union[str, int, None]: ...
+    def end_time(self) -> Union[str, int, None]:
+        """When it ended (``endTime``)."""
     @property
-    def virtual_end_time(self) -> Union[str, int, None]: ...
+    def virtual_end_time(self) -> Union[str, int, None]:
+        """``virtualEndTime``."""
     @property
-    def meeting_status(self) -> Optional[str]: ...
+    def meeting_status(self) -> Optional[str]:
+        """``active`` or ``inactive`` (``meetingStatus``)."""
     @property
-    def media_mode(self) -> Optional[str]: ...
+    def media_mode(self) -> Optional[str]:
+        """``video`` or ``audio`` (``mediaMode``)."""
     @property
-    def body_text(self) -> Optional[str]: ...
+    def body_text(self) -> Optional[str]:
+        """Message text (``bodyText``)."""
     @property
-    def attendees(self) -> list[Party]: ...
+    def attendees(self) -> list[Party]:
+        """The meeting's attendees (empty when absent)."""
     @property
-    def attendee(self) -> Optional[Party]: ...
+    def attendee(self) -> Optional[Party]:
+        """Who joined or left, on attendee events."""
     @property
-    def recordings(self) -> list[Recording]: ...
+    def recordings(self) -> list[Recording]:
+        """The meeting's recordings (empty when absent)."""
     @property
-    def data(self) -> list[Any]: ...
+    def data(self) -> list[Any]:
+        """User-provided objects (``data``), as Python values."""
     @property
-    def media_session(self) -> Optional[MediaSession]: ...
+    def media_session(self) -> Optional[MediaSession]:
+        """A participant's media state (``mediaSession``, on ``tracksstatus``)."""
+    def to_dict(self) -> dict[str, Any]:
+        """The content as a ``dict``, as it arrived (unknown fields included)."""
 
 @final
 class Recording:
     """A recording of a meeting."""
 
     @property
-    def id(self) -> Optional[str]: ...
+    def id(self) -> Optional[str]:
+        """Recording id (``_id``)."""
     @property
-    def started_by(self) -> Optional[Party]: ...
+    def started_by(self) -> Optional[Party]:
+        """Who started it (``startedBy``)."""
     @property
-    def start_time(self) -> Union[str, int, None]: ...
+    def start_time(self) -> Union[str, int, None]:
+        """When it started."""
     @property
-    def end_time(self) -> Union[str, int, None]: ...
+    def end_time(self) -> Union[str, int, None]:
+        """When it ended."""
+    def to_dict(self) -> dict[str, Any]:
+        """The recording as a ``dict``, as it arrived (unknown fields included)."""
 
 @final
 class MediaSession:
     """A participant's media state."""
 
     @property
-    def audio(self) -> Optional[bool]: ...
+    def audio(self) -> Optional[bool]:
+        """Microphone on."""
     @property
-    def video(self) -> Optional[bool]: ...
+    def video(self) -> Optional[bool]:
+        """Camera on."""
     @property
-    def connected(self) -> Optional[bool]: ...
+    def connected(self) -> Optional[bool]:
+        """Connected to the media server."""
     @property
-    def screenshare(self) -> Optional[bool]: ...
+    def screenshare(self) -> Optional[bool]:
+        """Sharing the screen."""
     @property
-    def self_muted(self) -> Optional[bool]: ...
+    def self_muted(self) -> Optional[bool]:
+        """Muted by the participant."""
+    def to_dict(self) -> dict[str, Any]:
+        """The media state as a ``dict``, as it arrived (unknown fields included)."""
 
 @final
 class Pending:

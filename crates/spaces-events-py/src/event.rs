@@ -13,6 +13,10 @@ use spaces_events::{Category, MediaSessionEvent, decode as decode_event};
 use crate::errors::decode_error;
 
 /// Decodes one MEDIA_SESSION_RESPONSE payload (JSON, as `bytes` or `str`).
+///
+/// Raises `DecodeError` (a `SpacesError` and a `ValueError`) when the payload is not JSON, not
+/// an object, has no string `category`, or a known field has the wrong type; its message says
+/// what and where (`.path`, `.line`, `.column`). Unknown fields and categories are kept.
 #[pyfunction]
 pub(crate) fn decode(py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<Event> {
     let result = if let Ok(bytes) = data.cast::<PyBytes>() {
@@ -40,6 +44,28 @@ fn timestamp<'py>(py: Python<'py>, t: Option<&Timestamp>) -> PyResult<Option<Bou
 fn json_loads<'py>(py: Python<'py>, text: &str) -> PyResult<Bound<'py, PyAny>> {
     static LOADS: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
     LOADS.import(py, "json", "loads")?.call1((text,))
+}
+
+/// A step into the payload's JSON.
+enum Step {
+    Key(&'static str),
+    Index(usize),
+}
+
+/// The part of `event`'s payload at `path`, as a `dict`, unknown fields included.
+fn subtree<'py>(
+    py: Python<'py>,
+    event: &MediaSessionEvent,
+    path: &[Step],
+) -> PyResult<Bound<'py, PyAny>> {
+    let mut value = json_loads(py, event.json())?;
+    for step in path {
+        value = match step {
+            Step::Key(key) => value.get_item(*key)?,
+            Step::Index(i) => value.get_item(*i)?,
+        };
+    }
+    Ok(value)
 }
 
 /// One MEDIA_SESSION_RESPONSE: immutable; equal when the wire JSON is.
@@ -245,6 +271,23 @@ impl Party {
         PyTuple::new(py, ["id", "displayname"])
     }
 
+    /// The party as a `dict`, as it arrived (unknown fields included).
+    fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        use Step::{Index, Key};
+        let path: &[Step] = match self.at {
+            At::Sender => &[Key("sender")],
+            At::Attendee(i) => &[Key("content"), Key("attendees"), Index(i)],
+            At::Joined => &[Key("content"), Key("attendee")],
+            At::StartedBy(i) => &[
+                Key("content"),
+                Key("recordings"),
+                Index(i),
+                Key("startedBy"),
+            ],
+        };
+        subtree(py, &self.event, path)
+    }
+
     /// Id (`_id`).
     #[getter]
     fn id(&self) -> Option<&str> {
@@ -306,6 +349,11 @@ impl Content {
 
 #[pymethods]
 impl Content {
+    /// The content as a `dict`, as it arrived (unknown fields included).
+    fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        subtree(py, &self.0, &[Step::Key("content")])
+    }
+
     /// When the meeting started (`startTime`): `str`, `int` or `None`.
     #[getter]
     fn start_time<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
@@ -382,7 +430,10 @@ impl Content {
     /// A participant's media state (`mediaSession`, on `tracksstatus`).
     #[getter]
     fn media_session(&self) -> Option<MediaSession> {
-        self.get().media_session.clone().map(MediaSession)
+        self.get()
+            .media_session
+            .is_some()
+            .then(|| MediaSession(self.0.clone()))
     }
 
     fn __repr__(&self) -> String {
@@ -411,6 +462,16 @@ impl Recording {
 
 #[pymethods]
 impl Recording {
+    /// The recording as a `dict`, as it arrived (unknown fields included).
+    fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        use Step::{Index, Key};
+        subtree(
+            py,
+            &self.0,
+            &[Key("content"), Key("recordings"), Index(self.1)],
+        )
+    }
+
     /// Recording id (`_id`).
     #[getter]
     fn id(&self) -> Option<&str> {
@@ -445,38 +506,56 @@ impl Recording {
 
 /// A participant's media state.
 #[pyclass(frozen, module = "spaces_events", name = "MediaSession")]
-pub(crate) struct MediaSession(types::MediaSession);
+pub(crate) struct MediaSession(Arc<MediaSessionEvent>);
+
+impl MediaSession {
+    fn get(&self) -> &types::MediaSession {
+        self.0
+            .content()
+            .and_then(|c| c.media_session.as_ref())
+            .expect("a MediaSession is made only for an event with one")
+    }
+}
 
 #[pymethods]
 impl MediaSession {
+    /// The media state as a `dict`, as it arrived (unknown fields included).
+    fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        subtree(
+            py,
+            &self.0,
+            &[Step::Key("content"), Step::Key("mediaSession")],
+        )
+    }
+
     /// Microphone on.
     #[getter]
     fn audio(&self) -> Option<bool> {
-        self.0.audio
+        self.get().audio
     }
 
     /// Camera on.
     #[getter]
     fn video(&self) -> Option<bool> {
-        self.0.video
+        self.get().video
     }
 
     /// Connected to the media server.
     #[getter]
     fn connected(&self) -> Option<bool> {
-        self.0.connected
+        self.get().connected
     }
 
     /// Sharing the screen.
     #[getter]
     fn screenshare(&self) -> Option<bool> {
-        self.0.screenshare
+        self.get().screenshare
     }
 
     /// Muted by the participant.
     #[getter]
     fn self_muted(&self) -> Option<bool> {
-        self.0.self_muted
+        self.get().self_muted
     }
 
     fn __repr__(&self) -> String {
@@ -485,7 +564,7 @@ impl MediaSession {
             Some(false) => "False",
             None => "None",
         };
-        let m = &self.0;
+        let m = self.get();
         format!(
             "MediaSession(audio={}, video={}, screenshare={})",
             flag(m.audio),

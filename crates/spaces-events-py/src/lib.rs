@@ -18,6 +18,9 @@ mod _native {
     /// The staging socket server.
     #[pymodule_export]
     const STAGING_URL: &str = spaces_events::client::STAGING_URL;
+    /// The package's version (`spaces_events.__version__`).
+    #[pymodule_export]
+    const VERSION: &str = env!("CARGO_PKG_VERSION");
     #[pymodule_export]
     use super::event::{Content, Event, MediaSession, Party, Recording, decode};
 }
