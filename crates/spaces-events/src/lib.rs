@@ -20,6 +20,43 @@
 //! assert_eq!(event.start_time().and_then(|t| t.unix_millis()), Some(1_795_515_300_000));
 //! # Ok::<(), spaces_events::DecodeError>(())
 //! ```
+//!
+//! # Subscribing
+//!
+//! The `client` module connects to the Spaces socket server (Socket.IO 2 over a websocket),
+//! subscribes to spaces and hands you their events as a `futures_util::Stream`; it
+//! reconnects and re-subscribes by itself. A complete program needs `tokio` with the features
+//! `macros` and `rt-multi-thread`, and `futures-util`:
+//!
+//! ```no_run
+//! # #[cfg(feature = "client")]
+//! # mod run {
+//! use futures_util::StreamExt;
+//! use spaces_events::client::{Client, PRODUCTION_URL};
+//!
+//! #[tokio::main]
+//! async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     let client = Client::builder(PRODUCTION_URL, std::env::var("SPACES_TOKEN")?).connect().await?;
+//!     let mut events = client.subscribe("5f1051f0f3ed772f915e19ed").await?;
+//!     while let Some(event) = events.next().await {
+//!         match event {
+//!             Ok(event) => println!("{} in {:?}", event.category_name(), event.topic_id()),
+//!             Err(error) if error.is_fatal() => return Err(error.into()),
+//!             Err(error) => eprintln!("skipped: {error}"),
+//!         }
+//!     }
+//!     Ok(())
+//! }
+//! # }
+//! # fn main() {}
+//! ```
+//!
+//! # Features
+//!
+//! - `client` (default): the subscription client (tokio, tokio-tungstenite, rustls). For
+//!   decoding alone — payloads that reach you another way, such as a message broker — turn it
+//!   off: `spaces-events = { version = "0.1", default-features = false }` leaves [`decode`],
+//!   the types and the [`protocol`] codec.
 
 #[cfg(feature = "client")]
 pub mod client;

@@ -1,0 +1,50 @@
+"""Every Python block of README.md is a program that passes ``mypy --strict`` and runs: against the
+Node socket.io 2.0.4 peer, through the README's own ``SPACES_URL``/``SPACES_TOKEN``, it prints the
+meeting and ends with it."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from peer import NodePeer
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+BLOCKS = re.findall(r"```python\n(.*?)```\n", README.read_text(), flags=re.S)
+SPACE = "5f1051f0f3ed772f915e19ed"
+
+
+def test_the_readme_has_python_examples():
+    assert len(BLOCKS) >= 2
+
+
+@pytest.mark.parametrize("block", range(len(BLOCKS)))
+def test_a_readme_block_passes_mypy_strict(block: int, tmp_path: Path):
+    program = tmp_path / f"readme_{block}.py"
+    program.write_text(BLOCKS[block])
+    done = subprocess.run([sys.executable, "-m", "mypy", "--strict", str(program)], capture_output=True, text=True)
+    assert done.returncode == 0, BLOCKS[block] + done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("block", range(len(BLOCKS)))
+def test_a_readme_block_runs(block: int, peer: NodePeer, tmp_path: Path):
+    program = tmp_path / f"readme_{block}.py"
+    program.write_text(BLOCKS[block])
+    env = dict(os.environ, SPACES_URL=peer.url, SPACES_TOKEN="good")
+    with subprocess.Popen([sys.executable, str(program)], env=env, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True) as run:
+        try:
+            peer.wait_for(lambda e: e["ev"] == "subscribe" and e.get("space") == SPACE)
+            peer.emit(SPACE, {"category": "app.event.attendee.added", "topicId": SPACE,
+                              "content": {"attendee": {"_id": "u1", "displayname": "Ann"}}})
+            peer.emit(SPACE, {"category": "app.event.meeting.ended", "topicId": SPACE})
+            stdout, stderr = run.communicate(timeout=30)
+        finally:
+            run.kill()
+    assert run.returncode == 0, stdout + stderr
+    lines = stdout.splitlines()
+    assert len(lines) == 2 and "meeting" in lines[-1], stdout
