@@ -118,31 +118,31 @@ async fn a_refused_space_exits_4_with_the_servers_reason() {
     );
 }
 
-#[tokio::test]
-async fn giving_up_exits_5() {
-    // A port nobody listens on: bind, note it, close.
+/// `watch` of a port nobody listens on (bound, noted, closed), with `token`; (port, exit code,
+/// stderr).
+async fn watch_closed_port(token: &str, extra: &[&str]) -> (u16, Option<i32>, String) {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
     let child = Command::new(env!("CARGO_BIN_EXE_spaces-events"))
-        .args([
-            "watch",
-            "--url",
-            &format!("http://127.0.0.1:{port}/chat"),
-            "--space",
-            "s",
-            "--max-retries",
-            "2",
-        ])
-        .env("SPACES_TOKEN", "good")
+        .args(["watch", "--url", &format!("http://127.0.0.1:{port}/chat")])
+        .args(["--space", "s"])
+        .args(extra)
+        .env("SPACES_TOKEN", token)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true)
         .spawn()
         .unwrap();
     let (code, _, stderr) = finish(child).await;
+    (port, code, stderr)
+}
+
+#[tokio::test]
+async fn giving_up_exits_5() {
+    let (_, code, stderr) = watch_closed_port("good", &["--max-retries", "2"]).await;
     assert_eq!(code, Some(5), "{stderr}");
     assert!(
         stderr.contains("gave up after 2 connection attempts"),
@@ -152,21 +152,8 @@ async fn giving_up_exits_5() {
 
 #[tokio::test]
 async fn a_first_connection_that_fails_exits_5_naming_the_url() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = Command::new(env!("CARGO_BIN_EXE_spaces-events"))
-        .args(["watch", "--url", &format!("http://127.0.0.1:{port}/chat")])
-        .args(["--space", "s", "--connect-timeout", "1"])
-        .env("SPACES_TOKEN", "tok-SECRET-cli")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let (code, _, stderr) = finish(child).await;
+    let (port, code, stderr) =
+        watch_closed_port("tok-SECRET-cli", &["--connect-timeout", "1"]).await;
     assert_eq!(code, Some(5), "{stderr}");
     assert!(
         stderr.contains(&format!(
