@@ -25,7 +25,7 @@ mod proxy;
 pub use proxy::FaultProxy;
 mod scenario;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -36,7 +36,7 @@ use socketioxide::SocketIo;
 use socketioxide::extract::{Data, SocketRef, State};
 use socketioxide::handler::ConnectHandler;
 use tokio::net::TcpListener;
-use tokio::sync::{Notify, watch};
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tracing::info;
 
@@ -141,10 +141,9 @@ impl Simulator {
         let shared = Arc::new(Shared {
             tokens: Mutex::new(self.tokens.iter().cloned().collect()),
             refused: Mutex::new(HashSet::new()),
-            subscribed: Notify::new(),
+            subscribed: watch::Sender::new(HashMap::new()),
             connections: AtomicUsize::new(0),
             rejections: AtomicUsize::new(0),
-            subscriptions: AtomicUsize::new(0),
         });
         let (layer, io) = SocketIo::builder()
             .ping_interval(self.ping_interval)
@@ -191,11 +190,10 @@ impl Simulator {
 struct Shared {
     tokens: Mutex<HashSet<String>>,
     refused: Mutex<HashSet<String>>,
-    /// Signalled on every successful subscription; the scenario starts at the first.
-    subscribed: Notify,
+    /// Subscriptions accepted so far, per space; the scenario starts at the first.
+    subscribed: watch::Sender<HashMap<String, usize>>,
     connections: AtomicUsize,
     rejections: AtomicUsize,
-    subscriptions: AtomicUsize,
 }
 
 /// A running simulator. Dropping it stops it.
@@ -238,6 +236,22 @@ impl Sim {
         emit(&self.io, event, payload).await;
     }
 
+    /// Plays `scenario` now, `speed` times as fast as its timestamps say (`f64::INFINITY`:
+    /// every step at once), and resolves after its last step. Independent of the scenario the simulator was started
+    /// with.
+    pub async fn play(&self, scenario: &Scenario, speed: f64) {
+        play_once(&self.io, scenario, speed).await;
+    }
+
+    /// Resolves once `n` subscriptions to `space` have been accepted (re-subscriptions after
+    /// reconnects count): emit after this and the subscriber gets it.
+    pub async fn subscribed(&self, space: &str, n: usize) {
+        let mut counts = self.shared.subscribed.subscribe();
+        let _ = counts
+            .wait_for(|counts| counts.get(space).is_some_and(|&count| count >= n))
+            .await;
+    }
+
     /// Closes every connection (clients see a transport close).
     pub fn drop_connections(&self) {
         self.proxy.drop_connections();
@@ -276,7 +290,7 @@ impl Sim {
 
     /// Subscriptions accepted so far (re-subscriptions after reconnects included).
     pub fn subscriptions(&self) -> usize {
-        self.shared.subscriptions.load(Ordering::SeqCst)
+        self.shared.subscribed.borrow().values().sum()
     }
 
     /// Namespace connections rejected (bad token) so far.
@@ -383,9 +397,10 @@ async fn on_subscribe(
         "CHANNEL_SUBSCRIBED",
         &json!({ "channel": channel, "dtsid": "1234", "sessionId": socket.id.to_string() }),
     );
-    shared.subscriptions.fetch_add(1, Ordering::SeqCst);
     info!(sid = %socket.id, space, "subscribed");
-    shared.subscribed.notify_one();
+    shared
+        .subscribed
+        .send_modify(|counts| *counts.entry(space.to_owned()).or_default() += 1);
 }
 
 /// Sends to the room of the payload's `topicId`.
@@ -407,16 +422,16 @@ async fn play(
     played: watch::Sender<usize>,
 ) {
     if on_subscribe {
-        shared.subscribed.notified().await;
+        let _ = shared
+            .subscribed
+            .subscribe()
+            .wait_for(|counts| !counts.is_empty())
+            .await;
     }
     loop {
         let scenario = source.scenario();
         info!(events = scenario.steps.len(), "scenario started");
-        let start = tokio::time::Instant::now();
-        for step in scenario.steps {
-            tokio::time::sleep_until(start + step.at).await;
-            emit(&io, &step.event, &step.payload).await;
-        }
+        play_once(&io, &scenario, 1.0).await;
         played.send_modify(|n| *n += 1);
         if !looping {
             info!("scenario finished; it plays once (--loop plays it again and again)");
@@ -424,6 +439,16 @@ async fn play(
         }
         info!("scenario finished; again in 2 s");
         tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+}
+
+/// Emits each step at its time divided by `speed`, from now.
+async fn play_once(io: &SocketIo, scenario: &Scenario, speed: f64) {
+    let start = tokio::time::Instant::now();
+    for step in &scenario.steps {
+        let at = Duration::try_from_secs_f64(step.at.as_secs_f64() / speed).unwrap_or_default();
+        tokio::time::sleep_until(start + at).await;
+        emit(io, &step.event, &step.payload).await;
     }
 }
 

@@ -34,8 +34,8 @@ impl Step {
     }
 }
 
-/// A sequence of timed payloads.
-#[derive(Clone, Debug, PartialEq)]
+/// A sequence of timed payloads (the default: none).
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Scenario {
     /// The steps, by time.
     pub steps: Vec<Step>,
@@ -91,6 +91,19 @@ impl Scenario {
         }
         steps.sort_by_key(|s| s.at);
         Ok(Scenario { steps })
+    }
+
+    /// The same steps sent to `space`: every `topicId` becomes `space`, and so does a sender
+    /// `_id` that was the step's space (the space server).
+    pub fn in_space(mut self, space: &str) -> Scenario {
+        for step in &mut self.steps {
+            let old = step.payload["topicId"].take();
+            if step.payload["sender"]["_id"] == old {
+                step.payload["sender"]["_id"] = json!(space);
+            }
+            step.payload["topicId"] = json!(space);
+        }
+        self
     }
 
     /// The spaces the scenario sends to.
@@ -281,5 +294,12 @@ mod tests {
             );
         }
         assert_eq!(s.spaces(), [DEMO_SPACE]);
+        let moved = s.clone().in_space("s2");
+        assert_eq!(moved.spaces(), ["s2"]);
+        assert_eq!(moved.steps[0].payload["sender"]["_id"], "s2");
+        assert_eq!(
+            moved.steps[2].payload["sender"],
+            s.steps[2].payload["sender"]
+        );
     }
 }

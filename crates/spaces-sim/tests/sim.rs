@@ -6,7 +6,7 @@ use std::time::Duration;
 use spaces_events::client::{Builder, ConnectionState, Error};
 use spaces_events_tests::peer::media_event;
 use spaces_events_tests::{next_item, wait_state};
-use spaces_sim::{DEMO_SPACE, Sim, Simulator};
+use spaces_sim::{DEMO_SPACE, Scenario, Sim, Simulator};
 
 fn builder(sim: &Sim) -> Builder {
     // The client's defaults (token also in CONNECT) work: the simulator strips the query as
@@ -22,15 +22,12 @@ async fn quick() -> Sim {
         .unwrap()
 }
 
-/// Waits until the simulator has accepted `n` subscriptions.
+/// Waits until the simulator has accepted `n` subscriptions to `space-1`.
 async fn wait_subscriptions(sim: &Sim, n: usize) {
-    tokio::time::timeout(Duration::from_secs(20), async {
-        while sim.subscriptions() < n {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    })
-    .await
-    .expect("re-subscribed in time");
+    tokio::time::timeout(Duration::from_secs(20), sim.subscribed("space-1", n))
+        .await
+        .expect("re-subscribed in time");
+    assert!(sim.subscriptions() >= n);
 }
 
 #[tokio::test]
@@ -46,6 +43,26 @@ async fn the_meeting_plays_every_documented_category() {
     }
     for documented in spaces_events_tests::DOCUMENTED_CATEGORIES {
         assert!(categories.contains(&documented), "{documented:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_scenario_played_on_demand_in_another_space_and_faster() {
+    let sim = Simulator::new()
+        .scenario(Scenario::default())
+        .start()
+        .await
+        .unwrap();
+    let client = builder(&sim).connect().await.unwrap();
+    let mut sub = client.subscribe("space-1").await.unwrap();
+    wait_subscriptions(&sim, 1).await;
+    // The built-in meeting takes about 3 s; at 100× it takes 30 ms.
+    let meeting = Scenario::meeting(std::time::SystemTime::now()).in_space("space-1");
+    sim.play(&meeting, 100.0).await;
+    for step in &meeting.steps {
+        let event = next_item(&mut sub).await.unwrap();
+        assert_eq!(event.id(), step.payload["_id"].as_str());
+        assert_eq!(event.topic_id(), Some("space-1"));
     }
 }
 
