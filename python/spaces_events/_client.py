@@ -11,8 +11,11 @@ import json
 import logging
 import threading
 import weakref
-from typing import Any, Awaitable, Callable, Generic, Iterator, Mapping, NamedTuple, Optional, TypeVar, Union
+from typing import (Any, Awaitable, Callable, Generic, Iterable, Iterator, Mapping, NamedTuple, Optional, TypeVar,
+                    Union)
 
+from ._category import Category
+from ._errors import ConfigError
 from ._native import Connection, Events, MediaSessionEvent, Pending
 from ._native import PRODUCTION_URL as PRODUCTION_URL
 from ._native import STAGING_URL as STAGING_URL
@@ -159,8 +162,64 @@ class _Batches(Generic[_T]):
         return self._buffer.popleft() if self._buffer else None
 
 
+_H = TypeVar("_H", bound=Callable[[MediaSessionEvent], Any])
+"""A handler: a function (sync or async) of one event."""
+
+
+class _Handler(NamedTuple):
+    function: Callable[[MediaSessionEvent], Any]
+    categories: frozenset[Category]
+    names: frozenset[str]
+    space: Optional[str]
+
+    def matches(self, space: str, event: MediaSessionEvent) -> bool:
+        return (self.space in (None, space)
+                and (event.category in self.categories or event.category_name in self.names))
+
+
+async def _dispatch(subscription: AsyncSubscription, handlers: list[_Handler], stop_on_error: bool) -> None:
+    """Calls the matching handlers for each event in turn, in order: an async handler is awaited
+    before the next event (and a slow one holds the subscription back, as a slow loop would)."""
+    async for event in subscription:
+        for handler in handlers:
+            if not handler.matches(subscription.space, event):
+                continue
+            try:
+                result = handler.function(event)
+                if inspect.isawaitable(result):
+                    await result
+            except Exception:
+                if stop_on_error:
+                    raise
+                _log.exception("handler %s failed on %s event %s in %s", handler.function.__qualname__,
+                               event.category_name, event.id, subscription.space)
+
+
+async def _run(connection: Connection, handlers: list[_Handler], spaces: tuple[str, ...],
+               stop_on_error: bool) -> None:
+    wanted = list(dict.fromkeys([*spaces, *(h.space for h in handlers if h.space is not None)]))
+    if not wanted:
+        raise ConfigError("run() has no space to subscribe to: name one (run(space_id)) or give a handler one "
+                          "(@client.on(category, space=space_id))")
+    if not handlers:
+        raise ConfigError("run() has no handler: register one with @client.on(category)")
+    subscriptions = [AsyncSubscription(await _wait(connection.subscribe(space)), connection) for space in wanted]
+    tasks = [asyncio.ensure_future(_dispatch(s, handlers, stop_on_error)) for s in subscriptions]
+    try:
+        await asyncio.gather(*tasks)
+    except BaseException as error:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if isinstance(error, Exception):
+            # A failed handler (with stop_on_error) or a fatal client error: the client ends.
+            await _wait(connection.close())
+        raise
+
+
 class _ClientBase:
-    """What ``AsyncClient`` and ``Client`` share: options, the native connection, the state."""
+    """What ``AsyncClient`` and ``Client`` share: options, the native connection, the state,
+    the handlers."""
 
     def __init__(
         self,
@@ -210,6 +269,7 @@ class _ClientBase:
         """
         self._url = url
         self._provider = token_provider
+        self._handlers: list[_Handler] = []
         self._connection = Connection(url, token, {
             "token_type": token_type,
             "token_provider": token_provider is not None,
@@ -233,6 +293,28 @@ class _ClientBase:
     def state(self) -> ConnectionState:
         """Where the connection is."""
         return ConnectionState(self._connection.state)
+
+    def on(self, category: Union[Category, str, Iterable[Union[Category, str]]],
+           space: Optional[str] = None) -> Callable[[_H], _H]:
+        """Registers the decorated function (sync or async, taking the event) as a handler of
+        ``category`` — a ``Category``, a category string such as ``"tracksstatus"``, or several —
+        in ``space``, or in every space ``run()`` subscribes to when ``None``::
+
+            @client.on(Category.ATTENDEE_ADDED, space=SPACE_ID)
+            async def joined(event: MediaSessionEvent) -> None: ...
+
+        ``run()`` calls it; an exception it raises is logged with its traceback (logger
+        ``spaces_events``) unless ``run(stop_on_error=True)``.
+        """
+        given = [category] if isinstance(category, (str, Category)) else list(category)
+        categories = frozenset(c for c in given if isinstance(c, Category))
+        names = frozenset(c for c in given if not isinstance(c, Category))
+
+        def register(function: _H) -> _H:
+            self._handlers.append(_Handler(function, categories, names, space))
+            return function
+
+        return register
 
     def _starting(self) -> bool:
         """Whether ``connect`` has work to do; registers the connection for closing at exit."""
@@ -332,6 +414,15 @@ class AsyncClient(_ClientBase):
         one (``schema/subscription.schema.json``)."""
         await _wait(self._connection.send_media_session_event(json.dumps(payload)))
 
+    async def run(self, *spaces: str, stop_on_error: bool = False) -> None:
+        """Connects if needed, subscribes to ``spaces`` and to every space a handler names, and
+        calls the handlers (``on``) for each event, in order, until the client is closed (by a
+        handler, another task or a signal). A handler's exception is logged and the next event
+        comes; with ``stop_on_error`` it closes the client and ``run`` raises it. A fatal client
+        error (``AuthError``…) is raised. ``ConfigError`` when there is no space or no handler."""
+        await self.connect()
+        await _run(self._connection, self._handlers, spaces, stop_on_error)
+
     async def close(self) -> None:
         """Leaves the namespace and closes the connection; subscriptions end."""
         await _wait(self._connection.close())
@@ -414,6 +505,13 @@ class Client(_ClientBase):
     def send_media_session_event(self, payload: Mapping[str, Any]) -> None:
         """Sends SEND_MEDIA_SESSION_EVENTS; see ``AsyncClient``."""
         self._connection.send_media_session_event(json.dumps(payload)).wait()
+
+    def run(self, *spaces: str, stop_on_error: bool = False) -> None:
+        """Blocks, calling the handlers for each event until the client is closed; see
+        ``AsyncClient.run``. Handlers run on this thread, in an event loop of this call (so an
+        async handler works too); Ctrl-C interrupts."""
+        self.connect()
+        asyncio.run(_run(self._connection, self._handlers, spaces, stop_on_error))
 
     def close(self) -> None:
         """Leaves the namespace and closes the connection; subscriptions end."""

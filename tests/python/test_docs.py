@@ -5,7 +5,10 @@ from __future__ import annotations
 import inspect
 import pydoc
 
+import pytest
+
 import spaces_events
+import spaces_events.testing
 from spaces_events import AsyncClient, Client, decode
 
 
@@ -14,10 +17,11 @@ def _public_members(obj: object) -> list[tuple[str, object]]:
             if not name.startswith("_") and (callable(member) or isinstance(member, property))]
 
 
-def test_every_public_name_has_a_docstring():
+@pytest.mark.parametrize("module", [spaces_events, spaces_events.testing])
+def test_every_public_name_has_a_docstring(module: object):
     missing = []
-    for name in spaces_events.__all__:
-        obj = getattr(spaces_events, name)
+    for name in getattr(module, "__all__"):
+        obj = getattr(module, name)
         if not (inspect.isclass(obj) or callable(obj)):
             continue
         if not inspect.getdoc(obj):

@@ -29,7 +29,7 @@ use crate::errors::{client_error, config_error};
 use crate::event::Event;
 
 /// The runtime every connection of the process runs on.
-fn runtime() -> &'static tokio::runtime::Runtime {
+pub(crate) fn runtime() -> &'static tokio::runtime::Runtime {
     static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
     RUNTIME.get_or_init(|| {
         tokio::runtime::Builder::new_multi_thread()
@@ -42,7 +42,7 @@ fn runtime() -> &'static tokio::runtime::Runtime {
 }
 
 /// What an operation produced.
-enum Outcome {
+pub(crate) enum Outcome {
     Done,
     Flag(bool),
     Events(Source),
@@ -51,6 +51,8 @@ enum Outcome {
     /// A state change as `(level, message)` for the `spaces_events` logger; `None` at the end.
     State(Option<(&'static str, String)>),
     Failed(Error),
+    /// A wait that ran out of time: `TimeoutError(message)`.
+    TimedOut(String),
 }
 
 /// An operation under way; see the module docs.
@@ -61,7 +63,9 @@ pub(crate) struct Pending {
 }
 
 impl Pending {
-    fn spawn(future: impl Future<Output = Outcome> + Send + 'static) -> PyResult<Pending> {
+    pub(crate) fn spawn(
+        future: impl Future<Output = Outcome> + Send + 'static,
+    ) -> PyResult<Pending> {
         let (ready, signal) = UnixStream::pair()?;
         let slot = Arc::new(Mutex::new(None));
         let filled = slot.clone();
@@ -101,6 +105,9 @@ impl Pending {
             Some(Outcome::RawBatch(events)) => raw_batch(py, events),
             Some(Outcome::State(change)) => Ok(change.into_pyobject(py)?.into_any()),
             Some(Outcome::Failed(error)) => Err(client_error(py, error)),
+            Some(Outcome::TimedOut(message)) => {
+                Err(pyo3::exceptions::PyTimeoutError::new_err(message))
+            }
         }
     }
 

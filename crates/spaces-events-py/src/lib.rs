@@ -4,6 +4,7 @@
 mod client;
 mod errors;
 mod event;
+mod sim;
 
 use pyo3::prelude::*;
 
@@ -21,6 +22,11 @@ mod _native {
     /// The package's version (`spaces_events.__version__`).
     #[pymodule_export]
     const VERSION: &str = env!("CARGO_PKG_VERSION");
+    #[pymodule_export]
+    use super::sim::Simulator;
+    /// The space the simulator's built-in meeting happens in.
+    #[pymodule_export]
+    const DEMO_SPACE: &str = spaces_sim::DEMO_SPACE;
     #[pymodule_export]
     use super::event::{Content, Event, MediaSession, Party, Recording, decode};
 }
