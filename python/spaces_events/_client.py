@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-import asyncio
 import atexit
 import collections
 import enum
-import inspect
 import json
 import logging
 import threading
 import weakref
-from typing import (Any, Awaitable, Callable, Generic, Iterable, Iterator, Mapping, NamedTuple, Optional, TypeVar,
-                    Union)
+from collections.abc import Awaitable
+from typing import (TYPE_CHECKING, Any, Callable, Generic, Iterable, Iterator, Mapping, NamedTuple, Optional,
+                    TypeVar, Union)
+
+if TYPE_CHECKING:
+    # Imported where used instead: asyncio costs more than the rest of `import spaces_events`
+    # (about 40 ms), and a blocking client never needs it.
+    import asyncio
 
 from ._category import Category
 from ._errors import ConfigError
@@ -76,6 +80,8 @@ def _ready(future: asyncio.Future[None]) -> None:
 async def _wait(pending: Pending) -> Any:
     """Awaits a native operation: its file descriptor becomes readable when it is done."""
     if not pending.done():
+        import asyncio
+
         loop = asyncio.get_running_loop()
         ready: asyncio.Future[None] = loop.create_future()
         fd = pending.fileno()
@@ -91,7 +97,7 @@ async def _serve_tokens(connection: Connection, provider: TokenProvider) -> None
     while await _wait(connection.next_token_request()):
         try:
             token = provider()
-            if inspect.isawaitable(token):
+            if isinstance(token, Awaitable):
                 token = await token
             connection.answer_token(str(token))
         except Exception as error:  # reported to the client as a token failure
@@ -125,7 +131,7 @@ def _serve_tokens_blocking(connection: Connection, provider: TokenProvider) -> N
     while connection.next_token_request().wait():
         try:
             token = provider()
-            if inspect.isawaitable(token):
+            if isinstance(token, Awaitable):
                 raise TypeError("the blocking Client needs a token_provider that returns a str")
             connection.answer_token(str(token))
         except Exception as error:
@@ -186,7 +192,7 @@ async def _dispatch(subscription: AsyncSubscription, handlers: list[_Handler], s
                 continue
             try:
                 result = handler.function(event)
-                if inspect.isawaitable(result):
+                if isinstance(result, Awaitable):
                     await result
             except Exception:
                 if stop_on_error:
@@ -203,6 +209,8 @@ async def _run(connection: Connection, handlers: list[_Handler], spaces: tuple[s
                           "(@client.on(category, space=space_id))")
     if not handlers:
         raise ConfigError("run() has no handler: register one with @client.on(category)")
+    import asyncio
+
     subscriptions = [AsyncSubscription(await _wait(connection.subscribe(space)), connection) for space in wanted]
     tasks = [asyncio.ensure_future(_dispatch(s, handlers, stop_on_error)) for s in subscriptions]
     try:
@@ -334,6 +342,8 @@ class _AsyncBatches(_Batches[_T]):
         if self._buffer:
             return self._buffer.popleft()
         # One await per batch of events, not per event.
+        import asyncio
+
         try:
             batch = await _wait(self._next_pending())
         except asyncio.CancelledError:
@@ -388,6 +398,8 @@ class AsyncClient(_ClientBase):
     async def connect(self) -> AsyncClient:
         """Connects; done by ``async with``. Raises ``AuthError`` if the token is rejected."""
         if self._starting():
+            import asyncio
+
             if self._provider is not None:
                 self._tokens = asyncio.get_running_loop().create_task(
                     _serve_tokens(self._connection, self._provider))
@@ -510,6 +522,8 @@ class Client(_ClientBase):
         """Blocks, calling the handlers for each event until the client is closed; see
         ``AsyncClient.run``. Handlers run on this thread, in an event loop of this call (so an
         async handler works too); Ctrl-C interrupts."""
+        import asyncio
+
         self.connect()
         asyncio.run(_run(self._connection, self._handlers, spaces, stop_on_error))
 

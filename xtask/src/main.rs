@@ -7,12 +7,14 @@
 //!   what CI runs.
 //! - `bench [--quick]`: benchmarks beside their peers; one table and `target/bench/report.json`.
 //! - `fuzz --time SECS`: each fuzz target for SECS seconds, then its corpus minimized.
+//! - `wheels`: manylinux2014 abi3 wheels (x86_64, aarch64) and an sdist in `target/wheels/`.
 //! - `soak --minutes N`: many clients against the simulator with random drops and restarts.
 
 mod bench;
 mod codegen;
 mod fuzz;
 mod test;
+mod wheels;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -29,6 +31,8 @@ commands:
   fuzz --time SECS    run each fuzz target for SECS seconds (cargo-fuzz, installed if missing),
                       then minimize its corpus in fuzz/corpus/
   bench [--quick]     benchmarks beside their peers; one table and target/bench/report.json
+  wheels              manylinux2014 abi3 wheels (x86_64 and aarch64, zig-linked, stripped,
+                      tag checked by auditwheel) and an sdist, into target/wheels/
   soak --minutes N    100 clients x 10 spaces against the simulator, with random drops and
                       restarts, for N minutes: exactly-once delivery, RSS, fds, tasks
 ";
@@ -40,6 +44,7 @@ fn main() -> ExitCode {
         ["codegen"] => codegen::run(false),
         ["codegen", "--check"] => codegen::run(true),
         ["test"] => test::run(),
+        ["wheels"] => wheels::run(),
         ["soak", "--minutes", minutes] => soak(minutes),
         ["bench"] => bench::run(false),
         ["bench", "--quick"] => bench::run(true),

@@ -2,6 +2,7 @@
 
 use std::process::Command;
 
+use crate::wheels::{self, Venv};
 use crate::{Result, codegen, root};
 
 pub(crate) fn run() -> Result {
@@ -23,68 +24,52 @@ pub(crate) fn run() -> Result {
     Ok(())
 }
 
-/// Builds the Python package into a venv under `target/` (as `pip install .` does for users)
-/// and runs the pytest suite on the installed package.
+/// The pytest suite against the package as users install it: this machine's manylinux2014
+/// wheel, in a fresh venv.
 fn python() -> Result {
-    let venv = PythonEnv::install(&[])?;
+    let venv = python_env(&[])?;
     step("pytest");
     exec(venv.python().args(["-m", "pytest", "-q"]))
 }
 
-/// `target/py-venv` with the test requirements (and `extra` ones) and the package installed.
-pub(crate) struct PythonEnv {
-    bin: std::path::PathBuf,
-    path: std::ffi::OsString,
-}
-
-impl PythonEnv {
-    pub(crate) fn install(extra: &[&str]) -> Result<Self> {
-        let root = root();
-        let venv = root.join("target/py-venv");
-        let bin = venv.join("bin");
-        if !bin.join("python").exists() {
-            step("python3 -m venv target/py-venv");
-            exec(Command::new("python3").args(["-m", "venv"]).arg(&venv))?;
+/// A fresh `target/py-venv` with the wheel built by [`wheels::host`], the test requirements and
+/// `extra` ones; checks the package is imported from there (not from the source tree) and
+/// shows how long `import spaces_events` takes.
+pub(crate) fn python_env(extra: &[&str]) -> Result<Venv> {
+    let wheel = wheels::host()?;
+    let venv = Venv::create("target/py-venv", true)?;
+    for requirements in
+        std::iter::once("tests/python/requirements.txt").chain(extra.iter().copied())
+    {
+        venv.pip_requirements(requirements)?;
+    }
+    venv.pip(&[wheel.as_os_str()])?;
+    let mut times = Vec::new();
+    for _ in 0..5 {
+        let out = venv
+            .python()
+            .args([
+                "-c",
+                "import time; t = time.perf_counter(); import spaces_events; \
+                 print(time.perf_counter() - t, spaces_events.__file__)",
+            ])
+            .output()?;
+        let out = String::from_utf8_lossy(&out.stdout).into_owned();
+        let (seconds, file) = out
+            .trim()
+            .split_once(' ')
+            .ok_or("`import spaces_events` failed")?;
+        if !file.contains("target/py-venv/") {
+            return Err(format!("spaces_events was imported from {file}, not the wheel").into());
         }
-        // maturin, run by pip's build hook, is found on PATH.
-        let path = std::env::join_paths(std::iter::once(bin.clone()).chain(
-            std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()),
-        ))?;
-        let env = PythonEnv { bin, path };
-        for requirements in
-            std::iter::once("tests/python/requirements.txt").chain(extra.iter().copied())
-        {
-            step(&format!("pip install -r {requirements}"));
-            exec(env.pip().args(["-r", requirements]))?;
-        }
-        step("pip install . (the spaces_events package, built by maturin)");
-        exec(env.pip().args([
-            "--no-build-isolation",
-            "--force-reinstall",
-            "--no-deps",
-            ".",
-        ]))?;
-        Ok(env)
+        times.push(seconds.parse::<f64>()? * 1000.0);
     }
-
-    /// `python`, in the workspace root, with the venv first on PATH.
-    pub(crate) fn python(&self) -> Command {
-        let mut command = Command::new(self.bin.join("python"));
-        command.env("PATH", &self.path).current_dir(root());
-        command
-    }
-
-    fn pip(&self) -> Command {
-        let mut command = self.python();
-        command.args([
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-        ]);
-        command
-    }
+    times.sort_by(f64::total_cmp);
+    println!(
+        "import spaces_events: {:.1} ms (best of 5; median {:.1} ms)",
+        times[0], times[2]
+    );
+    Ok(venv)
 }
 
 /// Runs a command; a non-zero exit is an error.

@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use super::Report;
-use crate::test::{PythonEnv, cargo, step};
+use crate::test::{cargo, step};
+use crate::wheels::Venv;
 use crate::{Result, root};
 
 /// The event every pusher sends: the typical 1 KiB `app.event.meeting.started`.
@@ -55,7 +56,7 @@ impl Client {
         }
     }
 
-    fn command(self, venv: &PythonEnv, url: &str, count: usize) -> Command {
+    fn command(self, venv: &Venv, url: &str, count: usize) -> Command {
         let count = count.to_string();
         let mut command = match self {
             Client::Rust | Client::Raw => loopback(),
@@ -77,7 +78,7 @@ impl Client {
     }
 }
 
-pub(super) fn run(venv: &PythonEnv, quick: bool, report: &mut Report) -> Result {
+pub(super) fn run(venv: &Venv, quick: bool, report: &mut Report) -> Result {
     let plan = if quick {
         Plan {
             events: 20_000,
@@ -214,7 +215,7 @@ pub(super) fn run(venv: &PythonEnv, quick: bool, report: &mut Report) -> Result 
 }
 
 /// Median events/s over the throughput runs, and the latency percentiles at a fixed rate.
-fn rates(venv: &PythonEnv, client: Client, plan: &Plan) -> Result<(f64, u64, u64)> {
+fn rates(venv: &Venv, client: Client, plan: &Plan) -> Result<(f64, u64, u64)> {
     let pusher = Pusher::start(&[("--count", plan.events)])?;
     let mut runs = (0..plan.runs)
         .map(|_| {

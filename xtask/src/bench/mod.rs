@@ -11,7 +11,8 @@ use std::fs;
 
 use serde_json::{Value, json};
 
-use crate::test::{PythonEnv, cargo, step};
+use crate::test::{cargo, python_env, step};
+use crate::wheels::Venv;
 use crate::{Result, root};
 
 /// Rust workloads (criterion groups) and Python workloads.
@@ -21,7 +22,7 @@ const PYTHON: &[&str] = &["meeting_started", "large_roster"];
 pub(crate) fn run(quick: bool) -> Result {
     let mut report = Report::default();
     rust_decode(quick, &mut report)?;
-    let venv = PythonEnv::install(&["benches/requirements.txt"])?;
+    let venv = python_env(&["benches/requirements.txt"])?;
     python_decode(&venv, quick, &mut report)?;
     clients::run(&venv, quick, &mut report)?;
 
@@ -145,7 +146,7 @@ fn rust_decode(quick: bool, report: &mut Report) -> Result {
 
 /// benches/python_decode.py: bytes to a typed event and three fields read, beside msgspec,
 /// pydantic and orjson.
-fn python_decode(venv: &PythonEnv, quick: bool, report: &mut Report) -> Result {
+fn python_decode(venv: &Venv, quick: bool, report: &mut Report) -> Result {
     step("python benches/python_decode.py");
     let mut python = venv.python();
     python.arg("benches/python_decode.py");
