@@ -16,6 +16,7 @@ const ARCHS: &[&str] = &["x86_64", "aarch64"];
 pub(crate) fn run() -> Result {
     let tools = Venv::create("target/py-tools", false)?;
     tools.pip_requirements("xtask/build-requirements.txt")?;
+    let mut built = Vec::new();
     for arch in ARCHS {
         if *arch != std::env::consts::ARCH {
             step(&format!("rustup target add {arch}-unknown-linux-gnu"));
@@ -25,7 +26,7 @@ pub(crate) fn run() -> Result {
                 &format!("{arch}-unknown-linux-gnu"),
             ]))?;
         }
-        build(&tools, arch)?;
+        built.push(build(&tools, arch)?);
     }
     step("maturin sdist");
     exec(
@@ -33,8 +34,13 @@ pub(crate) fn run() -> Result {
             .command("maturin")
             .args(["sdist", "--out", "target/wheels"]),
     )?;
-    for entry in std::fs::read_dir(root().join("target/wheels"))? {
-        let path = entry?.path();
+    let sdist = std::fs::read_dir(root().join("target/wheels"))?
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|path| path.to_string_lossy().ends_with(".tar.gz"))
+        .max_by_key(|path| path.metadata().and_then(|m| m.modified()).ok())
+        .ok_or("maturin wrote no sdist")?;
+    built.push(sdist);
+    for path in built {
         println!("{:>9} bytes  {}", path.metadata()?.len(), path.display());
     }
     Ok(())

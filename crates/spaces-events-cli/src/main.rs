@@ -1,6 +1,7 @@
 //! `spaces-events`: decode, inspect and watch Avaya Spaces media-session events.
 
 mod decode;
+mod output;
 mod sim;
 mod watch;
 

@@ -1,16 +1,18 @@
 //! `spaces-events watch` and `record`: subscribe to spaces and print (and record) their
 //! media-session events.
 
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 use futures_util::StreamExt;
 use futures_util::stream::select_all;
+use spaces_events::Category;
 use spaces_events::client::{Client, ConnectionState, Error, Reconnect, StateChanges, TokenType};
-use spaces_events::{Category, MediaSessionEvent};
+
+use crate::output::{Recorder, Writer};
 
 /// Exit codes, as documented in `--help`.
 const AUTH_REJECTED: u8 = 3;
@@ -120,7 +122,7 @@ fn token(args: &Watch) -> Result<String, String> {
 
 async fn watch(args: Watch, token: String, record: Option<(PathBuf, bool)>) -> ExitCode {
     let recorder = record.map(|(path, append)| Recorder::create(&path, append));
-    let mut recorder = match recorder.transpose() {
+    let recorder = match recorder.transpose() {
         Ok(recorder) => recorder,
         Err(e) => {
             eprintln!("error: {e}");
@@ -155,17 +157,18 @@ async fn watch(args: Watch, token: String, record: Option<(PathBuf, bool)>) -> E
         Err(e) => return fail(&e),
     };
     eprintln!("connected to {}", redact_query(&args.url));
-    let code = consume(&client, &args.spaces, &args.output, recorder.as_mut()).await;
+    let code = consume(&client, &args.spaces, &args.output, recorder).await;
     client.close().await;
     code
 }
 
-/// Subscribes to `spaces` and prints their events until `--max-events`, Ctrl-C or a fatal error.
+/// Subscribes to `spaces` and prints their events until `--max-events`, Ctrl-C, a closed stdout
+/// or a fatal error; the output goes through a [`Writer`], so stdout never holds the client up.
 pub(crate) async fn consume(
     client: &Client,
     spaces: &[String],
     output: &Output,
-    mut recorder: Option<&mut Recorder>,
+    recorder: Option<Recorder>,
 ) -> ExitCode {
     for name in &output.categories {
         // Categories are an open set, so an unknown name is allowed: it may be new.
@@ -188,19 +191,38 @@ pub(crate) async fn consume(
         }
     }
     let colour = output.format == Format::Pretty && std::io::stdout().is_terminal();
-    let mut events = select_all(subscriptions);
-    let mut printed = 0u64;
-    let mut stdout = std::io::stdout().lock();
-    loop {
-        if output.max_events.is_some_and(|max| printed >= max) {
-            return ExitCode::SUCCESS;
+    let writer = match Writer::spawn(output.format, colour, recorder) {
+        Ok(writer) => writer,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(OTHER);
         }
+    };
+    let code = pump(select_all(subscriptions), output, &writer).await;
+    match writer.finish().await {
+        Ok(()) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(OTHER)
+        }
+    }
+}
+
+/// Hands the events that pass `--category` to the writer until `--max-events`, Ctrl-C, a
+/// stopped writer or a fatal error.
+async fn pump(
+    mut events: futures_util::stream::SelectAll<spaces_events::client::Subscription>,
+    output: &Output,
+    writer: &Writer,
+) -> ExitCode {
+    let mut printed = 0u64;
+    while output.max_events.is_none_or(|max| printed < max) {
         let item = tokio::select! {
             item = events.next() => item,
-            _ = tokio::signal::ctrl_c() => return ExitCode::SUCCESS,
+            _ = tokio::signal::ctrl_c() => break,
         };
         let event = match item {
-            None => return ExitCode::SUCCESS,
+            None => break,
             Some(Ok(event)) => event,
             Some(Err(e)) if e.is_fatal() => return fail(&e),
             Some(Err(e)) => {
@@ -213,71 +235,16 @@ pub(crate) async fn consume(
         {
             continue;
         }
-        if let Some(recorder) = recorder.as_deref_mut()
-            && let Err(e) = recorder.write(&event)
-        {
-            eprintln!("error: recording: {e}");
-            return ExitCode::from(OTHER);
-        }
-        let line = match output.format {
-            Format::Jsonl => event.json().to_owned(),
-            Format::Pretty => pretty(&event, colour),
+        let handed = tokio::select! {
+            handed = writer.send(event) => handed,
+            _ = tokio::signal::ctrl_c() => break,
         };
-        if writeln!(stdout, "{line}")
-            .and_then(|()| stdout.flush())
-            .is_err()
-        {
-            return ExitCode::SUCCESS; // stdout closed
+        if !handed {
+            break; // stdout closed, or the recording failed (`finish` says which)
         }
         printed += 1;
     }
-}
-
-/// Writes `{"at_ms":…,"payload":…}` lines: the scenario format of `spaces-events sim`.
-pub(crate) struct Recorder {
-    file: std::io::BufWriter<std::fs::File>,
-    start: std::time::Instant,
-    /// Milliseconds already in the file (`--append`).
-    after: u128,
-}
-
-impl Recorder {
-    /// Writes `path` anew, or with `append` adds to it, the times going on after its last line
-    /// (so that a replay plays the sessions one after the other).
-    pub(crate) fn create(path: &std::path::Path, append: bool) -> Result<Self, String> {
-        let error = |e: std::io::Error| format!("{}: {e}", path.display());
-        let after = if append {
-            match std::fs::read_to_string(path) {
-                Ok(text) => spaces_sim::Scenario::from_jsonl(&text)
-                    .map_err(|e| format!("{}: cannot append: {e}", path.display()))?
-                    .steps
-                    .last()
-                    .map_or(0, |step| step.at.as_millis()),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
-                Err(e) => return Err(error(e)),
-            }
-        } else {
-            0
-        };
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .write(true)
-            .append(append)
-            .truncate(!append)
-            .open(path)
-            .map_err(error)?;
-        Ok(Recorder {
-            file: std::io::BufWriter::new(file),
-            start: std::time::Instant::now(),
-            after,
-        })
-    }
-
-    fn write(&mut self, event: &MediaSessionEvent) -> std::io::Result<()> {
-        let at = self.after + self.start.elapsed().as_millis();
-        writeln!(self.file, "{{\"at_ms\":{at},\"payload\":{}}}", event.json())?;
-        self.file.flush()
-    }
+    ExitCode::SUCCESS
 }
 
 /// Prints a fatal error and returns its exit code.
@@ -315,80 +282,4 @@ async fn report_states(states: StateChanges) {
 /// A URL without its query (which could hold a token).
 fn redact_query(url: &str) -> &str {
     url.split(['?', '#']).next().unwrap_or(url)
-}
-
-/// One readable line: time, category, space, and what the category is about.
-fn pretty(event: &MediaSessionEvent, colour: bool) -> String {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or(Duration::ZERO)
-        .as_secs();
-    let time = format!(
-        "{:02}:{:02}:{:02}Z",
-        now / 3600 % 24,
-        now / 60 % 60,
-        now % 60
-    );
-    let name = |p: Option<&spaces_events::types::Attendee>| {
-        p.and_then(|a| {
-            a.displayname
-                .clone()
-                .or_else(|| a.username.clone())
-                .or_else(|| a.id.clone())
-        })
-        .unwrap_or_else(|| "?".into())
-    };
-    let detail = match event.category() {
-        Category::AttendeeAdded | Category::AttendeeLeft => name(event.attendee()),
-        Category::MeetingStarted | Category::MeetingEnded => {
-            let status = event
-                .meeting_status()
-                .map(|s| format!(", status {s}"))
-                .unwrap_or_default();
-            format!("{} attendee(s){status}", event.attendees().len())
-        }
-        Category::RecordingStarted
-        | Category::RecordingEnded
-        | Category::RecordingReady
-        | Category::RecordingStopped => {
-            format!(
-                "recording {}",
-                event
-                    .recordings()
-                    .first()
-                    .and_then(|r| r.id.as_deref())
-                    .unwrap_or("?")
-            )
-        }
-        Category::TracksStatus | Category::TrackStatus => {
-            let who = event
-                .sender()
-                .and_then(|s| s.displayname.clone().or_else(|| s.id.clone()))
-                .unwrap_or_default();
-            match event.content().and_then(|c| c.media_session.as_ref()) {
-                Some(m) => {
-                    let flag = |name: &str, on: Option<bool>| match on {
-                        Some(true) => format!(" {name}:on"),
-                        Some(false) => format!(" {name}:off"),
-                        None => String::new(),
-                    };
-                    format!(
-                        "{who}{}{}{}",
-                        flag("audio", m.audio),
-                        flag("video", m.video),
-                        flag("screenshare", m.screenshare)
-                    )
-                }
-                None => who,
-            }
-        }
-        _ => String::new(),
-    };
-    let space = event.topic_id().unwrap_or("?");
-    let category = event.category_name();
-    if colour {
-        format!("\x1b[2m{time}\x1b[0m \x1b[1;36m{category}\x1b[0m \x1b[2m{space}\x1b[0m {detail}")
-    } else {
-        format!("{time} {category} {space} {detail}")
-    }
 }

@@ -340,3 +340,93 @@ async fn help_shows_token_and_unknown_categories_get_a_warning() {
     assert_eq!(code, Some(0), "{stderr}");
     assert!(stdout.trim_end().ends_with("0 attendee(s)"), "{stdout:?}");
 }
+
+/// `spaces-events <command> … --format jsonl --max-events 3000` whose stdout nobody reads for 3 s
+/// (ten heartbeat periods) while the server bursts 3000 events: the pings go on, the server never
+/// drops the connection, and afterwards every event comes out once and in order. Returns stdout.
+async fn stalled_stdout(command: &[&str]) -> String {
+    const EVENTS: u32 = 3000;
+    let mut peer = NodePeer::start(json!({ "pingInterval": 300, "pingTimeout": 600 })).await;
+    let max = EVENTS.to_string();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_spaces-events"))
+        .args(command)
+        .args([
+            "--url",
+            &peer.url(),
+            "--space",
+            "space-1",
+            "--format",
+            "jsonl",
+        ])
+        .args(["--max-events", &max])
+        .env("SPACES_TOKEN", "good")
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the binary runs");
+    peer.wait_for(|e| e["ev"] == "subscribe").await;
+    peer.command(json!({ "cmd": "burst", "space": "space-1", "count": EVENTS,
+        "payload": spaces_events_tests::peer::media_event("space-1", 0) }))
+        .await;
+    let pings = peer.count(|e| e["ev"] == "ping");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(
+        peer.count(|e| e["ev"] == "ping") >= pings + 5,
+        "pings went on while stdout was blocked: {:?}",
+        peer.log()
+    );
+    assert_eq!(
+        peer.count(|e| e["ev"] == "disconnect"),
+        0,
+        "{:?}",
+        peer.log()
+    );
+    let mut stdout = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut stdout)
+        .await
+        .unwrap();
+    let (code, _, stderr) = finish(child).await;
+    assert_eq!(code, Some(0), "{stderr}");
+    let ids: Vec<String> = stdout
+        .lines()
+        .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap()["_id"].to_string())
+        .collect();
+    let expected: Vec<String> = (0..EVENTS).map(|n| format!("\"burst-{n}\"")).collect();
+    assert!(
+        ids == expected,
+        "{} lines, not burst-0..{EVENTS} in order",
+        ids.len()
+    );
+    assert_eq!(
+        peer.count(|e| e["ev"] == "subscribe"),
+        1,
+        "one connection throughout"
+    );
+    stdout
+}
+
+#[tokio::test]
+async fn a_blocked_stdout_never_stops_the_heartbeat_and_loses_nothing() {
+    stalled_stdout(&["watch"]).await;
+}
+
+#[tokio::test]
+async fn record_with_a_blocked_stdout_keeps_the_link_and_writes_every_event() {
+    let dir = std::env::temp_dir().join(format!("spaces-events-stall-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("burst.jsonl");
+    let stdout = stalled_stdout(&["record", "--out", file.to_str().unwrap()]).await;
+    let recorded: Vec<String> = std::fs::read_to_string(&file)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap()["payload"].to_string())
+        .collect();
+    assert_eq!(recorded, stdout.lines().collect::<Vec<_>>());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
