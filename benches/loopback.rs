@@ -4,8 +4,10 @@
 //!
 //! ```text
 //! loopback push --payload FILE [--count N] [--rate R] [--spaces S]   prints {"port":P}
+//!     (FILE: one payload, or a JSON array of payloads sent in turn)
 //! loopback rust --url URL --count N [--spaces S] [--read-buffer BYTES]   our client, typed decode
 //! loopback raw --url URL --count N                 tokio-tungstenite, frames counted, no decode
+//!     (also against the Node socket.io 2.0.4 peer: the token is in the query)
 //! loopback idle --url URL --connections N          RSS per idle, subscribed connection
 //! ```
 //!
@@ -80,32 +82,44 @@ struct Push {
     count: usize,
     rate: usize,
     spaces: usize,
-    /// Per space: the frame before and after the value of `_id`.
+    /// Per payload, then per space: the frame before and after the value of `_id`; frame `n`
+    /// is `n % frames.len()`, so spaces go round-robin and payloads in turn.
     frames: Vec<(String, String)>,
+    /// The same frames with `_id` `t`, encoded once: the bulk sends clone them.
+    bulk: Vec<Utf8Bytes>,
 }
 
 impl Push {
     fn new(payload: &str, count: usize, rate: usize, spaces: usize) -> Result<Self> {
-        let mut payload: Value = serde_json::from_slice(&std::fs::read(payload)?)?;
-        let frames = (0..spaces)
-            .map(|space| {
+        let payloads = match serde_json::from_slice(&std::fs::read(payload)?)? {
+            Value::Array(payloads) => payloads,
+            payload => vec![payload],
+        };
+        let mut frames = Vec::new();
+        for mut payload in payloads {
+            for space in 0..spaces {
                 payload["topicId"] = json!(format!("space-{space}"));
                 payload["_id"] = json!("@ID@");
                 let frame = format!("42/chat,[\"MEDIA_SESSION_RESPONSE\",{payload}]");
                 let (head, tail) = frame.split_once("@ID@").expect("the placeholder");
-                (head.to_owned(), tail.to_owned())
-            })
+                frames.push((head.to_owned(), tail.to_owned()));
+            }
+        }
+        let bulk = frames
+            .iter()
+            .map(|(head, tail)| format!("{head}t{tail}").into())
             .collect();
         Ok(Self {
             count,
             rate,
             spaces,
             frames,
+            bulk,
         })
     }
 
     fn frame(&self, n: usize, id: &str) -> Utf8Bytes {
-        let (head, tail) = &self.frames[n % self.spaces];
+        let (head, tail) = &self.frames[n % self.frames.len()];
         format!("{head}{id}{tail}").into()
     }
 }
@@ -163,7 +177,6 @@ async fn serve(tcp: TcpStream, push: Arc<Push>) -> Result {
     });
     let mut sent = 0;
     let mut tick = tokio::time::interval(Duration::from_secs(1) / push.rate.max(1) as u32);
-    let fixed = push.frame(0, "t");
     loop {
         tokio::select! {
             reply = pending.recv() => match reply {
@@ -176,8 +189,7 @@ async fn serve(tcp: TcpStream, push: Arc<Push>) -> Result {
                         tick.tick().await;
                         tx.send(Message::Text(push.frame(sent, &now_us().to_string()))).await?;
                     } else {
-                        let frame = if push.spaces == 1 { fixed.clone() } else { push.frame(sent, "t") };
-                        tx.feed(Message::Text(frame)).await?;
+                        tx.feed(Message::Text(push.bulk[sent % push.bulk.len()].clone())).await?;
                         if sent % 64 == 63 {
                             tx.flush().await?;
                         }
@@ -259,11 +271,16 @@ async fn ours(url: &str, count: usize, spaces: usize, read_buffer: usize) -> Res
 /// The limit: a websocket reader that does only what any client must (read frames, find the
 /// event's `_id`), no Socket.IO, no decode.
 async fn raw(url: &str, count: usize) -> Result<Value> {
-    let url = url
-        .replace("http://", "ws://")
-        .replace("/chat", "/socket.io/?EIO=3&transport=websocket");
+    let url = url.replace("http://", "ws://").replace(
+        "/chat",
+        "/socket.io/?EIO=3&transport=websocket&token=bench-token&tokenType=jwt",
+    );
     let (mut ws, _) = tokio_tungstenite::connect_async(url).await?;
     ws.send(text("40/chat,")).await?;
+    // socket.io 2.0.4 drops events sent before it has acknowledged the namespace.
+    while !matches!(ws.next().await.ok_or("the server closed")??, Message::Text(f) if f.starts_with("40/chat"))
+    {
+    }
     ws.send(text(
         r#"42/chat,["SUBSCRIBE_CHANNEL",{"channel":{"_id":"space-0","type":"topic"}}]"#,
     ))

@@ -2,6 +2,7 @@
 // with NODE_PATH=tests/peers/node_modules:
 //
 //   node node_client.js events URL COUNT        {"count","seconds","latency_us":[...]}
+//   node node_client.js jsonl URL COUNT         each payload as a JSON line (as `watch --format jsonl`)
 //   node node_client.js idle URL CONNECTIONS    {"connections","rss_before_kib","rss_after_kib","per_connection_kib"}
 'use strict';
 
@@ -36,6 +37,16 @@ if (mode === 'events') {
       process.stdout.write(JSON.stringify({ count, seconds, latency_us: tally.latency_us }) + '\n');
       socket.close();
       process.exit(0);
+    }
+  }, () => {});
+} else if (mode === 'jsonl') {
+  let seen = 0;
+  const socket = subscribe((p) => {
+    seen += 1;
+    process.stdout.write(JSON.stringify(p) + '\n');
+    if (seen === count) {
+      socket.close();
+      process.stdout.write('', () => process.exit(0));
     }
   }, () => {});
 } else if (mode === 'idle') {

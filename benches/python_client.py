@@ -1,9 +1,10 @@
 """Python clients against the loopback pusher (benches/loopback.rs), run by ``cargo xtask bench``.
 
-    python python_client.py ours|python-socketio URL COUNT
+    python python_client.py ours|python-socketio|python-socketio-jsonl URL COUNT
 
 Prints {"count", "seconds" (first to last event), "latency_us": [...]}; latencies come from
 events whose ``_id`` is the pusher's send time (CLOCK_MONOTONIC µs, as ``time.monotonic_ns``).
+``python-socketio-jsonl`` prints each payload as a JSON line instead (as ``watch --format jsonl``).
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ async def ours(url: str, tally: Tally) -> None:
                 break
 
 
-async def python_socketio(url: str, tally: Tally) -> None:
+async def python_socketio(url: str, tally: Tally, jsonl: bool = False) -> None:
     import socketio
 
     sio = socketio.AsyncClient()
@@ -59,6 +60,8 @@ async def python_socketio(url: str, tally: Tally) -> None:
 
     @sio.on("MEDIA_SESSION_RESPONSE", namespace="/chat")
     async def media(payload: dict[str, Any]) -> None:
+        if jsonl:
+            sys.stdout.write(json.dumps(payload, separators=(",", ":")) + "\n")
         tally.event(payload.get("category"), payload.get("_id"))
 
     await sio.connect(f"{url.removesuffix('/chat')}?{URL_QUERY}", namespaces=["/chat"], transports=["websocket"])
@@ -69,6 +72,10 @@ async def python_socketio(url: str, tally: Tally) -> None:
 async def main() -> None:
     client, url, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
     tally = Tally(count)
+    if client == "python-socketio-jsonl":
+        await python_socketio(url, tally, jsonl=True)
+        sys.stdout.flush()
+        return
     await {"ours": ours, "python-socketio": python_socketio}[client](url, tally)
     print(json.dumps(tally.report()))
 

@@ -1,6 +1,6 @@
 // A Socket.IO 2.0.4 server scripted like the Avaya Spaces socket server, for the tests.
 //
-//   node spaces-server.js '{"pingInterval":300,"pingTimeout":600,"tokens":["good"]}'
+//   node spaces-server.js '{"pingInterval":300,"pingTimeout":600,"tokens":["good"],"rootAck":false}'
 //
 // Like Spaces: namespace /chat, token checked from the query by a /chat middleware that is
 // registered after attach and is asynchronous (this reproduces socket.io 2.0.4's missing `40`
@@ -33,6 +33,9 @@ const silentUntil = new WeakMap(); // engine socket -> time until which it sends
 
 io.eio.on('connection', (conn) => {
   report({ ev: 'engine_connection', sid: conn.id });
+  // `rootAck`: send the `40` for `/` that the bug above withholds, for clients that wait for it
+  // (python-socketio 4.x never connects `/chat` without it: the benchmarks need it).
+  if (opts.rootAck) conn.sendPacket('message', '0');
   conn.on('packet', (p) => { if (p.type === 'ping') report({ ev: 'ping', sid: conn.id }); });
   conn.on('close', (reason) => report({ ev: 'engine_close', sid: conn.id, reason }));
   const send = conn.sendPacket.bind(conn);
@@ -91,9 +94,14 @@ const engines = () => Object.values(io.eio.clients);
 const commands = {
   // Emit an event to a space's subscribers: {space, event, payload}.
   emit: (c) => chat.to(c.space).emit(c.event, c.payload),
-  // Emit {count} copies of {payload} (with `_id` `burst-<n>`) to a space, as fast as possible.
+  // Emit {count} copies of {payload} (or of {payloads} in turn), with `_id` `burst-<n>`, to a
+  // space, as fast as possible.
   burst: (c) => {
-    for (let n = 0; n < c.count; n++) chat.to(c.space).emit('MEDIA_SESSION_RESPONSE', Object.assign({}, c.payload, { _id: `burst-${n}` }));
+    const payloads = c.payloads || [c.payload];
+    for (let n = 0; n < c.count; n++) {
+      const payload = Object.assign({}, payloads[n % payloads.length], { _id: `burst-${n}`, topicId: c.space });
+      chat.to(c.space).emit('MEDIA_SESSION_RESPONSE', payload);
+    }
   },
   // Send a raw Socket.IO packet (the text after the engine `4`) to every connection: {data}.
   raw: (c) => engines().forEach((conn) => conn.sendPacket('message', c.data)),

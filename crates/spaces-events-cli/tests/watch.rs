@@ -10,8 +10,14 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 use tokio::process::{Child, Command};
 
 fn watch(peer: &NodePeer, token: &str, extra: &[&str]) -> Child {
+    run(&["watch"], peer, token, extra)
+}
+
+/// `spaces-events <command…> --url PEER <extra…>` with `token` in SPACES_TOKEN, output piped.
+fn run(command: &[&str], peer: &NodePeer, token: &str, extra: &[&str]) -> Child {
     Command::new(env!("CARGO_BIN_EXE_spaces-events"))
-        .args(["watch", "--url", &peer.url()])
+        .args(command)
+        .args(["--url", &peer.url()])
         .args(extra)
         .env("SPACES_TOKEN", token)
         .env_remove("RUST_LOG")
@@ -348,24 +354,8 @@ async fn stalled_stdout(command: &[&str]) -> String {
     const EVENTS: u32 = 3000;
     let mut peer = NodePeer::start(json!({ "pingInterval": 300, "pingTimeout": 600 })).await;
     let max = EVENTS.to_string();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_spaces-events"))
-        .args(command)
-        .args([
-            "--url",
-            &peer.url(),
-            "--space",
-            "space-1",
-            "--format",
-            "jsonl",
-        ])
-        .args(["--max-events", &max])
-        .env("SPACES_TOKEN", "good")
-        .env_remove("RUST_LOG")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("the binary runs");
+    let extra = ["--space", "space-1", "--format", "jsonl", "--max-events", &max];
+    let mut child = run(command, &peer, "good", &extra);
     peer.wait_for(|e| e["ev"] == "subscribe").await;
     peer.command(json!({ "cmd": "burst", "space": "space-1", "count": EVENTS,
         "payload": spaces_events_tests::peer::media_event("space-1", 0) }))
