@@ -354,7 +354,14 @@ async fn stalled_stdout(command: &[&str]) -> String {
     const EVENTS: u32 = 3000;
     let mut peer = NodePeer::start(json!({ "pingInterval": 300, "pingTimeout": 600 })).await;
     let max = EVENTS.to_string();
-    let extra = ["--space", "space-1", "--format", "jsonl", "--max-events", &max];
+    let extra = [
+        "--space",
+        "space-1",
+        "--format",
+        "jsonl",
+        "--max-events",
+        &max,
+    ];
     let mut child = run(command, &peer, "good", &extra);
     peer.wait_for(|e| e["ev"] == "subscribe").await;
     peer.command(json!({ "cmd": "burst", "space": "space-1", "count": EVENTS,

@@ -255,12 +255,9 @@ pub(super) fn run(venv: &Venv, quick: bool, report: &mut Report) -> Result {
 /// Median events/s over the throughput runs, and the latency percentiles at a fixed rate.
 fn rates(venv: &Venv, client: Client, plan: &Plan) -> Result<(f64, u64, u64)> {
     let pusher = Pusher::start(&[("--count", plan.events)])?;
-    let mut runs = (0..plan.runs)
-        .map(|_| {
-            measure(&mut client.command(venv, &pusher.url, plan.events)).map(|r| events_per_s(&r))
-        })
-        .collect::<Result<Vec<f64>>>()?;
-    runs.sort_by(f64::total_cmp);
+    let throughput = median(plan.runs, || {
+        measure(&mut client.command(venv, &pusher.url, plan.events)).map(|r| events_per_s(&r))
+    })?;
     let pusher = Pusher::start(&[("--count", plan.latency_events), ("--rate", plan.rate)])?;
     let timed = measure(&mut client.command(venv, &pusher.url, plan.latency_events))?;
     let mut latency: Vec<u64> = serde_json::from_value(timed["latency_us"].clone())?;
@@ -274,11 +271,11 @@ fn rates(venv: &Venv, client: Client, plan: &Plan) -> Result<(f64, u64, u64)> {
     eprintln!(
         "  {}: {:.0} events/s, p50 {} µs, p99 {} µs",
         client.name(),
-        runs[runs.len() / 2],
+        throughput,
         pct(50),
         pct(99)
     );
-    Ok((runs[runs.len() / 2], pct(50), pct(99)))
+    Ok((throughput, pct(50), pct(99)))
 }
 
 fn events_per_s(report: &Value) -> f64 {
@@ -400,10 +397,14 @@ fn processes(venv: &Venv, plan: &Plan, report: &mut Report) -> Result {
     step(&format!(
         "`watch --format jsonl` as a process: {n} events from the pusher"
     ));
-    let pusher = Pusher::start(&[("--count", n)])?;
-    let ours = n as f64 / seconds_to_last_line(&mut watch(&pusher.url, n), n, || Ok(()))?;
-    let pusher = Pusher::start(&[("--count", n)])?;
-    let theirs = n as f64 / seconds_to_last_line(&mut node_jsonl(&pusher.url, n), n, || Ok(()))?;
+    let pushed = |command: &dyn Fn(&str, usize) -> Command| {
+        median(plan.runs, || {
+            let pusher = Pusher::start(&[("--count", n)])?;
+            Ok(n as f64 / seconds_to_last_line(&mut command(&pusher.url, n), n, || Ok(()))?)
+        })
+    };
+    let ours = pushed(&watch)?;
+    let theirs = pushed(&node_jsonl)?;
     report.figure(
         "watch --format jsonl as a process (pusher): events/s",
         format!("{ours:.0}; socket.io-client printing each payload {theirs:.0}"),
@@ -419,14 +420,16 @@ fn processes(venv: &Venv, plan: &Plan, report: &mut Report) -> Result {
         "end to end: the Node socket.io 2.0.4 server bursts {n} events"
     ));
     let payloads = mixed()?.1;
-    let end_to_end = |command: &mut dyn FnMut(&str) -> Command, lines: usize| -> Result<f64> {
-        let mut server = NodeServer::start()?;
-        let url = server.url.clone();
-        let seconds = seconds_to_last_line(&mut command(&url), lines, || {
-            server.wait_for("subscribe")?;
-            server.burst(n, &payloads)
-        })?;
-        Ok(n as f64 / seconds)
+    let end_to_end = |command: &mut dyn FnMut(&str) -> Command, lines: usize| {
+        median(plan.runs, || {
+            let mut server = NodeServer::start()?;
+            let url = server.url.clone();
+            let seconds = seconds_to_last_line(&mut command(&url), lines, || {
+                server.wait_for("subscribe")?;
+                server.burst(n, &payloads)
+            })?;
+            Ok(n as f64 / seconds)
+        })
     };
     let ours = end_to_end(&mut |url| watch(url, n), n)?;
     let raw = end_to_end(
@@ -474,6 +477,15 @@ fn processes(venv: &Venv, plan: &Plan, report: &mut Report) -> Result {
         "-",
     );
     Ok(())
+}
+
+/// The median of `runs` measurements.
+fn median(runs: usize, mut measure: impl FnMut() -> Result<f64>) -> Result<f64> {
+    let mut values = (0..runs.max(1))
+        .map(|_| measure())
+        .collect::<Result<Vec<f64>>>()?;
+    values.sort_by(f64::total_cmp);
+    Ok(values[values.len() / 2])
 }
 
 /// Starts `command` (stdout piped), runs `started` (e.g. starts a burst), and returns the seconds
