@@ -9,7 +9,7 @@ use serde_json::value::RawValue;
 
 use crate::Category;
 use crate::decode::bytes as json;
-use crate::decode::scan::{Span, Spans};
+use crate::decode::scan::{Checked, Span, Spans};
 use crate::decode::shape;
 use crate::decode::{DecodeError, decode};
 use crate::types::{Attendee, Content, MediaSessionResponse, Recording, Sender, Timestamp};
@@ -43,12 +43,17 @@ struct Inner {
 }
 
 impl MediaSessionEvent {
-    /// An event of the JSON `text` that `decode::scan::check` accepted, giving `spans`.
-    pub(crate) fn new(text: Box<str>, spans: Spans) -> Self {
+    /// An event of the JSON `text` that `decode::scan::check` accepted.
+    pub(crate) fn new(text: Box<str>, checked: Checked) -> Self {
+        let compact = OnceLock::new();
+        if !checked.spaced {
+            // The text is the wire JSON: `json()` need not look for whitespace.
+            let _ = compact.set(None);
+        }
         let mut event = Self(Box::new(Inner {
             text,
-            compact: OnceLock::new(),
-            spans,
+            compact,
+            spans: checked.spans,
             category: Category::Unknown,
             payload: OnceLock::new(),
         }));

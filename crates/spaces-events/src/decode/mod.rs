@@ -52,7 +52,7 @@ pub fn decode(data: impl AsRef<[u8]>) -> Result<MediaSessionEvent, DecodeError> 
 /// [`decode`] of text, refusing JSON nested more than `depth` arrays and objects deep, without
 /// explaining a failure (for callers that report it their own way).
 pub(crate) fn try_decode(text: &str, depth: usize) -> Option<MediaSessionEvent> {
-    scan::check(text, depth).map(|spans| MediaSessionEvent::new(text.into(), spans))
+    scan::check(text, depth).map(|checked| MediaSessionEvent::new(text.into(), checked))
 }
 
 /// Why a payload did not decode.

@@ -77,11 +77,22 @@ impl Span {
 /// The root's string fields, by [`Field::slot`].
 pub(crate) type Spans = [Span; shape::STRINGS];
 
+/// What [`check`] found in a valid document.
+pub(crate) struct Checked {
+    pub(crate) spans: Spans,
+    /// Whether there is whitespace outside strings (else the text is the compact wire JSON).
+    pub(crate) spaced: bool,
+}
+
 /// Checks `text` (one JSON document) against the root shape, nested at most `depth` arrays and
 /// objects deep; `None` when it is deeper or the typed view would not build from it.
-pub(crate) fn check(text: &str, depth: usize) -> Option<Spans> {
+pub(crate) fn check(text: &str, depth: usize) -> Option<Checked> {
     let mut spans = [Span::Absent; shape::STRINGS];
-    let mut scan = Scan { text, i: 0 };
+    let mut scan = Scan {
+        text,
+        i: 0,
+        spaced: false,
+    };
     let depth = Depth {
         budget: depth,
         serde: SERDE_DEPTH,
@@ -91,7 +102,10 @@ pub(crate) fn check(text: &str, depth: usize) -> Option<Spans> {
     }
     scan.object(&shape::MEDIA_SESSION_RESPONSE, depth, Some(&mut spans))?;
     scan.skip_space();
-    (scan.i == text.len()).then_some(spans)
+    (scan.i == text.len()).then_some(Checked {
+        spans,
+        spaced: scan.spaced,
+    })
 }
 
 /// serde_json's recursion allowance: a container it recurses into takes one, and none may take
@@ -129,6 +143,9 @@ enum Number {
 struct Scan<'t> {
     text: &'t str,
     i: usize,
+    /// Whitespace was skipped: all of it outside strings is, here (so the writer of the wire
+    /// JSON needs no pass of its own to know the text is compact).
+    spaced: bool,
 }
 
 impl<'t> Scan<'t> {
@@ -137,9 +154,11 @@ impl<'t> Scan<'t> {
     }
 
     fn skip_space(&mut self) {
+        let start = self.i;
         while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.byte() {
             self.i += 1;
         }
+        self.spaced |= self.i != start;
     }
 
     /// The next byte after whitespace, not consumed.
@@ -708,9 +727,25 @@ mod tests {
     }
 
     #[test]
+    fn whitespace_outside_strings_is_noticed() {
+        let spaced = |text: &str| check(text, usize::MAX).expect("valid").spaced;
+        assert!(!spaced(r#"{"category":"a b","x":[1,{"y":" "}]}"#));
+        for text in [
+            " {\"category\":\"a\"}",
+            "{\"category\":\"a\"}\n",
+            "{\"category\" :\"a\"}",
+            "{\"category\":\"a\",\"x\":[1,\t2]}",
+            "{\"category\":\"a\",\"x\":{\"y\":[{}\r]}}",
+        ] {
+            assert!(spaced(text), "{text}");
+        }
+    }
+
+    #[test]
     fn spans_point_into_the_text() {
         let text = r#"{"topicId":"s1","category":"c\u0041","_id":null,"categ\u006fry2":1}"#;
-        let spans = check(text, usize::MAX).expect("valid");
+        let Checked { spans, spaced } = check(text, usize::MAX).expect("valid");
+        assert!(!spaced);
         assert_eq!(spans[shape::TOPIC_ID], Span::At(12, 14));
         assert_eq!(spans[shape::CATEGORY], Span::Escaped);
         assert_eq!(spans[shape::ID], Span::Absent);
