@@ -6,7 +6,6 @@ import atexit
 import collections
 import enum
 import json
-import logging
 import threading
 import weakref
 from collections.abc import Awaitable
@@ -15,8 +14,10 @@ from typing import (TYPE_CHECKING, Any, Callable, Generic, Iterable, Iterator, M
 
 if TYPE_CHECKING:
     # Imported where used instead: asyncio costs more than the rest of `import spaces_events`
-    # (about 40 ms), and a blocking client never needs it.
+    # (about 40 ms) and a blocking client never needs it; logging (about 14 ms) is needed only
+    # once something is logged.
     import asyncio
+    import logging
 
 from ._category import Category
 from ._errors import ConfigError
@@ -57,7 +58,13 @@ TokenProvider = Callable[[], Union[str, Awaitable[str]]]
 _BATCH = 256
 _live: weakref.WeakSet[Connection] = weakref.WeakSet()
 _threads: list[threading.Thread] = []
-_log = logging.getLogger("spaces_events")
+
+
+def _log() -> logging.Logger:
+    """The ``spaces_events`` logger."""
+    import logging
+
+    return logging.getLogger("spaces_events")
 
 
 @atexit.register
@@ -106,7 +113,9 @@ async def _serve_tokens(connection: Connection, provider: TokenProvider) -> None
 
 def _log_change(change: tuple[str, str]) -> None:
     level, message = change
-    _log.log(logging.getLevelName(level.upper()), "%s", message)
+    import logging
+
+    _log().log(logging.getLevelName(level.upper()), "%s", message)
 
 
 async def _report_states(connection: Connection) -> None:
@@ -197,7 +206,7 @@ async def _dispatch(subscription: AsyncSubscription, handlers: list[_Handler], s
             except Exception:
                 if stop_on_error:
                     raise
-                _log.exception("handler %s failed on %s event %s in %s", handler.function.__qualname__,
+                _log().exception("handler %s failed on %s event %s in %s", handler.function.__qualname__,
                                event.category_name, event.id, subscription.space)
 
 
