@@ -1,7 +1,7 @@
 //! `cargo xtask wheels`: the Python package as users install it, into `target/wheels/` — one
 //! abi3 wheel per architecture for manylinux2014 (glibc 2.17: RHEL 7+, Ubuntu 16.04+, Amazon
 //! Linux 2), linked by zig through maturin so no manylinux container is needed, stripped, its
-//! tag checked by auditwheel — and an sdist.
+//! tag checked by auditwheel — and an sdist, checked to build on its own.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -39,6 +39,25 @@ pub(crate) fn run() -> Result {
         .filter(|path| path.to_string_lossy().ends_with(".tar.gz"))
         .max_by_key(|path| path.metadata().and_then(|m| m.modified()).ok())
         .ok_or("maturin wrote no sdist")?;
+    // What a user without a wheel for their platform runs: a build from the sdist alone.
+    step("pip wheel <sdist> (the sdist builds on its own)");
+    let check = root().join("target/sdist-check");
+    exec(
+        tools
+            .python()
+            .args([
+                "-m",
+                "pip",
+                "wheel",
+                "--quiet",
+                "--no-deps",
+                "--no-build-isolation",
+            ])
+            .arg(&sdist)
+            .arg("--wheel-dir")
+            .arg(&check)
+            .env("CARGO_TARGET_DIR", root().join("target/sdist-build")),
+    )?;
     built.push(sdist);
     for path in built {
         println!("{:>9} bytes  {}", path.metadata()?.len(), path.display());
@@ -73,6 +92,7 @@ fn build(tools: &Venv, arch: &str) -> Result<PathBuf> {
     exec(tools.command("maturin").args([
         "build",
         "--release",
+        "--locked",
         "--zig",
         "--strip",
         "--compatibility",
