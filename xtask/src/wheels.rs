@@ -14,8 +14,7 @@ const ARCHS: &[&str] = &["x86_64", "aarch64"];
 
 /// `cargo xtask wheels`.
 pub(crate) fn run() -> Result {
-    let tools = Venv::create("target/py-tools", false)?;
-    tools.pip_requirements("xtask/build-requirements.txt")?;
+    let tools = tools()?;
     let mut built = Vec::new();
     for arch in ARCHS {
         if *arch != std::env::consts::ARCH {
@@ -67,9 +66,14 @@ pub(crate) fn run() -> Result {
 
 /// Builds (with the tools of `target/py-tools`) and checks the wheel for this machine; its path.
 pub(crate) fn host() -> Result<PathBuf> {
+    build(&tools()?, std::env::consts::ARCH)
+}
+
+/// `target/py-tools`: maturin, zig and auditwheel, pinned in `xtask/build-requirements.txt`.
+fn tools() -> Result<Venv> {
     let tools = Venv::create("target/py-tools", false)?;
     tools.pip_requirements("xtask/build-requirements.txt")?;
-    build(&tools, std::env::consts::ARCH)
+    Ok(tools)
 }
 
 /// `maturin build` for `arch`, then the tag check; the wheel's path.

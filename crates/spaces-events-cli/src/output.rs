@@ -19,11 +19,10 @@ use crate::watch::Format;
 /// Events waiting for the writer; past this, [`Writer::send`] waits.
 const HAND_OFF: usize = 1024;
 
-/// An event and when it was received.
+/// An event and when it was received (one clock read; the wall time is derived where needed).
 struct Received {
     event: MediaSessionEvent,
     at: Instant,
-    wall: SystemTime,
 }
 
 /// Why the writer stopped early.
@@ -60,7 +59,6 @@ impl Writer {
         let received = Received {
             event,
             at: Instant::now(),
-            wall: SystemTime::now(),
         };
         self.events.send(received).await.is_ok()
     }
@@ -93,7 +91,7 @@ fn write(
     let mut out = BufWriter::with_capacity(64 * 1024, stdout.lock());
     while let Some(first) = events.blocking_recv() {
         let mut next = Some(first);
-        while let Some(Received { event, at, wall }) = next {
+        while let Some(Received { event, at }) = next {
             if let Some(recorder) = recorder.as_mut() {
                 recorder.write(&event, at).map_err(Stop::Record)?;
             }
@@ -101,7 +99,12 @@ fn write(
                 Format::Jsonl => out
                     .write_all(event.json().as_bytes())
                     .and_then(|()| out.write_all(b"\n")),
-                Format::Pretty => writeln!(out, "{}", pretty(&event, wall, colour)),
+                Format::Pretty => {
+                    let wall = SystemTime::now()
+                        .checked_sub(at.elapsed())
+                        .unwrap_or(UNIX_EPOCH);
+                    writeln!(out, "{}", pretty(&event, wall, colour))
+                }
             }
             .map_err(|_| Stop::Stdout)?;
             next = events.try_recv().ok();

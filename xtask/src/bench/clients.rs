@@ -348,18 +348,8 @@ fn measure(command: &mut Command) -> Result<Value> {
         let mut text = String::new();
         stdout.read_to_string(&mut text).map(|_| text)
     });
-    let deadline = Instant::now() + Duration::from_secs(120);
-    let status = loop {
-        if let Some(status) = child.try_wait()? {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            return Err(format!("{shown} did not finish within two minutes").into());
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    within_two_minutes(&mut child, &shown, |child| Ok(child.try_wait()?.is_some()))?;
+    let status = child.wait()?;
     let text = output.join().map_err(|_| "reader thread")??;
     if !status.success() {
         return Err(format!("{shown} failed ({status})").into());
@@ -369,6 +359,24 @@ fn measure(command: &mut Command) -> Result<Value> {
         .last()
         .ok_or_else(|| format!("{shown} printed nothing"))?;
     Ok(serde_json::from_str(last)?)
+}
+
+/// Polls `done` every 20 ms for two minutes at most; past them, kills `child` and fails.
+fn within_two_minutes(
+    child: &mut Child,
+    shown: &str,
+    mut done: impl FnMut(&mut Child) -> Result<bool>,
+) -> Result {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !done(child)? {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(format!("{shown} did not finish within two minutes").into());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Ok(())
 }
 
 /// `watch --format jsonl` to a pipe as a process, timed from its start to its last line: against
@@ -512,14 +520,13 @@ fn seconds_to_last_line(
         }
         Some(start.elapsed())
     });
-    let result = started();
-    let elapsed = match result {
-        Ok(()) => reader.join().map_err(|_| "reader thread")?,
-        Err(e) => {
-            let _ = child.kill();
-            return Err(e);
-        }
-    };
+    if let Err(e) = started() {
+        let _ = child.kill();
+        return Err(e);
+    }
+    // A client that never gets there (python-socketio waiting for a `40`) is killed, not waited on.
+    within_two_minutes(&mut child, &shown, |_| Ok(reader.is_finished()))?;
+    let elapsed = reader.join().map_err(|_| "reader thread")?;
     let _ = child.kill();
     let _ = child.wait();
     Ok(elapsed
