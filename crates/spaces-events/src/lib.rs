@@ -62,6 +62,7 @@
 pub mod client;
 mod decode;
 mod event;
+pub mod meeting;
 pub mod protocol;
 mod timestamp;
 

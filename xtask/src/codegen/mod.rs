@@ -21,6 +21,8 @@ use crate::{Result, root};
 pub(crate) const SCHEMAS: &[&str] = &[
     "schema/media-session-response.schema.json",
     "schema/subscription.schema.json",
+    "schema/rest.schema.json",
+    "schema/meeting-state.schema.json",
 ];
 
 /// The generated Rust modules: the types, and the shapes `decode` checks.
