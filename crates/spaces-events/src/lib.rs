@@ -64,6 +64,8 @@ mod decode;
 mod event;
 pub mod meeting;
 pub mod protocol;
+#[cfg(feature = "rest")]
+pub mod rest;
 mod timestamp;
 
 /// The payload types, generated from `schema/` by `cargo xtask codegen` (never edited by hand).

@@ -21,14 +21,16 @@
 //! strings; on a heartbeat timeout or protocol error the server sends `1` before closing.
 
 mod proxy;
+mod rest;
+mod scenario;
 
 pub use proxy::FaultProxy;
-mod scenario;
+pub use rest::RestFault;
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, SystemTime};
 
 use serde_json::{Value, json};
@@ -66,6 +68,7 @@ impl Source {
 #[derive(Clone, Debug)]
 pub struct Simulator {
     addr: SocketAddr,
+    api_addr: SocketAddr,
     tokens: Vec<String>,
     source: Source,
     looping: bool,
@@ -87,6 +90,7 @@ impl Simulator {
     pub fn new() -> Self {
         Simulator {
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            api_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             tokens: vec![DEFAULT_TOKEN.to_owned()],
             source: Source::Meeting,
             looping: false,
@@ -99,6 +103,12 @@ impl Simulator {
     /// Where to listen.
     pub fn addr(mut self, addr: SocketAddr) -> Self {
         self.addr = addr;
+        self
+    }
+
+    /// Where the REST API listens (its own port).
+    pub fn api_addr(mut self, addr: SocketAddr) -> Self {
+        self.api_addr = addr;
         self
     }
 
@@ -144,6 +154,10 @@ impl Simulator {
             subscribed: watch::Sender::new(HashMap::new()),
             connections: AtomicUsize::new(0),
             rejections: AtomicUsize::new(0),
+            meetings: Mutex::new(HashMap::new()),
+            rest_fault: Mutex::new(RestFault::None),
+            guests: AtomicUsize::new(0),
+            urls: OnceLock::new(),
         });
         let (layer, io) = SocketIo::builder()
             .ping_interval(self.ping_interval)
@@ -157,11 +171,19 @@ impl Simulator {
         let upstream = inner.local_addr()?;
         let public = TcpListener::bind(self.addr).await?;
         let addr = public.local_addr()?;
+        let api = TcpListener::bind(self.api_addr).await?;
+        let api_url = format!("http://{}/api", api.local_addr()?);
+        let url = format!("http://{addr}/chat");
+        let _ = shared.urls.set((api_url.clone(), format!("http://{addr}")));
+        let router = rest::router(shared.clone());
         let (played, finished) = watch::channel(0usize);
         let scenario = self.source.scenario();
         let tasks = vec![
             tokio::spawn(async move {
                 let _ = axum::serve(inner, axum::Router::new().layer(layer)).await;
+            }),
+            tokio::spawn(async move {
+                let _ = axum::serve(api, router).await;
             }),
             tokio::spawn(play(
                 io.clone(),
@@ -173,7 +195,8 @@ impl Simulator {
             )),
         ];
         Ok(Sim {
-            url: format!("http://{addr}/chat"),
+            url,
+            api_url,
             token: self.tokens.first().cloned().unwrap_or_default(),
             scenario,
             io,
@@ -194,12 +217,19 @@ struct Shared {
     subscribed: watch::Sender<HashMap<String, usize>>,
     connections: AtomicUsize,
     rejections: AtomicUsize,
+    /// Each space's active-meeting document, kept from every emitted event.
+    meetings: Mutex<HashMap<String, Value>>,
+    rest_fault: Mutex<RestFault>,
+    guests: AtomicUsize,
+    /// The API URL and the socket server's URL, for `service-configurations`.
+    urls: OnceLock<(String, String)>,
 }
 
 /// A running simulator. Dropping it stops it.
 #[derive(Debug)]
 pub struct Sim {
     url: String,
+    api_url: String,
     token: String,
     scenario: Scenario,
     io: SocketIo,
@@ -214,6 +244,12 @@ impl Sim {
     /// `http://127.0.0.1:PORT/chat`.
     pub fn url(&self) -> &str {
         &self.url
+    }
+
+    /// `http://127.0.0.1:PORT/api`: the REST API (`POST /anonymous/auth`,
+    /// `GET /spaces/{id}/join`, `GET /spaces/{id}/activemeeting`, `GET /service-configurations`).
+    pub fn api_url(&self) -> &str {
+        &self.api_url
     }
 
     /// The token it accepts.
@@ -233,14 +269,14 @@ impl Sim {
 
     /// Emits `payload` as `event` to the subscribers of its `topicId`.
     pub async fn emit(&self, event: &str, payload: &Value) {
-        emit(&self.io, event, payload).await;
+        emit(&self.io, &self.shared, event, payload).await;
     }
 
     /// Plays `scenario` now, `speed` times as fast as its timestamps say (`f64::INFINITY`:
     /// every step at once), and resolves after its last step. Independent of the scenario the simulator was started
     /// with.
     pub async fn play(&self, scenario: &Scenario, speed: f64) {
-        play_once(&self.io, scenario, speed).await;
+        play_once(&self.io, &self.shared, scenario, speed).await;
     }
 
     /// Resolves once `n` subscriptions to `space` have been accepted (re-subscriptions after
@@ -255,6 +291,30 @@ impl Sim {
     /// Closes every connection (clients see a transport close).
     pub fn drop_connections(&self) {
         self.proxy.drop_connections();
+    }
+
+    /// Closes every connection and refuses new ones for `duration`, while scenarios and
+    /// [`emit`](Self::emit) go on: the clients miss what happens meanwhile, and find it in the
+    /// active meeting when they are back.
+    pub fn away(&self, duration: Duration) {
+        self.proxy.refuse(duration);
+        self.proxy.drop_connections();
+    }
+
+    /// The active-meeting document of `space` (what `GET /api/spaces/{space}/activemeeting`
+    /// answers), or `None` (404).
+    pub fn active_meeting(&self, space: &str) -> Option<Value> {
+        self.shared
+            .meetings
+            .lock()
+            .expect("meetings lock")
+            .get(space)
+            .cloned()
+    }
+
+    /// Makes every REST call fail, hang, or (with [`RestFault::None`]) work again.
+    pub fn rest_fault(&self, fault: RestFault) {
+        *self.shared.rest_fault.lock().expect("fault lock") = fault;
     }
 
     /// Swallows all traffic, both ways, for `duration`: a half-open link.
@@ -362,11 +422,14 @@ fn register(socket: &SocketRef) {
     );
     socket.on(
         "SEND_MEDIA_SESSION_EVENTS",
-        async |socket: SocketRef, io: SocketIo, Data::<Value>(mut payload)| {
+        async |socket: SocketRef,
+               io: SocketIo,
+               State(shared): State<Arc<Shared>>,
+               Data::<Value>(mut payload)| {
             if payload.get("sender").is_none() {
                 payload["sender"] = json!({ "_id": format!("user-{}", socket.id), "type": "user" });
             }
-            emit(&io, MEDIA_SESSION_RESPONSE, &payload).await;
+            emit(&io, &shared, MEDIA_SESSION_RESPONSE, &payload).await;
         },
     );
 }
@@ -403,8 +466,12 @@ async fn on_subscribe(
         .send_modify(|counts| *counts.entry(space.to_owned()).or_default() += 1);
 }
 
-/// Sends to the room of the payload's `topicId`.
-async fn emit(io: &SocketIo, event: &str, payload: &Value) {
+/// Sends to the room of the payload's `topicId`; a MEDIA_SESSION_RESPONSE also updates the
+/// space's active meeting.
+async fn emit(io: &SocketIo, shared: &Shared, event: &str, payload: &Value) {
+    if event == MEDIA_SESSION_RESPONSE {
+        rest::record(&mut shared.meetings.lock().expect("meetings lock"), payload);
+    }
     let space = payload["topicId"].as_str().unwrap_or_default().to_owned();
     if let Some(chat) = io.of("/chat") {
         let _ = chat.to(space).emit(event, payload).await;
@@ -431,7 +498,7 @@ async fn play(
     loop {
         let scenario = source.scenario();
         info!(events = scenario.steps.len(), "scenario started");
-        play_once(&io, &scenario, 1.0).await;
+        play_once(&io, &shared, &scenario, 1.0).await;
         played.send_modify(|n| *n += 1);
         if !looping {
             info!("scenario finished; it plays once (--loop plays it again and again)");
@@ -443,12 +510,12 @@ async fn play(
 }
 
 /// Emits each step at its time divided by `speed`, from now.
-async fn play_once(io: &SocketIo, scenario: &Scenario, speed: f64) {
+async fn play_once(io: &SocketIo, shared: &Shared, scenario: &Scenario, speed: f64) {
     let start = tokio::time::Instant::now();
     for step in &scenario.steps {
         let at = Duration::try_from_secs_f64(step.at.as_secs_f64() / speed).unwrap_or_default();
         tokio::time::sleep_until(start + at).await;
-        emit(io, &step.event, &step.payload).await;
+        emit(io, shared, &step.event, &step.payload).await;
     }
 }
 

@@ -68,6 +68,12 @@ impl FaultProxy {
         let _ = self.faults.drop.send(());
     }
 
+    /// Closes the connections accepted in the next `duration` at once (a server that is down;
+    /// open connections are not touched).
+    pub fn refuse(&self, duration: Duration) {
+        *self.faults.refuse_until.lock().expect("fault lock") = Some(Instant::now() + duration);
+    }
+
     /// Swallows every frame, both ways, on every connection for `duration`; the sockets stay
     /// open (a link gone quiet).
     pub fn silence(&self, duration: Duration) {
@@ -106,6 +112,7 @@ struct Faults {
     /// Raised by `blackhole`: connections accepted before it swallow everything.
     epoch: AtomicU64,
     silent_until: Mutex<Option<Instant>>,
+    refuse_until: Mutex<Option<Instant>>,
     drop: broadcast::Sender<()>,
     inject: broadcast::Sender<String>,
 }
@@ -117,6 +124,7 @@ impl Default for Faults {
             accepted: AtomicUsize::new(0),
             epoch: AtomicU64::new(0),
             silent_until: Mutex::new(None),
+            refuse_until: Mutex::new(None),
             drop: broadcast::channel(4).0,
             inject: broadcast::channel(64).0,
         }
@@ -140,7 +148,12 @@ async fn serve(listener: TcpListener, upstream: SocketAddr, faults: Arc<Faults>)
     while let Ok((client, _)) = listener.accept().await {
         // Subscribed at accept: a drop reaches every connection accepted before it.
         let (mut dropped, inject) = (faults.drop.subscribe(), faults.inject.subscribe());
-        if faults.closed.load(Ordering::SeqCst) {
+        let refused = faults
+            .refuse_until
+            .lock()
+            .expect("fault lock")
+            .is_some_and(|until| Instant::now() < until);
+        if refused || faults.closed.load(Ordering::SeqCst) {
             continue;
         }
         faults.accepted.fetch_add(1, Ordering::SeqCst);

@@ -127,6 +127,14 @@ pub enum Error {
     /// subscription goes on.
     #[error("undecodable MEDIA_SESSION_RESPONSE: {0}")]
     Decode(#[from] DecodeError),
+    /// Not a failure but a notice, in the stream where it happened: the connection dropped and
+    /// the space was subscribed again; events the server sent in between were not received
+    /// (Socket.IO 2 has no replay). State folded from events needs a resync now, as
+    /// [`Client::meeting`](super::Client::meeting) does. Like tokio's `RecvError::Lagged`.
+    #[error(
+        "space {0} re-subscribed after the connection dropped: events sent meanwhile were missed"
+    )]
+    Gap(String),
     /// The client was closed (by `close()`, by dropping it, or after a fatal error).
     #[error("client closed")]
     Closed,

@@ -76,10 +76,13 @@ pub use error::{Error, Timeout};
 
 use crate::MediaSessionEvent;
 use crate::types::SendMediaSessionEvents;
-use config::{Endpoint, TokenSource};
+use config::Endpoint;
+pub(crate) use config::{TokenFuture, TokenSource};
 use driver::{Command, Driver};
 use session::Item;
 use websocket::Opener;
+#[cfg(feature = "rest")]
+pub(crate) use websocket::{added_roots, tls_config};
 
 /// A connection to the Spaces socket server; cheap to clone (all clones share it).
 ///

@@ -533,7 +533,12 @@ impl<S: Clone> Session<S> {
             }
         };
         if let Some(sub) = self.subs.get_mut(&ok.channel.id) {
-            if !sub.answered {
+            if sub.answered {
+                // A re-subscription after a reconnect: the stream learns of the gap.
+                debug!(space = ok.channel.id, "re-subscribed");
+                let sink = sub.sink.clone();
+                self.emit(Output::Deliver(sink, Err(Error::Gap(ok.channel.id))));
+            } else {
                 sub.answered = true;
                 debug!(space = ok.channel.id, "subscribed");
                 self.emit(Output::Answer {

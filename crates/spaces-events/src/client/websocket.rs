@@ -46,7 +46,7 @@ impl Opener {
             })
             .collect::<Result<_, Error>>()?;
         // Checked for `ws://` too: a bad file is a mistake whatever the URL.
-        let roots = added_roots(config)?;
+        let roots = added_roots(&config.extra_roots)?;
         let tls = endpoint.tls.then(|| tls_config(&config.roots, roots));
         let limits = WebSocketConfig::default()
             .read_buffer_size(config.read_buffer)
@@ -124,10 +124,10 @@ pub(crate) fn scrub(text: String, token: &Token) -> String {
         .replace(&percent_encode(secret), "<redacted>")
 }
 
-/// A store of the certificates of [`Builder::add_root_certificate`].
-fn added_roots(config: &Builder) -> Result<rustls::RootCertStore, Error> {
+/// A store of the certificates of [`Builder::add_root_certificate`] (PEM files' contents).
+pub(crate) fn added_roots(pems: &[Vec<u8>]) -> Result<rustls::RootCertStore, Error> {
     let mut roots = rustls::RootCertStore::empty();
-    for pem in &config.extra_roots {
+    for pem in pems {
         let before = roots.len();
         for cert in CertificateDer::pem_slice_iter(pem) {
             let cert = cert.map_err(|e| Error::Certificate(e.to_string()))?;
@@ -143,7 +143,10 @@ fn added_roots(config: &Builder) -> Result<rustls::RootCertStore, Error> {
 }
 
 /// The rustls configuration for `wss://`: the added roots plus the chosen ones, ring crypto.
-fn tls_config(which: &Roots, mut roots: rustls::RootCertStore) -> Arc<rustls::ClientConfig> {
+pub(crate) fn tls_config(
+    which: &Roots,
+    mut roots: rustls::RootCertStore,
+) -> Arc<rustls::ClientConfig> {
     match which {
         Roots::WebPki => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
         Roots::Native => {

@@ -5,7 +5,7 @@
 //! ([`apply`](MeetingState::apply)) and takes the server's truth, the document of
 //! `GET /spaces/{id}/activemeeting` ([`resync`](MeetingState::resync)), whenever events may
 //! have been missed; both return what changed. No I/O: the client's
-//! `Client::meeting` (feature `rest`) runs it on a subscription.
+//! `Client::meeting` (feature `rest`) runs it on a subscription, as a [`Meeting`] stream.
 //!
 //! ```
 //! use spaces_events::meeting::MeetingState;
@@ -29,6 +29,9 @@
 //! # Ok::<(), spaces_events::DecodeError>(())
 //! ```
 
+#[cfg(feature = "rest")]
+mod watch;
+
 use std::collections::{HashSet, VecDeque};
 
 use crate::types::{
@@ -36,6 +39,8 @@ use crate::types::{
     MeetingSnapshot, MeetingStatus, MuteAll, Recording, RecordingPhase, RecordingState,
 };
 use crate::{Category, MediaSessionEvent};
+#[cfg(feature = "rest")]
+pub use watch::{Meeting, MeetingError};
 
 /// Event ids remembered for de-duplication: enough for any redelivery burst, bounded for
 /// subscriptions that run for weeks.
@@ -486,24 +491,26 @@ fn diff(old: &MeetingSnapshot, new: &MeetingSnapshot) -> Vec<Change> {
     if is && (!was || other) {
         push(ChangeKind::MeetingStarted, None);
     }
-    // A new meeting's roster is compared with nobody.
-    let before: &[AttendeeState] = if other { &[] } else { &old.attendees };
-    for gone in before
-        .iter()
-        .filter(|k| !new.attendees.iter().any(|n| n.id == k.id))
-    {
-        push(ChangeKind::AttendeeLeft, Some(&gone.id));
-    }
-    for come in new
-        .attendees
-        .iter()
-        .filter(|n| !before.iter().any(|k| k.id == n.id))
-    {
-        push(ChangeKind::AttendeeJoined, Some(&come.id));
-    }
-    for n in &new.attendees {
-        if before.iter().any(|k| k.id == n.id && k.media != n.media) {
-            push(ChangeKind::MediaChanged, Some(&n.id));
+    // As with events, a meeting that starts or ends says so once, not per attendee.
+    if was && is && !other {
+        let before = &old.attendees;
+        for gone in before
+            .iter()
+            .filter(|k| !new.attendees.iter().any(|n| n.id == k.id))
+        {
+            push(ChangeKind::AttendeeLeft, Some(&gone.id));
+        }
+        for come in new
+            .attendees
+            .iter()
+            .filter(|n| !before.iter().any(|k| k.id == n.id))
+        {
+            push(ChangeKind::AttendeeJoined, Some(&come.id));
+        }
+        for n in &new.attendees {
+            if before.iter().any(|k| k.id == n.id && k.media != n.media) {
+                push(ChangeKind::MediaChanged, Some(&n.id));
+            }
         }
     }
     let recordings: &[RecordingState] = if other { &[] } else { &old.recordings };
