@@ -8,12 +8,16 @@ use std::sync::{Arc, Mutex};
 
 use futures_util::StreamExt;
 use serde_json::json;
-use spaces_events::client::{ConnectionState, Token};
+use spaces_events::client::{Client, ConnectionState, Token};
+use spaces_events::meeting::MeetingError;
+use spaces_events::rest::Rest;
 use spaces_events_tests::peer::NodePeer;
 use spaces_events_tests::{builder, next_item, wait_state};
+use spaces_sim::{RestFault, Scenario, Simulator};
 
-/// A whole session — connect, drops, reconnects, an auth failure, errors — logged at TRACE:
-/// the token is nowhere in the logs, the errors, or any `Debug` output.
+/// A whole session — connect, drops, reconnects, an auth failure, errors, REST calls and a
+/// meeting watch — logged at TRACE: the token is nowhere in the logs, the errors, or any `Debug`
+/// output.
 #[tokio::test]
 async fn the_token_never_leaks() {
     const SECRET: &str = "tok-SECRET-7f3a9c+/=";
@@ -53,6 +57,7 @@ async fn the_token_never_leaks() {
         seen.push(format!("{last:?}"));
     }
     seen.push(format!("{client:?}"));
+    seen.extend(rest_session(SECRET).await);
     let logs = String::from_utf8(logs.lock().unwrap().clone()).unwrap();
     assert!(
         logs.contains("TRACE") || logs.contains("DEBUG"),
@@ -73,6 +78,53 @@ async fn the_token_never_leaks() {
             "the token leaked: {text}"
         );
     }
+}
+
+/// REST calls and a meeting watch with the token, failures included; what they showed.
+async fn rest_session(secret: &str) -> Vec<String> {
+    let sim = Simulator::new()
+        .token(secret)
+        .scenario(Scenario::default())
+        .start()
+        .await
+        .unwrap();
+    let rest = Rest::builder(sim.api_url())
+        .token(secret)
+        .attempts(2)
+        .build()
+        .unwrap();
+    let mut seen = vec![format!("{rest:?}")];
+    seen.push(format!("{:?}", rest.active_meeting("space-1").await));
+    seen.push(format!(
+        "{:?}",
+        rest.join_space("space-1", Some(secret)).await
+    ));
+    let client = Client::builder(sim.url(), secret).connect().await.unwrap();
+    let mut meeting = client.meeting("space-1", &rest).await.unwrap();
+    seen.push(format!("{:?}", meeting.next().await));
+    sim.rest_fault(RestFault::Status(500));
+    seen.push(format!("{:?}", rest.active_meeting("space-1").await));
+    sim.drop_connections();
+    let failed = meeting.next().await;
+    assert!(
+        matches!(failed, Some(Err(MeetingError::Resync(_)))),
+        "{failed:?}"
+    );
+    seen.push(format!("{failed:?}"));
+    sim.rest_fault(RestFault::None);
+    let guest = Rest::builder(sim.api_url())
+        .build()
+        .unwrap()
+        .anonymous_auth("G", "g")
+        .await
+        .unwrap();
+    seen.push(format!("{guest:?}"));
+    let guest_token = guest.token().expose().to_owned();
+    assert!(
+        seen.iter().all(|s| !s.contains(&guest_token)),
+        "a guest token leaked: {seen:?}"
+    );
+    seen
 }
 
 #[derive(Clone)]
