@@ -53,20 +53,32 @@ pub fn fixtures(kind: &str) -> Vec<(String, String)> {
 /// A draft-07 validator for the MEDIA_SESSION_RESPONSE payload, or with `Some(name)` for a
 /// definition of `schema/subscription.schema.json` (cross-file `$ref`s resolved).
 pub fn validator(definition: Option<&str>) -> jsonschema::Validator {
-    let msr: Value =
-        serde_json::from_str(spaces_events::MEDIA_SESSION_RESPONSE_SCHEMA).expect("schema is JSON");
-    let sub: Value =
-        serde_json::from_str(spaces_events::SUBSCRIPTION_SCHEMA).expect("schema is JSON");
+    match definition {
+        None => schema_validator(spaces_events::MEDIA_SESSION_RESPONSE_SCHEMA, None),
+        Some(name) => schema_validator(spaces_events::SUBSCRIPTION_SCHEMA, Some(name)),
+    }
+}
+
+/// A draft-07 validator for the schema `file` (one of the crate's `*_SCHEMA` texts) or one of
+/// its definitions, with every schema file registered for cross-file `$ref`s.
+pub fn schema_validator(file: &str, definition: Option<&str>) -> jsonschema::Validator {
     let id = |doc: &Value| doc["$id"].as_str().expect("schema has $id").to_owned();
+    let mut registry = jsonschema::Registry::new();
+    for text in [
+        spaces_events::MEDIA_SESSION_RESPONSE_SCHEMA,
+        spaces_events::SUBSCRIPTION_SCHEMA,
+        spaces_events::REST_SCHEMA,
+        spaces_events::MEETING_STATE_SCHEMA,
+    ] {
+        let doc: Value = serde_json::from_str(text).expect("schema is JSON");
+        registry = registry.add(id(&doc), doc).expect("schemas register");
+    }
+    let doc: Value = serde_json::from_str(file).expect("schema is JSON");
     let root = match definition {
-        None => serde_json::json!({ "$ref": id(&msr) }),
-        Some(name) => serde_json::json!({ "$ref": format!("{}#/definitions/{name}", id(&sub)) }),
+        None => serde_json::json!({ "$ref": id(&doc) }),
+        Some(name) => serde_json::json!({ "$ref": format!("{}#/definitions/{name}", id(&doc)) }),
     };
-    let registry = jsonschema::Registry::new()
-        .add(id(&msr), msr)
-        .and_then(|r| r.add(id(&sub), sub))
-        .and_then(|r| r.prepare())
-        .expect("schemas register");
+    let registry = registry.prepare().expect("schemas register");
     jsonschema::options()
         .with_draft(jsonschema::Draft::Draft7)
         .with_registry(&registry)

@@ -1,8 +1,10 @@
 //! `spaces-events`: decode, inspect and watch Avaya Spaces media-session events.
 
 mod decode;
+mod meeting;
 mod output;
 mod sim;
+mod view;
 mod watch;
 
 use std::process::ExitCode;
@@ -55,7 +57,19 @@ enum Command {
         #[arg(long)]
         append: bool,
     },
-    /// Run a local simulator of the Spaces socket server (prints its URL and token).
+    /// Follow spaces' meetings live: who is there, their media, the recordings; resynced from the
+    /// REST API after every reconnect.
+    ///
+    /// On a terminal a view redrawn in place (q quits); otherwise (or with --format jsonl) one
+    /// JSON line per change. The token as for `watch` (or --guest NAME). Ctrl-C or SIGTERM ends
+    /// it with exit 0 once the last line is written.
+    #[command(
+        after_help = "Exit codes: 0 Ctrl-C, SIGTERM or q; 2 usage; 3 authentication rejected; \
+                      4 a subscription refused; 5 could not connect; 1 other errors."
+    )]
+    Meeting(meeting::Meeting),
+    /// Run a local simulator of the Spaces socket server and REST API (prints their URLs and the
+    /// token).
     Sim(sim::Sim),
     /// Show the whole built-in meeting, live: a simulator in-process, the real client over a real
     /// websocket; exits when the meeting is over.
@@ -74,6 +88,10 @@ enum SchemaName {
     MediaSessionResponse,
     /// The subscription payloads (SUBSCRIBE_CHANNEL, CHANNEL_SUBSCRIBED, ...).
     Subscription,
+    /// The REST answers (active meeting, guest token, service configurations).
+    Rest,
+    /// The meeting state `meeting --format jsonl` prints.
+    MeetingState,
 }
 
 fn main() -> ExitCode {
@@ -88,6 +106,7 @@ fn main() -> ExitCode {
         Command::Decode { file } => decode::run(&file),
         Command::Watch(args) => watch::run(args, None),
         Command::Record { watch, out, append } => watch::run(watch, Some((out, append))),
+        Command::Meeting(args) => meeting::run(args),
         Command::Sim(args) => sim::sim(args),
         Command::Demo(args) => sim::demo(args),
         Command::Schema { name } => {
@@ -97,6 +116,8 @@ fn main() -> ExitCode {
                     SchemaName::MediaSessionResponse =>
                         spaces_events::MEDIA_SESSION_RESPONSE_SCHEMA,
                     SchemaName::Subscription => spaces_events::SUBSCRIPTION_SCHEMA,
+                    SchemaName::Rest => spaces_events::REST_SCHEMA,
+                    SchemaName::MeetingState => spaces_events::MEETING_STATE_SCHEMA,
                 }
             );
             ExitCode::SUCCESS

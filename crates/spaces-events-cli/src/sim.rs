@@ -7,9 +7,12 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Args;
+use spaces_events::MediaSessionEvent;
 use spaces_events::client::Client;
+use spaces_events::meeting::MeetingState;
 use spaces_sim::{DEMO_SPACE, Scenario, Simulator};
 
+use crate::meeting::{Attended, summary};
 use crate::watch::{Format, Output, consume};
 
 #[derive(Args)]
@@ -107,14 +110,18 @@ pub(crate) fn sim(args: Sim) -> ExitCode {
             }
             let spaces = sim.scenario().spaces();
             println!("url: {}", sim.url());
+            println!("api: {}", sim.api_url());
             println!("token: {}", sim.token());
             println!("spaces: {}", spaces.join(" "));
             eprintln!(
                 "try: SPACES_TOKEN={} spaces-events watch --url {} --space {}\n\
+                 or:  spaces-events meeting --url {} --api-url {} --guest You --space {2}\n\
                  The scenario starts {}. Ctrl-C stops.",
                 sim.token(),
                 sim.url(),
                 spaces.first().map_or(DEMO_SPACE, String::as_str),
+                sim.url(),
+                sim.api_url(),
                 match args.start {
                     Start::Subscribe => "at the first subscription",
                     Start::Now => "now",
@@ -151,9 +158,25 @@ pub(crate) fn demo(args: Demo) -> ExitCode {
                 max_events: Some(sim.scenario().steps.len() as u64),
                 categories: Vec::new(),
             };
-            let code = consume(&client, &[DEMO_SPACE.to_owned()], &output, None).await;
+            let (mut state, mut attended) = (MeetingState::new(DEMO_SPACE), Attended::default());
+            let mut fold = |event: &MediaSessionEvent| {
+                state.apply(event);
+                attended.note(state.snapshot());
+            };
+            let code = consume(
+                &client,
+                &[DEMO_SPACE.to_owned()],
+                &output,
+                None,
+                Some(&mut fold),
+            )
+            .await;
             client.close().await;
-            eprintln!("the meeting is over: {} events", sim.scenario().steps.len());
+            eprintln!(
+                "the meeting is over: {} events\n{}",
+                sim.scenario().steps.len(),
+                summary(state.snapshot(), &attended)
+            );
             Ok(code)
         })
     });

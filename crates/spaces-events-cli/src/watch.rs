@@ -9,8 +9,9 @@ use std::time::Duration;
 use clap::{Args, ValueEnum};
 use futures_util::StreamExt;
 use futures_util::stream::select_all;
-use spaces_events::Category;
 use spaces_events::client::{Client, ConnectionState, Error, Reconnect, StateChanges, TokenType};
+use spaces_events::rest::Rest;
+use spaces_events::{Category, MediaSessionEvent};
 
 use crate::output::{Recorder, Writer};
 
@@ -23,12 +24,28 @@ const OTHER: u8 = 1;
 
 #[derive(Args)]
 pub(crate) struct Watch {
-    /// Socket server URL; its path is the namespace.
-    #[arg(long, default_value = spaces_events::client::PRODUCTION_URL)]
-    url: String,
+    #[command(flatten)]
+    connection: Connection,
     /// Space (topic) id to watch; repeat for several.
     #[arg(long = "space", required = true, value_name = "ID")]
     spaces: Vec<String>,
+    #[command(flatten)]
+    output: Output,
+}
+
+/// Where Spaces is and who we are (`watch`, `record`, `meeting`).
+#[derive(Args)]
+pub(crate) struct Connection {
+    /// Socket server URL; its path is the namespace.
+    #[arg(long, default_value = spaces_events::client::PRODUCTION_URL)]
+    url: String,
+    /// REST API URL: for --guest, and for `meeting`'s resyncs.
+    #[arg(long, default_value = spaces_events::rest::PRODUCTION_API_URL, value_name = "API_URL")]
+    pub(crate) api_url: String,
+    /// Watch as a guest with this display name: a guest token from the REST API
+    /// (`POST /anonymous/auth`, no account), instead of SPACES_TOKEN. Public spaces only.
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["token_file", "token"])]
+    guest: Option<String>,
     /// How the token is sent (`tokenType`).
     #[arg(long, value_enum, default_value_t = Kind::Jwt)]
     token_type: Kind,
@@ -39,8 +56,6 @@ pub(crate) struct Watch {
     /// users in process lists; prefer SPACES_TOKEN or --token-file.
     #[arg(long, value_name = "TOKEN")]
     token: Option<String>,
-    #[command(flatten)]
-    output: Output,
     /// Give up (exit 5) after this many failed connection attempts in a row; default: never.
     #[arg(long, value_name = "N")]
     max_retries: Option<u32>,
@@ -80,28 +95,25 @@ pub(crate) enum Format {
 
 /// Runs `watch`; with `record`, also writes each payload with its arrival time to that file.
 pub(crate) fn run(args: Watch, record: Option<(PathBuf, bool)>) -> ExitCode {
-    let token = match token(&args) {
-        Ok(token) => token,
-        Err(message) => {
-            eprintln!("error: {message}");
-            return ExitCode::from(USAGE);
-        }
-    };
-    let runtime = match tokio::runtime::Builder::new_current_thread()
+    block_on(watch(args, record))
+}
+
+/// Runs `job` on a single-threaded runtime (the output has threads of its own).
+pub(crate) fn block_on(job: impl Future<Output = ExitCode>) -> ExitCode {
+    match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {
-        Ok(runtime) => runtime,
+        Ok(runtime) => runtime.block_on(job),
         Err(e) => {
             eprintln!("error: {e}");
-            return ExitCode::from(OTHER);
+            ExitCode::from(OTHER)
         }
-    };
-    runtime.block_on(watch(args, token, record))
+    }
 }
 
 /// The token: `--token-file`, else `SPACES_TOKEN`, else (with a warning) `--token`.
-fn token(args: &Watch) -> Result<String, String> {
+fn token(args: &Connection) -> Result<String, String> {
     if let Some(path) = &args.token_file {
         let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
         return Ok(text.trim().to_owned());
@@ -120,7 +132,7 @@ fn token(args: &Watch) -> Result<String, String> {
     Err("no token: set SPACES_TOKEN or use --token-file PATH".into())
 }
 
-async fn watch(args: Watch, token: String, record: Option<(PathBuf, bool)>) -> ExitCode {
+async fn watch(args: Watch, record: Option<(PathBuf, bool)>) -> ExitCode {
     let recorder = record.map(|(path, append)| Recorder::create(&path, append));
     let recorder = match recorder.transpose() {
         Ok(recorder) => recorder,
@@ -129,46 +141,79 @@ async fn watch(args: Watch, token: String, record: Option<(PathBuf, bool)>) -> E
             return ExitCode::from(USAGE);
         }
     };
-    let mut builder = Client::builder(&args.url, token)
-        .token_type(match args.token_type {
-            Kind::Jwt => TokenType::Jwt,
-            Kind::Oauth => TokenType::Oauth,
-        })
-        .reconnect(Reconnect {
-            max_attempts: args.max_retries,
-            ..Reconnect::default()
-        });
-    match Duration::try_from_secs_f64(args.connect_timeout) {
-        Ok(timeout) => builder = builder.connect_timeout(timeout),
-        Err(e) => {
-            eprintln!("error: --connect-timeout {}: {e}", args.connect_timeout);
-            return ExitCode::from(USAGE);
-        }
-    }
-    for header in &args.headers {
-        let Some((name, value)) = header.split_once(':') else {
-            eprintln!("error: --header {header:?} is not `Name: value`");
-            return ExitCode::from(USAGE);
-        };
-        builder = builder.header(name.trim(), value.trim());
-    }
-    let client = match builder.connect().await {
-        Ok(client) => client,
-        Err(e) => return fail(&e),
+    let (client, _) = match args.connection.connect().await {
+        Ok(connected) => connected,
+        Err(code) => return code,
     };
-    eprintln!("connected to {}", redact_query(&args.url));
-    let code = consume(&client, &args.spaces, &args.output, recorder).await;
+    let code = consume(&client, &args.spaces, &args.output, recorder, None).await;
     client.close().await;
     code
 }
 
+impl Connection {
+    /// Connects the socket client, and makes the REST client (same token, or the same guest).
+    /// On failure the message is printed and the exit code returned.
+    pub(crate) async fn connect(&self) -> Result<(Client, Rest), ExitCode> {
+        let usage = |message: String| {
+            eprintln!("error: {message}");
+            ExitCode::from(USAGE)
+        };
+        let token_type = match self.token_type {
+            Kind::Jwt => TokenType::Jwt,
+            Kind::Oauth => TokenType::Oauth,
+        };
+        let rest = Rest::builder(&self.api_url).token_type(token_type);
+        let (mut builder, rest) = match &self.guest {
+            Some(name) => {
+                let guests = Rest::builder(&self.api_url)
+                    .build()
+                    .map_err(|e| usage(e.to_string()))?;
+                // Any unique name will do; this one says where it came from.
+                let username =
+                    format!("spaces-events-{}-{}", std::process::id(), fastrand::u32(..));
+                let provider = guests.guest_tokens(name, &username);
+                (
+                    Client::builder(&self.url, "").token_provider(provider.clone()),
+                    rest.token_provider(provider),
+                )
+            }
+            None => {
+                let token = token(self).map_err(usage)?;
+                (
+                    Client::builder(&self.url, token.as_str()),
+                    rest.token(token),
+                )
+            }
+        };
+        let rest = rest.build().map_err(|e| usage(e.to_string()))?;
+        builder = builder.token_type(token_type).reconnect(Reconnect {
+            max_attempts: self.max_retries,
+            ..Reconnect::default()
+        });
+        let timeout = Duration::try_from_secs_f64(self.connect_timeout)
+            .map_err(|e| usage(format!("--connect-timeout {}: {e}", self.connect_timeout)))?;
+        builder = builder.connect_timeout(timeout);
+        for header in &self.headers {
+            let (name, value) = header
+                .split_once(':')
+                .ok_or_else(|| usage(format!("--header {header:?} is not `Name: value`")))?;
+            builder = builder.header(name.trim(), value.trim());
+        }
+        let client = builder.connect().await.map_err(|e| fail(&e))?;
+        eprintln!("connected to {}", redact_query(&self.url));
+        Ok((client, rest))
+    }
+}
+
 /// Subscribes to `spaces` and prints their events until `--max-events`, Ctrl-C, a closed stdout
 /// or a fatal error; the output goes through a [`Writer`], so stdout never holds the client up.
+/// `seen` is shown each event printed.
 pub(crate) async fn consume(
     client: &Client,
     spaces: &[String],
     output: &Output,
     recorder: Option<Recorder>,
+    seen: Option<&mut dyn FnMut(&MediaSessionEvent)>,
 ) -> ExitCode {
     for name in &output.categories {
         // Categories are an open set, so an unknown name is allowed: it may be new.
@@ -198,7 +243,7 @@ pub(crate) async fn consume(
             return ExitCode::from(OTHER);
         }
     };
-    let code = pump(select_all(subscriptions), output, &writer).await;
+    let code = pump(select_all(subscriptions), output, &writer, seen).await;
     match writer.finish().await {
         Ok(()) => code,
         Err(e) => {
@@ -214,12 +259,13 @@ async fn pump(
     mut events: futures_util::stream::SelectAll<spaces_events::client::Subscription>,
     output: &Output,
     writer: &Writer,
+    mut seen: Option<&mut dyn FnMut(&MediaSessionEvent)>,
 ) -> ExitCode {
     let mut printed = 0u64;
     while output.max_events.is_none_or(|max| printed < max) {
         let item = tokio::select! {
             item = events.next() => item,
-            _ = tokio::signal::ctrl_c() => break,
+            () = shutdown() => break,
         };
         let event = match item {
             None => break,
@@ -235,9 +281,12 @@ async fn pump(
         {
             continue;
         }
+        if let Some(seen) = seen.as_deref_mut() {
+            seen(&event);
+        }
         let handed = tokio::select! {
             handed = writer.send(event) => handed,
-            _ = tokio::signal::ctrl_c() => break,
+            () = shutdown() => break,
         };
         if !handed {
             break; // stdout closed, or the recording failed (`finish` says which)
@@ -245,6 +294,23 @@ async fn pump(
         printed += 1;
     }
     ExitCode::SUCCESS
+}
+
+/// Resolves at Ctrl-C (SIGINT) or SIGTERM (how systemd and Kubernetes stop a service).
+pub(crate) async fn shutdown() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    let terminated = async {
+        match term.as_mut() {
+            Some(term) => {
+                term.recv().await;
+            }
+            None => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = terminated => {}
+    }
 }
 
 /// Prints a fatal error and returns its exit code.
@@ -260,7 +326,7 @@ pub(crate) fn fail(error: &Error) -> ExitCode {
     })
 }
 
-async fn report_states(states: StateChanges) {
+pub(crate) async fn report_states(states: StateChanges) {
     // The first is the current state: "connected" was already said.
     let mut states = states.skip(1);
     while let Some(state) = states.next().await {

@@ -50,6 +50,11 @@ async fn demo_shows_the_whole_meeting_and_exits_0() {
             "{documented:?} missing in {stdout}"
         );
     }
+    assert!(
+        stderr.contains("3 attended: Ann Lee, Bob (guest), +44 20 7946 0958")
+            && stderr.contains("recording rec-6743f2, started by Ann Lee: ready"),
+        "the summary: {stderr}"
+    );
     let (code, pretty, _) = output(bin().args(["demo"])).await;
     assert_eq!(code, Some(0));
     assert_eq!(pretty.lines().count(), categories.len());

@@ -87,3 +87,11 @@ pub const MEDIA_SESSION_RESPONSE_SCHEMA: &str =
 /// The JSON Schema (draft-07) of the subscription payloads (SUBSCRIBE_CHANNEL, CHANNEL_SUBSCRIBED,
 /// SUBSCRIBE_CHANNEL_FAILED, UNSUBSCRIBE_CHANNEL, CHANNEL_UNSUBSCRIBED, SEND_MEDIA_SESSION_EVENTS).
 pub const SUBSCRIPTION_SCHEMA: &str = include_str!("../schema/subscription.schema.json");
+
+/// The JSON Schema (draft-07) of the REST answers the SDK reads (active meeting, guest token,
+/// service configurations).
+pub const REST_SCHEMA: &str = include_str!("../schema/rest.schema.json");
+
+/// The JSON Schema (draft-07) of the meeting state: [`meeting::MeetingState`]'s snapshot and
+/// the changes `spaces-events meeting --format jsonl` prints.
+pub const MEETING_STATE_SCHEMA: &str = include_str!("../schema/meeting-state.schema.json");

@@ -188,7 +188,7 @@ fn every_fixture_folds() {
     let mut folded = 0;
     for path in paths {
         let event =
-            decode(&std::fs::read(&path).expect("fixture")).expect("a valid fixture decodes");
+            decode(std::fs::read(&path).expect("fixture")).expect("a valid fixture decodes");
         let mut state = MeetingState::new(event.topic_id().unwrap_or_default());
         state.apply(&event);
         let once = state.snapshot().clone();
