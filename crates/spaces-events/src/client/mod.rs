@@ -77,7 +77,9 @@ pub use error::{Error, Timeout};
 use crate::MediaSessionEvent;
 use crate::types::SendMediaSessionEvents;
 use config::Endpoint;
-pub(crate) use config::{TokenFuture, TokenSource};
+#[cfg(feature = "rest")]
+pub(crate) use config::TokenFuture;
+pub(crate) use config::TokenSource;
 use driver::{Command, Driver};
 use session::Item;
 use websocket::Opener;
