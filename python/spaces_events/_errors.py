@@ -48,3 +48,8 @@ class SubscribeError(SpacesError):
 
 class TransportError(SpacesError):
     """The connection failed or broke, or gave up reconnecting."""
+
+
+class NotFoundError(SpacesError, LookupError):
+    """A REST call named something that does not exist (HTTP 404), e.g. a wrong space id for
+    ``join_space``. (``active_meeting`` returns ``None`` instead: there 404 means no meeting.)"""

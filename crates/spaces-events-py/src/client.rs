@@ -22,10 +22,12 @@ use spaces_events::client::{
     Builder, Client, ConnectionState, Error, RawEvent, RawEvents, Reconnect, StateChanges,
     Subscription, Token, TokenType,
 };
+use spaces_events::meeting::{Meeting, MeetingError};
+use spaces_events::rest::Rest;
 use spaces_events::types::SendMediaSessionEvents;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::errors::{client_error, config_error};
+use crate::errors::{client_error, config_error, rest_error};
 use crate::event::Event;
 
 /// The runtime every connection of the process runs on.
@@ -47,6 +49,14 @@ pub(crate) enum Outcome {
     Flag(bool),
     Events(Source),
     Batch(Vec<Result<MediaSessionEvent, Error>>),
+    /// Meeting changes as JSON, or warnings for the logger (a failed resync).
+    Changes(Vec<Result<String, String>>),
+    /// A JSON answer, or `None` (no active meeting).
+    Json(Option<String>),
+    /// A guest token and when it expires (seconds since the epoch).
+    Guest(String, Option<f64>),
+    /// A REST call failed.
+    RestFailed(spaces_events::rest::RestError),
     RawBatch(Vec<RawEvent>),
     /// A state change as `(level, message)` for the `spaces_events` logger; `None` at the end.
     State(Option<(&'static str, String)>),
@@ -102,9 +112,13 @@ impl Pending {
             Some(Outcome::Flag(flag)) => Ok(flag.into_pyobject(py)?.to_owned().into_any()),
             Some(Outcome::Events(source)) => Ok(Bound::new(py, Events::new(source))?.into_any()),
             Some(Outcome::Batch(items)) => batch(py, items),
+            Some(Outcome::Changes(items)) => changes(py, items),
+            Some(Outcome::Json(json)) => Ok(json.into_pyobject(py)?.into_any()),
+            Some(Outcome::Guest(token, expires)) => Ok((token, expires).into_pyobject(py)?.into_any()),
             Some(Outcome::RawBatch(events)) => raw_batch(py, events),
             Some(Outcome::State(change)) => Ok(change.into_pyobject(py)?.into_any()),
             Some(Outcome::Failed(error)) => Err(client_error(py, error)),
+            Some(Outcome::RestFailed(error)) => Err(rest_error(py, &error)),
             Some(Outcome::TimedOut(message)) => {
                 Err(pyo3::exceptions::PyTimeoutError::new_err(message))
             }
@@ -134,7 +148,9 @@ impl Pending {
     }
 }
 
-/// Events for Python; non-fatal errors (an undecodable payload) go to the `spaces_events` logger.
+/// Events for Python, and `None` where the subscription was renewed after a drop (a gap: the
+/// Python side counts it); other non-fatal errors (an undecodable payload) go to the
+/// `spaces_events` logger.
 fn batch(
     py: Python<'_>,
     items: Vec<Result<MediaSessionEvent, Error>>,
@@ -143,15 +159,31 @@ fn batch(
     for item in items {
         match item {
             Ok(event) => list.append(Event::from(event))?,
-            Err(error) => {
-                let logger = py
-                    .import("logging")?
-                    .call_method1("getLogger", ("spaces_events",))?;
-                logger.call_method1("warning", ("skipped: %s", error.to_string()))?;
-            }
+            Err(Error::Gap(_)) => list.append(py.None())?,
+            Err(error) => warn(py, "skipped: %s", &error.to_string())?,
         }
     }
     Ok(list.into_any())
+}
+
+/// Meeting changes (JSON text) for Python; warnings go to the `spaces_events` logger.
+fn changes(py: Python<'_>, items: Vec<Result<String, String>>) -> PyResult<Bound<'_, PyAny>> {
+    let list = PyList::empty(py);
+    for item in items {
+        match item {
+            Ok(json) => list.append(json)?,
+            Err(warning) => warn(py, "%s", &warning)?,
+        }
+    }
+    Ok(list.into_any())
+}
+
+fn warn(py: Python<'_>, format: &str, message: &str) -> PyResult<()> {
+    let logger = py
+        .import("logging")?
+        .call_method1("getLogger", ("spaces_events",))?;
+    logger.call_method1("warning", (format, message))?;
+    Ok(())
 }
 
 /// Raw events for Python: `(name, [argument JSON text…], [attachment bytes…])` tuples.
@@ -186,6 +218,7 @@ pub(crate) struct Options {
     buffer: usize,
     token_in_connect: bool,
     ca_certificate: Option<Vec<u8>>,
+    api_url: String,
 }
 
 /// A token request of the client, answered by the Python token provider.
@@ -194,6 +227,7 @@ type TokenReply = oneshot::Sender<Result<Token, String>>;
 /// A connection, shared by the Python wrappers.
 #[pyclass(frozen, weakref, module = "spaces_events._native")]
 pub(crate) struct Connection {
+    rest: Rest,
     builder: Mutex<Option<Builder>>,
     client: Arc<OnceLock<Client>>,
     requests: Arc<tokio::sync::Mutex<mpsc::Receiver<TokenReply>>>,
@@ -229,7 +263,7 @@ impl Connection {
         let seconds = |s: f64| {
             Duration::try_from_secs_f64(s).map_err(|e| config_error(py, format!("{s} s: {e}")))
         };
-        let mut b = Client::builder(url, token)
+        let mut b = Client::builder(url, token.as_str())
             .token_type(token_type)
             .token_in_connect(o.token_in_connect)
             .reconnect(Reconnect {
@@ -252,9 +286,14 @@ impl Connection {
             b = b.add_root_certificate(pem);
         }
         let (ask, requests) = mpsc::channel::<TokenReply>(1);
+        // For `meeting()`'s resyncs: the same token, or the same provider.
+        let mut rest = Rest::builder(&o.api_url).token_type(token_type);
+        if let Some(pem) = &o.ca_certificate {
+            rest = rest.add_root_certificate(pem);
+        }
         if o.token_provider {
             // The request goes to Python (`next_token_request`), which calls the provider.
-            b = b.token_provider(move || {
+            let provider = move || {
                 let ask = ask.clone();
                 async move {
                     let (reply, answer) = oneshot::channel();
@@ -266,9 +305,15 @@ impl Connection {
                         .map_err(|_| "the token provider gave no answer")?
                         .map_err(Into::into)
                 }
-            });
+            };
+            b = b.token_provider(provider.clone());
+            rest = rest.token_provider(provider);
+        } else {
+            rest = rest.token(token);
         }
+        let rest = rest.build().map_err(|e| config_error(py, e))?;
         Ok(Connection {
+            rest,
             builder: Mutex::new(Some(b)),
             client: Arc::new(OnceLock::new()),
             requests: Arc::new(tokio::sync::Mutex::new(requests)),
@@ -366,6 +411,17 @@ impl Connection {
         })
     }
 
+    /// Follows a space's meeting (resynced through the REST API at `api_url`).
+    fn meeting(&self, space: String) -> PyResult<Pending> {
+        let (client, rest) = (self.client()?, self.rest.clone());
+        Pending::spawn(async move {
+            match client.meeting(&space, &rest).await {
+                Ok(meeting) => Outcome::Events(Source::Meeting(meeting)),
+                Err(e) => Outcome::Failed(e),
+            }
+        })
+    }
+
     /// Every server event from now on, untyped.
     fn raw_events(&self) -> PyResult<Pending> {
         let client = self.client()?;
@@ -427,9 +483,10 @@ impl Connection {
     }
 }
 
-/// What an [`Events`] reads: a subscription's events, or every raw event.
+/// What an [`Events`] reads: a subscription's events, a meeting's changes, or every raw event.
 pub(crate) enum Source {
     Media(Subscription),
+    Meeting(Meeting),
     Raw(RawEvents),
 }
 
@@ -451,6 +508,7 @@ impl Events {
     fn new(source: Source) -> Self {
         let space = match &source {
             Source::Media(subscription) => subscription.space_id().to_owned(),
+            Source::Meeting(meeting) => meeting.space_id().to_owned(),
             Source::Raw(_) => String::new(),
         };
         Events {
@@ -469,6 +527,7 @@ async fn next_batch(inner: Arc<tokio::sync::Mutex<Queue>>, max: usize) -> Outcom
     let Queue { source, error } = &mut *queue;
     let subscription = match source {
         Source::Media(subscription) => subscription,
+        Source::Meeting(meeting) => return meeting_batch(meeting, error, max).await,
         Source::Raw(raw) => {
             let mut batch = Vec::new();
             let mut next = raw.recv().await;
@@ -502,6 +561,35 @@ async fn next_batch(inner: Arc<tokio::sync::Mutex<Queue>>, max: usize) -> Outcom
         next = subscription.recv().now_or_never().flatten();
     }
     Outcome::Batch(batch)
+}
+
+/// Up to `max` changes of a meeting: waits for the first, then takes what is already there.
+async fn meeting_batch(meeting: &mut Meeting, error: &mut Option<Error>, max: usize) -> Outcome {
+    if let Some(error) = error.take() {
+        return Outcome::Failed(error);
+    }
+    let mut batch = Vec::new();
+    let mut next = meeting.recv().await;
+    while let Some(item) = next {
+        match item {
+            Ok(change) => batch.push(Ok(
+                serde_json::to_string(&change).expect("a generated type serializes")
+            )),
+            Err(MeetingError::Socket(fatal)) if fatal.is_fatal() => {
+                if batch.is_empty() {
+                    return Outcome::Failed(fatal);
+                }
+                *error = Some(fatal);
+                break;
+            }
+            Err(e) => batch.push(Err(e.to_string())),
+        }
+        if batch.len() >= max {
+            break;
+        }
+        next = meeting.recv().now_or_never().flatten();
+    }
+    Outcome::Changes(batch)
 }
 
 #[pymethods]

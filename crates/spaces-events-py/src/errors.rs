@@ -5,6 +5,7 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use spaces_events::DecodeError;
 use spaces_events::client::Error;
+use spaces_events::rest::RestError;
 
 fn class<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> {
     static ERRORS: PyOnceLock<Py<PyModule>> = PyOnceLock::new();
@@ -59,4 +60,17 @@ pub(crate) fn client_error(py: Python<'_>, e: Error) -> PyErr {
 /// `ConfigError(message)`: an option or argument given to the client is invalid.
 pub(crate) fn config_error(py: Python<'_>, message: impl std::fmt::Display) -> PyErr {
     raise(py, "ConfigError", (message.to_string(),))
+}
+
+/// The exception for a REST error: `AuthError` (401/403), `NotFoundError` (404),
+/// `TransportError` (unavailable after retries), `ConfigError`, else `SpacesError`.
+pub(crate) fn rest_error(py: Python<'_>, e: &RestError) -> PyErr {
+    let name = match e {
+        RestError::Auth { .. } => "AuthError",
+        RestError::NotFound { .. } => "NotFoundError",
+        RestError::Unavailable { .. } => "TransportError",
+        RestError::Config(_) => "ConfigError",
+        _ => "SpacesError",
+    };
+    raise(py, name, (e.to_string(),))
 }

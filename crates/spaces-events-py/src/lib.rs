@@ -4,6 +4,8 @@
 mod client;
 mod errors;
 mod event;
+mod meeting;
+mod rest;
 mod sim;
 
 use pyo3::prelude::*;
@@ -24,6 +26,16 @@ mod _native {
     const VERSION: &str = env!("CARGO_PKG_VERSION");
     #[pymodule_export]
     use super::sim::Simulator;
+    #[pymodule_export]
+    use super::meeting::MeetingState;
+    #[pymodule_export]
+    use super::rest::RestClient;
+    /// The production REST API.
+    #[pymodule_export]
+    const PRODUCTION_API_URL: &str = spaces_events::rest::PRODUCTION_API_URL;
+    /// The staging REST API.
+    #[pymodule_export]
+    const STAGING_API_URL: &str = spaces_events::rest::STAGING_API_URL;
     /// The space the simulator's built-in meeting happens in.
     #[pymodule_export]
     const DEMO_SPACE: &str = spaces_sim::DEMO_SPACE;

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use pyo3::prelude::*;
-use spaces_sim::{Scenario, Sim};
+use spaces_sim::{RestFault, Scenario, Sim};
 
 use crate::client::{Outcome, Pending, runtime};
 use crate::errors::config_error;
@@ -17,6 +17,7 @@ pub(crate) struct Simulator {
     /// `None` once closed.
     sim: Mutex<Option<Arc<Sim>>>,
     url: String,
+    api_url: String,
     token: String,
 }
 
@@ -50,6 +51,7 @@ impl Simulator {
         let sim = py.detach(|| runtime().block_on(builder.start()))?;
         Ok(Simulator {
             url: sim.url().to_owned(),
+            api_url: sim.api_url().to_owned(),
             token: sim.token().to_owned(),
             sim: Mutex::new(Some(Arc::new(sim))),
         })
@@ -59,6 +61,12 @@ impl Simulator {
     #[getter]
     fn url(&self) -> &str {
         &self.url
+    }
+
+    /// `http://127.0.0.1:PORT/api`: its REST API.
+    #[getter]
+    fn api_url(&self) -> &str {
+        &self.api_url
     }
 
     /// The token it accepts (until `set_tokens`).
@@ -135,6 +143,28 @@ impl Simulator {
     /// Closes every client connection (clients see a transport close and reconnect).
     fn drop_connections(&self) -> PyResult<()> {
         self.sim()?.drop_connections();
+        Ok(())
+    }
+
+    /// Closes every connection and refuses new ones for `seconds` while the meeting goes on.
+    fn away(&self, py: Python<'_>, duration: f64) -> PyResult<()> {
+        self.sim()?.away(seconds(py, "away", duration)?);
+        Ok(())
+    }
+
+    /// The active meeting of `space` as JSON (what the REST API answers), or `None` (404).
+    fn active_meeting(&self, space: &str) -> PyResult<Option<String>> {
+        Ok(self.sim()?.active_meeting(space).map(|m| m.to_string()))
+    }
+
+    /// Makes every REST call answer `status` (`0`: work again), or hang (`hang`).
+    #[pyo3(signature = (status, hang))]
+    fn rest_fault(&self, status: u16, hang: bool) -> PyResult<()> {
+        self.sim()?.rest_fault(match (status, hang) {
+            (_, true) => RestFault::Hang,
+            (0, false) => RestFault::None,
+            (code, false) => RestFault::Status(code),
+        });
         Ok(())
     }
 
