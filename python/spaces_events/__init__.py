@@ -14,15 +14,21 @@ from ._client import (
     PRODUCTION_URL,
     STAGING_URL,
     AsyncClient,
+    AsyncMeeting,
     AsyncRawEvents,
     AsyncSubscription,
     Client,
     ConnectionState,
+    Meeting,
     RawEvent,
     RawEvents,
     Subscription,
 )
-from ._errors import AuthError, ConfigError, DecodeError, SpacesError, SubscribeError, TransportError
+from ._errors import (AuthError, ConfigError, DecodeError, NotFoundError, SpacesError, SubscribeError,
+                      TransportError)
+from ._meeting import MeetingState
+from ._types import (AttendeeMedia, AttendeeState, ChangeKind, ChangeSource, MeetingChange, MeetingSnapshot,
+                     MeetingStatus, RecordingPhase, RecordingState)
 from ._native import VERSION as __version__
 from ._native import Content, MediaSession, MediaSessionEvent, Party, Recording, decode
 
@@ -31,10 +37,15 @@ __all__ = [
     "PRODUCTION_URL",
     "STAGING_URL",
     "AsyncClient",
+    "AsyncMeeting",
     "AsyncRawEvents",
     "AsyncSubscription",
+    "AttendeeMedia",
+    "AttendeeState",
     "AuthError",
     "Category",
+    "ChangeKind",
+    "ChangeSource",
     "Client",
     "ConfigError",
     "ConnectionState",
@@ -42,10 +53,18 @@ __all__ = [
     "DecodeError",
     "MediaSession",
     "MediaSessionEvent",
+    "Meeting",
+    "MeetingChange",
+    "MeetingSnapshot",
+    "MeetingState",
+    "MeetingStatus",
+    "NotFoundError",
     "Party",
     "RawEvent",
     "RawEvents",
     "Recording",
+    "RecordingPhase",
+    "RecordingState",
     "SpacesError",
     "SubscribeError",
     "Subscription",

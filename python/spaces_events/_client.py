@@ -21,9 +21,10 @@ if TYPE_CHECKING:
 
 from ._category import Category
 from ._errors import ConfigError
-from ._native import Connection, Events, MediaSessionEvent, Pending
+from ._native import PRODUCTION_API_URL, Connection, Events, MediaSessionEvent, Pending
 from ._native import PRODUCTION_URL as PRODUCTION_URL
 from ._native import STAGING_URL as STAGING_URL
+from ._types import MeetingChange
 
 
 class ConnectionState(str, enum.Enum):
@@ -154,27 +155,46 @@ def _raw(batch: list[tuple[str, list[str], list[bytes]]]) -> list[RawEvent]:
     return [RawEvent(name, [json.loads(arg) for arg in args], attachments) for name, args, attachments in batch]
 
 
+def _changes(batch: list[str]) -> list[MeetingChange]:
+    return [json.loads(change) for change in batch]
+
+
 class _Batches(Generic[_T]):
     """Events taken from the native side a batch at a time. A wait that is interrupted
-    (cancelled, Ctrl-C) keeps its batch for the next call: no event is lost."""
+    (cancelled, Ctrl-C) keeps its batch for the next call: no event is lost. ``None`` in a batch
+    marks a gap: the subscription was renewed after a drop, and what the server sent meanwhile
+    was missed."""
 
     def __init__(self, events: Events, connection: Connection,
                  convert: Optional[Callable[[Any], list[_T]]] = None) -> None:
         self._events = events
         self._connection = connection
         self._convert = convert
-        self._buffer: collections.deque[_T] = collections.deque()
+        self._buffer: collections.deque[Optional[_T]] = collections.deque()
         self._pending: Optional[Pending] = None
+        self._gaps = 0
 
     def _next_pending(self) -> Pending:
         self._pending = self._pending or self._events.next_batch(_BATCH)
         return self._pending
 
-    def _take(self, batch: Any) -> Optional[_T]:
-        """Stores a batch that arrived; the next event, or ``None`` at the end."""
+    def _take(self, batch: Any) -> bool:
+        """Stores a batch that arrived; ``False`` when it is the empty one that ends the stream."""
         self._pending = None
-        self._buffer.extend(self._convert(batch) if self._convert else batch)
-        return self._buffer.popleft() if self._buffer else None
+        items = self._convert(batch) if self._convert else batch
+        self._buffer.extend(items)
+        return bool(items)
+
+    def _pop(self) -> Optional[_T]:
+        """The next item waiting, counting the gaps on the way; ``None`` if none waits."""
+        while self._buffer:
+            item = self._buffer.popleft()
+            if item is not None:
+                return item
+            self._gaps += 1
+            _log().warning("space %s re-subscribed after the connection dropped: events sent meanwhile "
+                           "were missed (gap %d)", self._events.space, self._gaps)
+        return None
 
 
 _H = TypeVar("_H", bound=Callable[[MediaSessionEvent], Any])
@@ -256,6 +276,7 @@ class _ClientBase:
         buffer: int = 1024,
         token_in_connect: bool = True,
         ca_certificate: Optional[bytes] = None,
+        api_url: str = PRODUCTION_API_URL,
     ) -> None:
         """Configures a client; nothing connects until ``connect()`` (or ``with``/``async with``).
 
@@ -282,7 +303,9 @@ class _ClientBase:
           socket.io-client 2.x does (default ``True``); servers that keep the query in the namespace
           name (socketioxide) need ``False``.
         - ``ca_certificate``: PEM bytes of an extra certificate authority to trust for ``wss://``
-          (e.g. a test CA); an invalid one raises ``ConfigError``.
+          (and the REST API's ``https://``; e.g. a test CA); an invalid one raises ``ConfigError``.
+        - ``api_url``: the REST API ``meeting()`` resyncs from (production by default), called
+          with the same token or ``token_provider``.
         """
         self._url = url
         self._provider = token_provider
@@ -301,6 +324,7 @@ class _ClientBase:
             "buffer": buffer,
             "token_in_connect": token_in_connect,
             "ca_certificate": ca_certificate,
+            "api_url": api_url,
         })
 
     def __repr__(self) -> str:
@@ -348,33 +372,39 @@ class _AsyncBatches(_Batches[_T]):
         return self
 
     async def __anext__(self) -> _T:
-        if self._buffer:
-            return self._buffer.popleft()
         # One await per batch of events, not per event.
-        import asyncio
+        while (item := self._pop()) is None:
+            import asyncio
 
-        try:
-            batch = await _wait(self._next_pending())
-        except asyncio.CancelledError:
-            raise
-        except BaseException:
-            self._pending = None
-            raise
-        event = self._take(batch)
-        if event is None:
-            raise StopAsyncIteration
-        return event
+            try:
+                batch = await _wait(self._next_pending())
+            except asyncio.CancelledError:
+                raise
+            except BaseException:
+                self._pending = None
+                raise
+            if not self._take(batch):
+                raise StopAsyncIteration
+        return item
 
 
 class AsyncSubscription(_AsyncBatches[MediaSessionEvent]):
     """A space's events: ``async for event in subscription``. Ends when unsubscribed or closed;
     raises ``AuthError``/``TransportError`` when the client stops on a fatal error. Payloads
-    that do not decode are logged (logger ``spaces_events``) and skipped."""
+    that do not decode are logged (logger ``spaces_events``) and skipped. A re-subscription
+    after a drop is a gap (``gaps``, and a warning on the logger)."""
 
     @property
     def space(self) -> str:
         """The space id."""
         return self._events.space
+
+    @property
+    def gaps(self) -> int:
+        """Re-subscriptions after a dropped connection so far, counted where they happened in the
+        stream: events the server sent in each gap were missed (Socket.IO 2 has no replay). State
+        kept from events needs a resync then, as ``client.meeting()`` does."""
+        return self._gaps
 
     def __aiter__(self) -> AsyncSubscription:
         return self
@@ -382,6 +412,20 @@ class AsyncSubscription(_AsyncBatches[MediaSessionEvent]):
     async def aclose(self) -> None:
         """Unsubscribes the space (UNSUBSCRIBE_CHANNEL); the iteration then ends."""
         await _wait(self._connection.unsubscribe(self.space))
+
+
+class AsyncMeeting(_AsyncBatches[MeetingChange]):
+    """A space's meeting, live: ``async for change in await client.meeting(space)``. Each
+    change (a ``MeetingChange`` dict: ``change``, ``source``, ``subject``, ``state``) comes with
+    the state after it. A failed resync is logged (logger ``spaces_events``) and retried."""
+
+    @property
+    def space(self) -> str:
+        """The space id."""
+        return self._events.space
+
+    def __aiter__(self) -> AsyncMeeting:
+        return self
 
 
 class AsyncRawEvents(_AsyncBatches[RawEvent]):
@@ -424,6 +468,13 @@ class AsyncClient(_ClientBase):
         """Stops a space's events; its subscription ends."""
         await _wait(self._connection.unsubscribe(space_id))
 
+    async def meeting(self, space_id: str) -> AsyncMeeting:
+        """Subscribes to a space and follows its meeting: events are folded into a
+        ``MeetingState``, resynced from the REST API (``api_url``) once subscribed and after every
+        re-subscription, so the state is right after drops; changes found by a resync have
+        ``source == "resync"``. Raises ``SubscribeError`` if the subscription is refused."""
+        return AsyncMeeting(await _wait(self._connection.meeting(space_id)), self._connection, _changes)
+
     async def raw_events(self) -> AsyncRawEvents:
         """Every server event on the namespace from now on, untyped (MEDIA_SESSION_RESPONSE
         included). Buffered like a subscription: a full buffer pauses reading."""
@@ -465,19 +516,17 @@ class _BlockingBatches(_Batches[_T]):
         return self
 
     def __next__(self) -> _T:
-        if self._buffer:
-            return self._buffer.popleft()
-        try:
-            batch = self._next_pending().wait()
-        except KeyboardInterrupt:
-            raise
-        except BaseException:
-            self._pending = None
-            raise
-        event = self._take(batch)
-        if event is None:
-            raise StopIteration
-        return event
+        while (item := self._pop()) is None:
+            try:
+                batch = self._next_pending().wait()
+            except KeyboardInterrupt:
+                raise
+            except BaseException:
+                self._pending = None
+                raise
+            if not self._take(batch):
+                raise StopIteration
+        return item
 
 
 class Subscription(_BlockingBatches[MediaSessionEvent]):
@@ -489,9 +538,23 @@ class Subscription(_BlockingBatches[MediaSessionEvent]):
         """The space id."""
         return self._events.space
 
+    @property
+    def gaps(self) -> int:
+        """Re-subscriptions after a dropped connection so far; see ``AsyncSubscription.gaps``."""
+        return self._gaps
+
     def close(self) -> None:
         """Unsubscribes the space (UNSUBSCRIBE_CHANNEL); the iteration then ends."""
         self._connection.unsubscribe(self.space).wait()
+
+
+class Meeting(_BlockingBatches[MeetingChange]):
+    """A space's meeting, live: ``for change in client.meeting(space)``; see ``AsyncMeeting``."""
+
+    @property
+    def space(self) -> str:
+        """The space id."""
+        return self._events.space
 
 
 class RawEvents(_BlockingBatches[RawEvent]):
@@ -518,6 +581,10 @@ class Client(_ClientBase):
     def unsubscribe(self, space_id: str) -> None:
         """Stops a space's events; its subscription ends."""
         self._connection.unsubscribe(space_id).wait()
+
+    def meeting(self, space_id: str) -> Meeting:
+        """Follows a space's meeting; see ``AsyncClient.meeting``."""
+        return Meeting(self._connection.meeting(space_id).wait(), self._connection, _changes)
 
     def raw_events(self) -> RawEvents:
         """Every server event on the namespace from now on, untyped; see ``AsyncClient``."""

@@ -7,10 +7,12 @@ started in-process on 127.0.0.1, and (through the pytest plugin) the ``spaces_si
 True
 
 The simulator speaks the Spaces socket API (namespace ``/chat``, SUBSCRIBE_CHANNEL,
-MEDIA_SESSION_RESPONSE), accepts one token (``sim.token``) and plays nothing until told:
-``emit()`` a payload, ``play_meeting()`` the built-in meeting, ``replay()`` a recording made
-with ``spaces-events record``. Faults: ``drop_connections()``, ``silence()``, ``set_tokens()``,
-``refuse_space()``, ``inject_frame()``.
+MEDIA_SESSION_RESPONSE) and its REST API (``sim.api_url``: guest tokens, join, the active
+meeting, service configurations), accepts one token (``sim.token``) and plays nothing until
+told: ``emit()`` a payload, ``play_meeting()`` the built-in meeting, ``replay()`` a recording
+made with ``spaces-events record``. The active meeting follows every event emitted, whoever
+was connected. Faults: ``drop_connections()``, ``away()``, ``silence()``, ``set_tokens()``,
+``refuse_space()``, ``inject_frame()``, ``rest_fault()``.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import Any, Generator, Iterable, Mapping, Optional, Union
 from . import _native
 from ._client import _wait
 from ._native import MediaSessionEvent, Pending
+from ._types import ActiveMeeting
 
 __all__ = ["DEFAULT_TOKEN", "DEMO_SPACE", "Operation", "Simulator"]
 
@@ -108,6 +111,30 @@ class Simulator:
         re-subscriptions after reconnects: emit after it and the subscriber gets the event.
         Raises ``TimeoutError`` after ``timeout`` seconds."""
         return Operation(self._sim.subscribed(space, count, timeout))
+
+    @property
+    def api_url(self) -> str:
+        """``http://127.0.0.1:PORT/api``: its REST API (``AsyncClient(api_url=…)``,
+        ``spaces_events.rest.Rest(sim.api_url, …)``)."""
+        return self._sim.api_url
+
+    def active_meeting(self, space: str) -> Optional[ActiveMeeting]:
+        """What ``GET /api/spaces/{space}/activemeeting`` answers now: the meeting document, or
+        ``None`` (404)."""
+        text = self._sim.active_meeting(space)
+        meeting: Optional[ActiveMeeting] = None if text is None else json.loads(text)
+        return meeting
+
+    def away(self, seconds: float) -> None:
+        """Drops every client's connection and refuses new ones for ``seconds`` while the
+        meeting goes on: what is emitted meanwhile is missed by the clients (and is in the
+        active meeting when they are back)."""
+        self._sim.away(seconds)
+
+    def rest_fault(self, status: Optional[int] = None, *, hang: bool = False) -> None:
+        """Makes every REST call answer HTTP ``status`` (e.g. 503), or never answer
+        (``hang=True``); ``rest_fault()`` makes them work again."""
+        self._sim.rest_fault(status or 0, hang)
 
     def drop_connections(self) -> None:
         """Closes every client's connection; clients see a transport close and reconnect."""

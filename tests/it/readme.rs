@@ -1,5 +1,5 @@
-//! The README's Rust example is `crates/spaces-events/examples/meeting.rs`, word for word, and it
-//! runs: built by `cargo test --workspace`, run here against the simulator's meeting.
+//! The README's Rust examples are `crates/spaces-events/examples/{meeting,roster}.rs`, word for
+//! word, and they run: built by `cargo test --workspace`, run here against the simulator.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -27,33 +27,39 @@ fn blocks(language: &str) -> Vec<String> {
 }
 
 #[test]
-fn the_readme_shows_the_example_file() {
-    let example =
-        std::fs::read_to_string(root().join("crates/spaces-events/examples/meeting.rs")).unwrap();
-    assert!(
-        blocks("rust").contains(&example),
-        "README.md must show crates/spaces-events/examples/meeting.rs as it is"
-    );
+fn the_readme_shows_the_example_files() {
+    for name in ["meeting", "roster"] {
+        let path = format!("crates/spaces-events/examples/{name}.rs");
+        let example = std::fs::read_to_string(root().join(&path)).unwrap();
+        assert!(
+            blocks("rust").contains(&example),
+            "README.md must show {path} as it is"
+        );
+    }
 }
 
-#[tokio::test]
-async fn the_readme_example_runs_against_the_simulator() {
-    // Examples are built next to the test binaries (target/debug/examples).
+/// The example `name`, built by `cargo test --workspace` next to the test binaries.
+fn example(name: &str) -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     let example = exe
         .parent()
         .and_then(Path::parent)
         .expect("target/debug")
-        .join("examples/meeting");
+        .join("examples")
+        .join(name);
     assert!(
         example.exists(),
         "{} is missing: run `cargo test --workspace`, which builds the examples",
         example.display()
     );
-    let sim = Simulator::new().start().await.unwrap();
-    let run = tokio::process::Command::new(&example)
-        .args([DEMO_SPACE, sim.url()])
-        .env("SPACES_TOKEN", sim.token())
+    example
+}
+
+/// Runs `program` with `args` and the simulator's token; its stdout once it succeeded.
+async fn run(program: PathBuf, args: &[&str], token: &str) -> String {
+    let run = tokio::process::Command::new(program)
+        .args(args)
+        .env("SPACES_TOKEN", token)
         .kill_on_drop(true)
         .output();
     let out = tokio::time::timeout(Duration::from_secs(60), run)
@@ -66,6 +72,32 @@ async fn the_readme_example_runs_against_the_simulator() {
         "{stdout}{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    stdout
+}
+
+#[tokio::test]
+async fn the_roster_example_follows_the_meeting() {
+    let sim = Simulator::new().start().await.unwrap();
+    let stdout = run(
+        example("roster"),
+        &[DEMO_SPACE, sim.url(), sim.api_url()],
+        sim.token(),
+    )
+    .await;
+    assert!(
+        stdout.contains("attendee.joined (event): [Ann Lee, Bob (guest)]\n"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.ends_with("recording.ready (event): []\n"),
+        "{stdout}"
+    );
+}
+
+#[tokio::test]
+async fn the_readme_example_runs_against_the_simulator() {
+    let sim = Simulator::new().start().await.unwrap();
+    let stdout = run(example("meeting"), &[DEMO_SPACE, sim.url()], sim.token()).await;
     assert!(stdout.contains("joined: Bob"), "{stdout}");
     assert!(stdout.ends_with("meeting over\n"), "{stdout}");
 }

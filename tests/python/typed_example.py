@@ -6,7 +6,9 @@ import asyncio
 from typing import Optional
 
 import spaces_events
-from spaces_events import AsyncClient, Category, Client, MediaSessionEvent
+from spaces_events import AsyncClient, Category, ChangeKind, Client, MediaSessionEvent, MeetingSnapshot
+from spaces_events.rest import AsyncRest, Rest
+from spaces_events._types import ActiveMeeting
 
 
 def describe(event: MediaSessionEvent) -> str:
@@ -36,6 +38,27 @@ async def watch(url: str, token: str, space: str) -> int:
 def watch_blocking(url: str, token: str, space: str) -> list[str]:
     with Client(url, token, token_provider=lambda: token) as client:
         return [describe(e) for e in client.subscribe(space)]
+
+
+async def roster(url: str, api_url: str, space: str) -> list[str]:
+    guest = await AsyncRest(api_url).anonymous_auth("Typed", "typed-1")
+    async with AsyncClient(url, guest.token, api_url=api_url) as client:
+        async for change in await client.meeting(space):
+            state: MeetingSnapshot = change["state"]
+            if change["change"] == "meeting.ended" and change["source"] == "resync":
+                break
+            names = [a["displayname"] or a["_id"] for a in state["attendees"]]
+            if state["status"] == "active":
+                return names
+    return []
+
+
+def fold(events: list[spaces_events.MediaSessionEvent], meeting: Optional[ActiveMeeting]) -> int:
+    state = spaces_events.MeetingState("s")
+    kinds: list[ChangeKind] = [c["change"] for e in events for c in state.apply(e)]
+    kinds += [c["change"] for c in state.resync(meeting)]
+    recordings = [r["state"] for r in state.snapshot()["recordings"]]
+    return len(kinds) + len(recordings) + (0 if Rest().active_meeting("s") is None else 1)
 
 
 if __name__ == "__main__":

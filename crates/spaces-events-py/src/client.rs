@@ -114,7 +114,9 @@ impl Pending {
             Some(Outcome::Batch(items)) => batch(py, items),
             Some(Outcome::Changes(items)) => changes(py, items),
             Some(Outcome::Json(json)) => Ok(json.into_pyobject(py)?.into_any()),
-            Some(Outcome::Guest(token, expires)) => Ok((token, expires).into_pyobject(py)?.into_any()),
+            Some(Outcome::Guest(token, expires)) => {
+                Ok((token, expires).into_pyobject(py)?.into_any())
+            }
             Some(Outcome::RawBatch(events)) => raw_batch(py, events),
             Some(Outcome::State(change)) => Ok(change.into_pyobject(py)?.into_any()),
             Some(Outcome::Failed(error)) => Err(client_error(py, error)),
@@ -224,6 +226,20 @@ pub(crate) struct Options {
 /// A token request of the client, answered by the Python token provider.
 type TokenReply = oneshot::Sender<Result<Token, String>>;
 
+/// Asks the Python token provider through `ask` (`None`: the client is gone).
+async fn ask_python(
+    ask: Option<mpsc::Sender<TokenReply>>,
+) -> Result<Token, Box<dyn std::error::Error + Send + Sync>> {
+    let ask = ask.ok_or("the client is closed")?;
+    let (reply, answer) = oneshot::channel();
+    ask.send(reply)
+        .await
+        .map_err(|_| "the token provider is gone")?;
+    Ok(answer
+        .await
+        .map_err(|_| "the token provider gave no answer")??)
+}
+
 /// A connection, shared by the Python wrappers.
 #[pyclass(frozen, weakref, module = "spaces_events._native")]
 pub(crate) struct Connection {
@@ -292,22 +308,11 @@ impl Connection {
             rest = rest.add_root_certificate(pem);
         }
         if o.token_provider {
-            // The request goes to Python (`next_token_request`), which calls the provider.
-            let provider = move || {
-                let ask = ask.clone();
-                async move {
-                    let (reply, answer) = oneshot::channel();
-                    ask.send(reply)
-                        .await
-                        .map_err(|_| "the token provider is gone")?;
-                    answer
-                        .await
-                        .map_err(|_| "the token provider gave no answer")?
-                        .map_err(Into::into)
-                }
-            };
-            b = b.token_provider(provider.clone());
-            rest = rest.token_provider(provider);
+            // The request goes to Python (`next_token_request`), which calls the provider. The
+            // REST client holds the channel weakly: when the client is gone, Python stops serving.
+            let weak = ask.downgrade();
+            b = b.token_provider(move || ask_python(Some(ask.clone())));
+            rest = rest.token_provider(move || ask_python(weak.upgrade()));
         } else {
             rest = rest.token(token);
         }

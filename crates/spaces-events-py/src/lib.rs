@@ -25,11 +25,11 @@ mod _native {
     #[pymodule_export]
     const VERSION: &str = env!("CARGO_PKG_VERSION");
     #[pymodule_export]
-    use super::sim::Simulator;
-    #[pymodule_export]
     use super::meeting::MeetingState;
     #[pymodule_export]
     use super::rest::RestClient;
+    #[pymodule_export]
+    use super::sim::Simulator;
     /// The production REST API.
     #[pymodule_export]
     const PRODUCTION_API_URL: &str = spaces_events::rest::PRODUCTION_API_URL;

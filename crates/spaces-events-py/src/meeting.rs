@@ -17,7 +17,9 @@ impl MeetingState {
     fn lines(state: &meeting::MeetingState, changes: &[Change]) -> Vec<String> {
         changes
             .iter()
-            .map(|c| serde_json::to_string(&state.describe(c)).expect("a generated type serializes"))
+            .map(|c| {
+                serde_json::to_string(&state.describe(c)).expect("a generated type serializes")
+            })
             .collect()
     }
 }

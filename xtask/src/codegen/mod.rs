@@ -8,6 +8,7 @@
 //!   `Category` enum (one variant per title, plus `Unknown`) itself.
 
 mod shape;
+mod typed;
 
 use std::fs;
 
@@ -28,8 +29,10 @@ pub(crate) const SCHEMAS: &[&str] = &[
 /// The generated Rust modules: the types, and the shapes `decode` checks.
 const RUST: &str = "crates/spaces-events/src/types.rs";
 const SHAPE: &str = "crates/spaces-events/src/decode/shape.rs";
-/// The generated Python module: the Python package's `Category` enum.
+/// The generated Python modules: the Python package's `Category` enum, and the types of the
+/// JSON data it hands out (meeting state, REST answers).
 const PYTHON: &str = "python/spaces_events/_category.py";
+const PYTHON_TYPES: &str = "python/spaces_events/_types.py";
 
 /// Regenerates the generated files, or with `check` fails naming those that differ.
 pub(crate) fn run(check: bool) -> Result {
@@ -40,6 +43,7 @@ pub(crate) fn run(check: bool) -> Result {
         (RUST, types),
         (SHAPE, shapes),
         (PYTHON, render_python(&schema)?),
+        (PYTHON_TYPES, typed::render(&schema)?),
     ] {
         let path = root().join(output);
         let current = fs::read_to_string(&path)

@@ -1,0 +1,116 @@
+"""The Spaces REST calls an event consumer needs: a guest token, joining a space, the active
+meeting (what ``MeetingState.resync`` takes) and where the socket server is.
+
+``AsyncRest`` (asyncio) and ``Rest`` (blocking) have the same methods, run by the Rust client:
+``Authorization: jwt <token>`` (``bearer`` with ``token_type="oauth"``), a timeout per attempt,
+and retries with backoff while the service is unavailable (5xx, timeouts, connection failures),
+then ``TransportError``. 401/403 raise ``AuthError``; a 404 ``NotFoundError`` (but
+``active_meeting`` returns ``None``: there 404 means no meeting). The token is never in an error
+or a ``repr``::
+
+    from spaces_events.rest import Rest
+
+    guest = Rest().anonymous_auth("Bot", "bot-1")          # no account needed
+    meeting = Rest(token=guest.token).active_meeting(space_id)
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, NamedTuple, Optional
+
+from ._client import _wait
+from ._native import PRODUCTION_API_URL, STAGING_API_URL, RestClient
+from ._types import ActiveMeeting, ServiceConfigurations
+
+__all__ = ["PRODUCTION_API_URL", "STAGING_API_URL", "AsyncRest", "GuestToken", "Rest"]
+
+
+class GuestToken(NamedTuple):
+    """A guest token (``anonymous_auth``): use ``token`` with ``token_type="jwt"``."""
+
+    token: str
+    """The JWT, valid 24 hours."""
+    expires_at: Optional[float]
+    """When it expires (seconds since the epoch, from the JWT's ``exp``, not verified);
+    ``None`` if the token does not say."""
+
+    def __repr__(self) -> str:
+        return f"GuestToken(token=<redacted>, expires_at={self.expires_at!r})"
+
+
+class _RestBase:
+    def __init__(self, api_url: str = PRODUCTION_API_URL, token: Optional[str] = None, token_type: str = "jwt",
+                 *, timeout: float = 10.0, attempts: int = 3, ca_certificate: Optional[bytes] = None) -> None:
+        """A client of the REST API at ``api_url`` (production by default; ``STAGING_API_URL``).
+
+        - ``token``: for every call but ``anonymous_auth``; never logged.
+        - ``token_type``: ``"jwt"`` (default) or ``"oauth"``.
+        - ``timeout``: seconds one attempt may take (10.0).
+        - ``attempts``: tries while the service is unavailable (3), with backoff between them.
+        - ``ca_certificate``: PEM bytes of an extra certificate authority to trust.
+
+        A bad URL, ``token_type`` or certificate raises ``ConfigError``.
+        """
+        self._api_url = api_url
+        self._native = RestClient(api_url, token, token_type, timeout, attempts, ca_certificate)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(api_url={self._api_url!r})"
+
+
+def _json(text: Optional[str]) -> Any:
+    return None if text is None else json.loads(text)
+
+
+def _guest(answer: tuple[str, Optional[float]]) -> GuestToken:
+    return GuestToken(*answer)
+
+
+class AsyncRest(_RestBase):
+    """The REST client for asyncio; see the module docs."""
+
+    async def anonymous_auth(self, displayname: str, username: str) -> GuestToken:
+        """``POST /anonymous/auth``: a guest token for ``displayname``; ``username`` is any
+        unique name. Needs no token."""
+        return _guest(await _wait(self._native.anonymous_auth(displayname, username)))
+
+    async def join_space(self, space_id: str, password: Optional[str] = None) -> dict[str, Any]:
+        """``GET /spaces/{id}/join`` (with the space's PIN if it has one): the space and its
+        settings. ``AuthError`` (403) when the PIN is missing or wrong."""
+        answer: dict[str, Any] = _json(await _wait(self._native.join_space(space_id, password)))
+        return answer
+
+    async def active_meeting(self, space_id: str) -> Optional[ActiveMeeting]:
+        """``GET /spaces/{id}/activemeeting``: the meeting going on, or ``None``."""
+        answer: Optional[ActiveMeeting] = _json(await _wait(self._native.active_meeting(space_id)))
+        return answer
+
+    async def service_configurations(self) -> ServiceConfigurations:
+        """``GET /service-configurations``: ``["spaces"]["socketio_server_url"]`` is the socket
+        server."""
+        answer: ServiceConfigurations = _json(await _wait(self._native.service_configurations()))
+        return answer
+
+
+class Rest(_RestBase):
+    """The blocking REST client (waits without the GIL; Ctrl-C interrupts); see the module docs."""
+
+    def anonymous_auth(self, displayname: str, username: str) -> GuestToken:
+        """``POST /anonymous/auth``; see ``AsyncRest``."""
+        return _guest(self._native.anonymous_auth(displayname, username).wait())
+
+    def join_space(self, space_id: str, password: Optional[str] = None) -> dict[str, Any]:
+        """``GET /spaces/{id}/join``; see ``AsyncRest``."""
+        answer: dict[str, Any] = _json(self._native.join_space(space_id, password).wait())
+        return answer
+
+    def active_meeting(self, space_id: str) -> Optional[ActiveMeeting]:
+        """``GET /spaces/{id}/activemeeting``: the meeting going on, or ``None``."""
+        answer: Optional[ActiveMeeting] = _json(self._native.active_meeting(space_id).wait())
+        return answer
+
+    def service_configurations(self) -> ServiceConfigurations:
+        """``GET /service-configurations``; see ``AsyncRest``."""
+        answer: ServiceConfigurations = _json(self._native.service_configurations().wait())
+        return answer
