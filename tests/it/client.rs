@@ -12,7 +12,9 @@ use serde_json::json;
 use spaces_events::Category;
 use spaces_events::client::{ConnectionState, Error, Token, TokenType};
 use spaces_events_tests::peer::NodePeer;
-use spaces_events_tests::{builder, heartbeat, next_event, recovers_from_silence, wait_state};
+use spaces_events_tests::{
+    builder, heartbeat, next_event, next_gap, recovers_from_silence, wait_state,
+};
 
 #[tokio::test]
 async fn every_event_arrives_once_in_order_across_a_forced_drop() {
@@ -46,6 +48,8 @@ async fn every_event_arrives_once_in_order_across_a_forced_drop() {
     for n in 6..=10 {
         peer.emit_media("space-1", n).await;
     }
+    // Where the gap was: between event 5 and event 6.
+    next_gap(&mut sub).await;
     for _ in 6..=10 {
         ids.push(next_event(&mut sub).await.id().unwrap().to_owned());
     }
@@ -253,6 +257,7 @@ async fn a_server_namespace_disconnect_reconnects_and_resubscribes() {
     peer.wait_count(|e| e["ev"] == "subscribe", 2).await;
     wait_state(&client, |s| matches!(s, ConnectionState::Connected)).await;
     peer.emit_media("space-1", 3).await;
+    next_gap(&mut sub).await;
     assert_eq!(next_event(&mut sub).await.id(), Some("event-3"));
 }
 

@@ -9,7 +9,9 @@ use serde_json::json;
 use spaces_events::client::{Client, ConnectionState, Error, Reconnect, Roots};
 use spaces_events_tests::net::tls_terminator;
 use spaces_events_tests::peer::NodePeer;
-use spaces_events_tests::{builder, heartbeat, next_item, recovers_from_silence, wait_state};
+use spaces_events_tests::{
+    builder, heartbeat, next_gap, next_item, recovers_from_silence, wait_state,
+};
 use spaces_sim::FaultProxy;
 
 /// 1. Malformed input between good events: each is reported and skipped; the connection stays up.
@@ -107,6 +109,7 @@ async fn a_killed_and_restarted_server_is_rejoined() {
         "re-subscribed {rejoined:?} after the restart"
     );
     peer.emit_media("space-1", 4).await;
+    next_gap(&mut sub).await;
     assert_eq!(next_item(&mut sub).await.unwrap().id(), Some("event-4"));
 }
 

@@ -119,6 +119,14 @@ pub async fn next_event(sub: &mut Subscription) -> MediaSessionEvent {
     next_item(sub).await.expect("an event, not an error")
 }
 
+/// The next item is the notice that `sub` was re-subscribed after a drop ([`Error::Gap`]).
+pub async fn next_gap(sub: &mut Subscription) {
+    match next_item(sub).await {
+        Err(Error::Gap(space)) => assert_eq!(space, sub.space_id()),
+        other => panic!("expected the gap notice, got {other:?}"),
+    }
+}
+
 /// Waits (up to 20 s) until the client's state matches, and returns it.
 pub async fn wait_state(
     client: &Client,
@@ -160,6 +168,7 @@ pub async fn recovers_from_silence(
     peer.wait_count(|e| e["ev"] == "subscribe", subscriptions)
         .await;
     peer.emit_media("space-1", n).await;
+    next_gap(sub).await;
     assert_eq!(
         next_event(sub).await.id(),
         Some(format!("event-{n}").as_str())

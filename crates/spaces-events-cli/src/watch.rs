@@ -271,6 +271,10 @@ async fn pump(
             None => break,
             Some(Ok(event)) => event,
             Some(Err(e)) if e.is_fatal() => return fail(&e),
+            Some(Err(e @ Error::Gap(_))) => {
+                eprintln!("warning: {e}");
+                continue;
+            }
             Some(Err(e)) => {
                 eprintln!("warning: skipped: {e}");
                 continue;

@@ -156,25 +156,29 @@ async fn a_bad_scenario_file_is_named_with_its_line() {
     let _ = std::fs::remove_file(&file);
 }
 
-/// `sim` in the background; its URL (read off its stdout, all three lines it prints, so that
+/// `sim` in the background; its URL (read off its stdout, all four lines it prints, so that
 /// none is written to a closed pipe).
 async fn start_sim(args: &[&str]) -> (tokio::process::Child, String) {
     let mut sim = bin().arg("sim").args(args).spawn().expect("runs");
     let mut lines = BufReader::new(sim.stdout.take().expect("stdout")).lines();
     let mut printed = Vec::new();
-    while printed.len() < 3 {
+    while printed.len() < 4 {
         printed.push(
             lines
                 .next_line()
                 .await
                 .unwrap()
-                .expect("url, token, spaces"),
+                .expect("url, api, token, spaces"),
         );
     }
     let url = printed[0]
         .strip_prefix("url: ")
         .expect("url first")
         .to_owned();
+    assert!(
+        printed[1].starts_with("api: http://127.0.0.1:"),
+        "{printed:?}"
+    );
     (sim, url)
 }
 

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use spaces_events::client::{Builder, ConnectionState, Error};
 use spaces_events_tests::peer::media_event;
-use spaces_events_tests::{next_item, wait_state};
+use spaces_events_tests::{next_gap, next_item, wait_state};
 use spaces_sim::{DEMO_SPACE, Scenario, Sim, Simulator};
 
 fn builder(sim: &Sim) -> Builder {
@@ -83,6 +83,7 @@ async fn a_drop_costs_a_reconnect_and_nothing_else() {
     wait_subscriptions(&sim, 2).await;
     sim.emit("MEDIA_SESSION_RESPONSE", &media_event("space-1", 2))
         .await;
+    next_gap(&mut sub).await;
     assert_eq!(next_item(&mut sub).await.unwrap().id(), Some("event-2"));
     assert_eq!(sim.connections(), 2);
 }
@@ -111,6 +112,7 @@ async fn silence_is_detected_and_survived() {
     wait_subscriptions(&sim, 2).await;
     sim.emit("MEDIA_SESSION_RESPONSE", &media_event("space-1", 3))
         .await;
+    next_gap(&mut sub).await;
     assert_eq!(next_item(&mut sub).await.unwrap().id(), Some("event-3"));
 }
 
@@ -166,5 +168,6 @@ async fn a_restarted_simulator_is_rejoined() {
     wait_subscriptions(&sim, 1).await;
     sim.emit("MEDIA_SESSION_RESPONSE", &media_event("space-1", 5))
         .await;
+    next_gap(&mut sub).await;
     assert_eq!(next_item(&mut sub).await.unwrap().id(), Some("event-5"));
 }
