@@ -1,6 +1,7 @@
 //! Rust decode: `spaces_events::decode` beside `serde_json` and `sonic-rs` parsing the same bytes
 //! to a value (sonic-rs being the practical speed limit); and decode followed by reading the
-//! category, the space id and the first attendee's name, which builds the typed view.
+//! category, the space id and the first attendee's name, which builds the typed view; and decode
+//! followed by the meeting-state fold.
 
 use std::hint::black_box;
 
@@ -30,6 +31,19 @@ fn decode(c: &mut Criterion) {
                         first.map(|a| &a.displayname),
                     ));
                 }
+            })
+        });
+        // The live meeting state's cost: decode, then fold into a fresh state (so that the
+        // de-duplication does not skip the work on the next iteration).
+        group.bench_function("spaces_events_fold", |b| {
+            b.iter(|| {
+                let mut state =
+                    spaces_events::meeting::MeetingState::new("5f1051f0f3ed772f915e19ed");
+                for p in &payloads {
+                    let event = spaces_events::decode(black_box(p)).expect("decodes");
+                    black_box(state.apply(&event));
+                }
+                black_box(state)
             })
         });
         group.bench_function("serde_json_value", |b| {

@@ -11,6 +11,7 @@ use ratatui::layout::{Constraint, Layout};
 use ratatui::style::{Modifier, Style, Stylize};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph};
+use spaces_events::meeting::MeetingState;
 use spaces_events::types::{MeetingSnapshot, MeetingStatus, RecordingPhase, Timestamp};
 use tokio::sync::{Notify, watch};
 
@@ -33,17 +34,7 @@ impl View {
     pub(crate) fn spawn(spaces: &[String]) -> std::io::Result<View> {
         let meetings = spaces
             .iter()
-            .map(|space| MeetingSnapshot {
-                space: space.clone(),
-                status: MeetingStatus::None,
-                meeting_id: None,
-                start_time: None,
-                end_time: None,
-                attendees: Vec::new(),
-                recordings: Vec::new(),
-                raised_hands: Vec::new(),
-                mute_all: None,
-            })
+            .map(|space| MeetingState::new(space).snapshot().clone())
             .collect();
         let (screen, shown) = watch::channel(Screen {
             meetings,

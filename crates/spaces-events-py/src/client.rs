@@ -226,6 +226,18 @@ pub(crate) struct Options {
 /// A token request of the client, answered by the Python token provider.
 type TokenReply = oneshot::Sender<Result<Token, String>>;
 
+/// `"jwt"` or `"oauth"`; `ConfigError` otherwise.
+pub(crate) fn token_type(py: Python<'_>, name: &str) -> PyResult<TokenType> {
+    match name {
+        "jwt" => Ok(TokenType::Jwt),
+        "oauth" => Ok(TokenType::Oauth),
+        other => Err(config_error(
+            py,
+            format!("token_type must be 'jwt' or 'oauth', not {other:?}"),
+        )),
+    }
+}
+
 /// Asks the Python token provider through `ask` (`None`: the client is gone).
 async fn ask_python(
     ask: Option<mpsc::Sender<TokenReply>>,
@@ -266,16 +278,7 @@ impl Connection {
     #[new]
     fn new(py: Python<'_>, url: &str, token: String, options: Options) -> PyResult<Connection> {
         let o = options;
-        let token_type = match o.token_type.as_str() {
-            "jwt" => TokenType::Jwt,
-            "oauth" => TokenType::Oauth,
-            other => {
-                return Err(config_error(
-                    py,
-                    format!("token_type must be 'jwt' or 'oauth', not {other:?}"),
-                ));
-            }
-        };
+        let token_type = token_type(py, &o.token_type)?;
         let seconds = |s: f64| {
             Duration::try_from_secs_f64(s).map_err(|e| config_error(py, format!("{s} s: {e}")))
         };

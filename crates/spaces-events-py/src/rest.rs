@@ -3,10 +3,10 @@
 use std::time::{Duration, UNIX_EPOCH};
 
 use pyo3::prelude::*;
-use spaces_events::client::{Reconnect, TokenType};
+use spaces_events::client::Reconnect;
 use spaces_events::rest::{Rest, RestError};
 
-use crate::client::{Outcome, Pending};
+use crate::client::{self, Outcome, Pending};
 use crate::errors::config_error;
 
 /// A REST client; see `spaces_events.rest`.
@@ -32,16 +32,7 @@ impl RestClient {
         attempts: u32,
         ca_certificate: Option<Vec<u8>>,
     ) -> PyResult<RestClient> {
-        let token_type = match token_type {
-            "jwt" => TokenType::Jwt,
-            "oauth" => TokenType::Oauth,
-            other => {
-                return Err(config_error(
-                    py,
-                    format!("token_type must be 'jwt' or 'oauth', not {other:?}"),
-                ));
-            }
-        };
+        let token_type = client::token_type(py, token_type)?;
         let timeout = Duration::try_from_secs_f64(timeout)
             .map_err(|e| config_error(py, format!("timeout {timeout} s: {e}")))?;
         let mut b = Rest::builder(api_url)

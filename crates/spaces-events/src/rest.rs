@@ -198,9 +198,7 @@ impl RestBuilder {
             + Send
             + 'static,
     {
-        self.token = Some(TokenSource::Provider(Arc::new(move || {
-            Box::pin(provider()) as TokenFuture
-        })));
+        self.token = Some(TokenSource::provider(provider));
         self
     }
 

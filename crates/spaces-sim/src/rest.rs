@@ -104,16 +104,21 @@ async fn anonymous_auth(State(shared): State<Arc<Shared>>, body: String) -> Resp
     axum::Json(json!({ "token": token })).into_response()
 }
 
+/// What a call that needs a token answers instead, if anything: the fault, or 401.
+async fn refused(shared: &Shared, headers: &HeaderMap) -> Option<Response> {
+    if let Some(response) = fault(shared).await {
+        return Some(response);
+    }
+    (!authorized(shared, headers)).then(unauthorized)
+}
+
 async fn join(
     State(shared): State<Arc<Shared>>,
     Path(space): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    if let Some(response) = fault(&shared).await {
+    if let Some(response) = refused(&shared, &headers).await {
         return response;
-    }
-    if !authorized(&shared, &headers) {
-        return unauthorized();
     }
     if shared
         .refused
@@ -139,11 +144,8 @@ async fn active_meeting(
     Path(space): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    if let Some(response) = fault(&shared).await {
+    if let Some(response) = refused(&shared, &headers).await {
         return response;
-    }
-    if !authorized(&shared, &headers) {
-        return unauthorized();
     }
     let meeting = shared
         .meetings

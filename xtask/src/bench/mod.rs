@@ -111,9 +111,10 @@ fn rust_decode(quick: bool, report: &mut Report) -> Result {
     let mut rust = serde_json::Map::new();
     for workload in RUST {
         let ns = |bench: &str| estimate(workload, bench);
-        let (ours, read, value, sonic) = (
+        let (ours, read, fold, value, sonic) = (
             ns("spaces_events")?,
             ns("spaces_events_read")?,
+            ns("spaces_events_fold")?,
             ns("serde_json_value")?,
             ns("sonic_rs_value")?,
         );
@@ -133,10 +134,16 @@ fn rust_decode(quick: bool, report: &mut Report) -> Result {
             value / read,
             "-",
         );
+        // What the live meeting state adds to decoding (MeetingState::apply per event).
+        report.row(
+            &format!("Rust decode + meeting fold {workload}: vs decode alone"),
+            ours / fold,
+            "-",
+        );
         rust.insert(
             (*workload).into(),
             json!({ "ns": { "spaces_events": ours, "spaces_events_read": read,
-            "serde_json_value": value, "sonic_rs_value": sonic },
+            "spaces_events_fold": fold, "serde_json_value": value, "sonic_rs_value": sonic },
             "ratio_vs_serde_json": value / ours, "ratio_vs_sonic_rs": sonic / ours }),
         );
     }

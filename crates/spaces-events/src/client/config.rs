@@ -82,6 +82,17 @@ pub(crate) enum TokenSource {
 }
 
 impl TokenSource {
+    /// A source that calls `provider` for every token.
+    pub(crate) fn provider<F, Fut>(provider: F) -> Self
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<Token, Box<dyn std::error::Error + Send + Sync>>>
+            + Send
+            + 'static,
+    {
+        TokenSource::Provider(Arc::new(move || Box::pin(provider()) as TokenFuture))
+    }
+
     pub(crate) async fn get(&self) -> Result<Token, Error> {
         match self {
             TokenSource::Fixed(token) => Ok(token.clone()),
@@ -235,7 +246,7 @@ impl Builder {
             + Send
             + 'static,
     {
-        self.token = TokenSource::Provider(Arc::new(move || Box::pin(provider()) as TokenFuture));
+        self.token = TokenSource::provider(provider);
         self
     }
 
