@@ -143,7 +143,7 @@ async fn the_token_provider_is_asked_before_every_attempt() {
 
 #[tokio::test]
 async fn a_refused_space_gives_the_servers_code_and_message() {
-    let peer = NodePeer::start(heartbeat()).await;
+    let mut peer = NodePeer::start(heartbeat()).await;
     let client = builder(&peer.url(), "good").connect().await.unwrap();
     match client.subscribe("refused-space").await {
         Err(Error::SubscribeRefused {
@@ -163,11 +163,14 @@ async fn a_refused_space_gives_the_servers_code_and_message() {
         other => panic!("{other:?}"),
     }
     // The connection is fine for other spaces.
-    let _ok = client.subscribe("space-ok").await.unwrap();
+    let mut ok = client.subscribe("space-ok").await.unwrap();
     assert!(matches!(
         client.subscribe("space-ok").await,
         Err(Error::AlreadySubscribed(_))
     ));
+    // The refused duplicate left the first subscription alone (it once unsubscribed it).
+    peer.emit_media("space-ok", 1).await;
+    assert_eq!(next_event(&mut ok).await.id(), Some("event-1"));
 }
 
 #[tokio::test]

@@ -375,3 +375,24 @@ async fn a_guest_token_works_end_to_end() {
     .await;
     assert_eq!(next_event(&mut sub).await.id(), Some("ev-1"));
 }
+
+#[tokio::test]
+async fn dropping_the_meeting_unsubscribes() {
+    let sim = sim().await;
+    let (client, meeting) = follow(&sim).await;
+    drop(meeting);
+    let again = async {
+        loop {
+            match client.subscribe(SPACE).await {
+                Ok(subscription) => return subscription,
+                Err(spaces_events::client::Error::AlreadySubscribed(_)) => {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                Err(e) => panic!("{e}"),
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), again)
+        .await
+        .expect("the space is free again");
+}

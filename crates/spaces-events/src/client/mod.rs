@@ -229,13 +229,19 @@ impl Client {
             reply,
         })
         .await?;
-        let subscription = Subscription {
+        let mut subscription = Subscription {
             space,
             events: rx,
             commands: Some(self.handle.commands.downgrade()),
         };
         match tokio::time::timeout(self.handle.subscribe_timeout, answer).await {
             Ok(Ok(Ok(()))) => Ok(subscription),
+            Ok(Ok(Err(e @ Error::AlreadySubscribed(_)))) => {
+                // The space belongs to the existing subscription: dropping this one must not
+                // unsubscribe it.
+                subscription.commands = None;
+                Err(e)
+            }
             Ok(Ok(Err(e))) => Err(e),
             Ok(Err(_)) => Err(self.closed_error()),
             Err(_) => Err(Error::Timeout(Timeout::Subscribe)),

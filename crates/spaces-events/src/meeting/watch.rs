@@ -164,6 +164,8 @@ async fn follow(
             }
         };
         tokio::select! {
+            // The reader is gone: stop (dropping the subscription unsubscribes).
+            () = tx.closed() => break,
             item = subscription.recv() => {
                 let open = match item {
                     None => break,
