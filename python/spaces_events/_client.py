@@ -9,8 +9,8 @@ import json
 import threading
 import weakref
 from collections.abc import Awaitable
-from typing import (TYPE_CHECKING, Any, Callable, Generic, Iterable, Iterator, Mapping, NamedTuple, Optional,
-                    TypeVar, Union)
+from typing import (TYPE_CHECKING, Any, Callable, Generator, Generic, Iterable, Iterator, Mapping, NamedTuple,
+                    Optional, TypeVar, Union)
 
 if TYPE_CHECKING:
     # Imported where used instead: asyncio costs more than the rest of `import spaces_events`
@@ -414,18 +414,42 @@ class AsyncSubscription(_AsyncBatches[MediaSessionEvent]):
         await _wait(self._connection.unsubscribe(self.space))
 
 
-class AsyncMeeting(_AsyncBatches[MeetingChange]):
-    """A space's meeting, live: ``async for change in await client.meeting(space)``. Each
-    change (a ``MeetingChange`` dict: ``change``, ``source``, ``subject``, ``state``) comes with
-    the state after it. A failed resync is logged (logger ``spaces_events``) and retried."""
+class AsyncMeeting:
+    """A space's meeting, live: ``async for change in client.meeting(space)``. Each change (a
+    ``MeetingChange`` dict: ``change``, ``source``, ``subject``, ``state``) comes with the state
+    after it. A failed resync is logged (logger ``spaces_events``) and retried. It subscribes at
+    the first iteration; ``await client.meeting(space)`` subscribes at once instead (so a
+    ``SubscribeError`` comes there)."""
+
+    def __init__(self, connection: Connection, space: str) -> None:
+        self._connection = connection
+        self._space = space
+        self._changes: Optional[_AsyncBatches[MeetingChange]] = None
 
     @property
     def space(self) -> str:
         """The space id."""
-        return self._events.space
+        return self._space
+
+    async def _started(self) -> _AsyncBatches[MeetingChange]:
+        if self._changes is None:
+            events = await _wait(self._connection.meeting(self._space))
+            self._changes = _AsyncBatches(events, self._connection, _changes)
+        return self._changes
+
+    def __await__(self) -> Generator[Any, None, AsyncMeeting]:
+        async def started() -> AsyncMeeting:
+            await self._started()
+            return self
+
+        return started().__await__()
 
     def __aiter__(self) -> AsyncMeeting:
         return self
+
+    async def __anext__(self) -> MeetingChange:
+        changes = await self._started()
+        return await changes.__anext__()
 
 
 class AsyncRawEvents(_AsyncBatches[RawEvent]):
@@ -468,12 +492,13 @@ class AsyncClient(_ClientBase):
         """Stops a space's events; its subscription ends."""
         await _wait(self._connection.unsubscribe(space_id))
 
-    async def meeting(self, space_id: str) -> AsyncMeeting:
-        """Subscribes to a space and follows its meeting: events are folded into a
-        ``MeetingState``, resynced from the REST API (``api_url``) once subscribed and after every
-        re-subscription, so the state is right after drops; changes found by a resync have
-        ``source == "resync"``. Raises ``SubscribeError`` if the subscription is refused."""
-        return AsyncMeeting(await _wait(self._connection.meeting(space_id)), self._connection, _changes)
+    def meeting(self, space_id: str) -> AsyncMeeting:
+        """Follows a space's meeting: ``async for change in client.meeting(space_id)``. Its
+        events are folded into a ``MeetingState``, resynced from the REST API (``api_url``) once
+        subscribed and after every re-subscription, so the state is right after drops; changes
+        found by a resync have ``source == "resync"``. ``SubscribeError`` if the subscription is
+        refused (at the first iteration, or at ``await client.meeting(space_id)``)."""
+        return AsyncMeeting(self._connection, space_id)
 
     async def raw_events(self) -> AsyncRawEvents:
         """Every server event on the namespace from now on, untyped (MEDIA_SESSION_RESPONSE

@@ -147,6 +147,20 @@ async def test_rest_answers_and_errors(spaces_sim: Simulator) -> None:
 
 
 @in_loop
+async def test_meeting_is_iterable_without_await_and_refusal_comes_at_the_first_change(spaces_sim: Simulator) -> None:
+    spaces_sim.refuse_space("closed")
+    async with AsyncClient(spaces_sim.url, spaces_sim.token, api_url=spaces_sim.api_url) as client:
+        async for change in client.meeting(SPACE):
+            assert change["change"] == "resynced"
+            break
+        with pytest.raises(spaces_events.SubscribeError):
+            await client.meeting("closed")
+        with pytest.raises(spaces_events.SubscribeError):
+            async for _ in client.meeting("closed"):
+                pass
+
+
+@in_loop
 async def test_a_guest_token_end_to_end(spaces_sim: Simulator) -> None:
     guest = await AsyncRest(spaces_sim.api_url).anonymous_auth("Py Guest", "py-guest-1")
     assert isinstance(guest, GuestToken) and guest.expires_at is not None

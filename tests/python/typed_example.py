@@ -43,7 +43,7 @@ def watch_blocking(url: str, token: str, space: str) -> list[str]:
 async def roster(url: str, api_url: str, space: str) -> list[str]:
     guest = await AsyncRest(api_url).anonymous_auth("Typed", "typed-1")
     async with AsyncClient(url, guest.token, api_url=api_url) as client:
-        async for change in await client.meeting(space):
+        async for change in client.meeting(space):
             state: MeetingSnapshot = change["state"]
             if change["change"] == "meeting.ended" and change["source"] == "resync":
                 break
