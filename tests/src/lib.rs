@@ -1,5 +1,6 @@
 //! Shared helpers of the cross-crate tests: fixtures, the schema validator, the real peers.
 
+pub mod nats;
 pub mod net;
 pub mod peer;
 

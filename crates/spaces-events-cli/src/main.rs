@@ -1,5 +1,6 @@
 //! `spaces-events`: decode, inspect and watch Avaya Spaces media-session events.
 
+mod bridge;
 mod decode;
 mod meeting;
 mod output;
@@ -68,6 +69,19 @@ enum Command {
                       4 a subscription refused; 5 could not connect; 1 other errors."
     )]
     Meeting(meeting::Meeting),
+    /// Publish every event of the spaces to NATS JetStream, once, acknowledged; keep each
+    /// space's meeting state in a key-value bucket; share the spaces among bridges (--lease).
+    ///
+    /// Subjects `spaces.<space>.<category>`, payload the event's JSON as sent, `Nats-Msg-Id`
+    /// `<space>:<_id>` (the stream drops duplicates: run two bridges for redundancy). The token as
+    /// for `watch`. Ctrl-C or SIGTERM stop reading, wait for the acknowledgements in flight (at
+    /// most 5 s) and exit 0.
+    #[command(
+        after_help = "Exit codes: 0 Ctrl-C or SIGTERM; 2 usage; 3 authentication rejected; 4 a subscription \
+                      refused; 5 could not connect to Spaces; 6 NATS unreachable, refused or not usable \
+                      (wrong URL or password, JetStream off, an incompatible stream); 1 other errors."
+    )]
+    Bridge(bridge::Bridge),
     /// Run a local simulator of the Spaces socket server and REST API (prints their URLs and the
     /// token).
     Sim(sim::Sim),
@@ -107,6 +121,7 @@ fn main() -> ExitCode {
         Command::Watch(args) => watch::run(args, None),
         Command::Record { watch, out, append } => watch::run(watch, Some((out, append))),
         Command::Meeting(args) => meeting::run(args),
+        Command::Bridge(args) => bridge::run(args),
         Command::Sim(args) => sim::sim(args),
         Command::Demo(args) => sim::demo(args),
         Command::Schema { name } => {

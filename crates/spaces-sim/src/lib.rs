@@ -353,6 +353,16 @@ impl Sim {
         self.shared.subscribed.borrow().values().sum()
     }
 
+    /// Subscriptions to `space` accepted so far.
+    pub fn subscriptions_to(&self, space: &str) -> usize {
+        self.shared
+            .subscribed
+            .borrow()
+            .get(space)
+            .copied()
+            .unwrap_or(0)
+    }
+
     /// Namespace connections rejected (bad token) so far.
     pub fn rejections(&self) -> usize {
         self.shared.rejections.load(Ordering::SeqCst)

@@ -40,7 +40,7 @@ use crate::types::{
 };
 use crate::{Category, MediaSessionEvent};
 #[cfg(feature = "rest")]
-pub use watch::{Meeting, MeetingError};
+pub use watch::{Followed, Following, Meeting, MeetingError};
 
 /// Event ids remembered for de-duplication: enough for any redelivery burst, bounded for
 /// subscriptions that run for weeks.

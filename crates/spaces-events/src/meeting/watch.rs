@@ -40,24 +40,30 @@ impl MeetingError {
     }
 }
 
+/// An item of [`Client::follow`]: an event as it arrived, or a change of the meeting.
+#[derive(Clone, Debug)]
+pub enum Followed {
+    /// An event of the space, before the changes it made.
+    Event(MediaSessionEvent),
+    /// A change, with the state after it.
+    Change(MeetingChange),
+}
+
 /// A space's meeting, live: each [`MeetingChange`] with the state after it, from events
 /// (source `event`) and from resyncs (source `resync`). Made by [`Client::meeting`]; dropping it
 /// unsubscribes.
 #[derive(Debug)]
-pub struct Meeting {
-    space: String,
-    changes: mpsc::Receiver<Result<MeetingChange, MeetingError>>,
-}
+pub struct Meeting(Following);
 
 impl Meeting {
     /// The space id.
     pub fn space_id(&self) -> &str {
-        &self.space
+        self.0.space_id()
     }
 
     /// The next change; `None` once the client stopped.
     pub async fn recv(&mut self) -> Option<Result<MeetingChange, MeetingError>> {
-        self.changes.recv().await
+        std::future::poll_fn(|cx| Pin::new(&mut *self).poll_next(cx)).await
     }
 }
 
@@ -65,7 +71,42 @@ impl Stream for Meeting {
     type Item = Result<MeetingChange, MeetingError>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.changes.poll_recv(cx)
+        loop {
+            return Poll::Ready(match std::task::ready!(self.0.items.poll_recv(cx)) {
+                Some(Ok(Followed::Event(_))) => continue, // not asked for
+                Some(Ok(Followed::Change(change))) => Some(Ok(change)),
+                Some(Err(e)) => Some(Err(e)),
+                None => None,
+            });
+        }
+    }
+}
+
+/// A space's events and its meeting's changes, in order: each event, then the changes it made;
+/// a resync's changes where it happened. Made by [`Client::follow`]; dropping it unsubscribes.
+#[derive(Debug)]
+pub struct Following {
+    space: String,
+    items: mpsc::Receiver<Result<Followed, MeetingError>>,
+}
+
+impl Following {
+    /// The space id.
+    pub fn space_id(&self) -> &str {
+        &self.space
+    }
+
+    /// The next item; `None` once the client stopped.
+    pub async fn recv(&mut self) -> Option<Result<Followed, MeetingError>> {
+        self.items.recv().await
+    }
+}
+
+impl Stream for Following {
+    type Item = Result<Followed, MeetingError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.items.poll_recv(cx)
     }
 }
 
@@ -100,12 +141,25 @@ impl Client {
     /// # Errors
     /// As [`subscribe`](Client::subscribe).
     pub async fn meeting(&self, space: &str, rest: &Rest) -> Result<Meeting, Error> {
+        self.following(space, rest, false).await.map(Meeting)
+    }
+
+    /// Like [`meeting`](Self::meeting), with each event too (before the changes it made): for
+    /// a consumer that needs both, such as a bridge that forwards events and keeps the state.
+    ///
+    /// # Errors
+    /// As [`subscribe`](Client::subscribe).
+    pub async fn follow(&self, space: &str, rest: &Rest) -> Result<Following, Error> {
+        self.following(space, rest, true).await
+    }
+
+    async fn following(&self, space: &str, rest: &Rest, events: bool) -> Result<Following, Error> {
         let subscription = self.subscribe(space).await?;
-        let (tx, changes) = mpsc::channel(64);
-        tokio::spawn(follow(subscription, rest.clone(), tx));
-        Ok(Meeting {
+        let (tx, items) = mpsc::channel(64);
+        tokio::spawn(follow(subscription, rest.clone(), tx, events));
+        Ok(Following {
             space: space.to_owned(),
-            changes,
+            items,
         })
     }
 }
@@ -131,11 +185,13 @@ fn fetch(rest: &Rest, space: &str, delay: Duration) -> Fetch {
     })
 }
 
-/// Runs a [`Meeting`]: ends when the subscription ends or the reader is dropped.
+/// Runs a [`Following`] (with `events`, each event is sent too): ends when the subscription
+/// ends or the reader is dropped.
 async fn follow(
     mut subscription: Subscription,
     rest: Rest,
-    tx: mpsc::Sender<Result<MeetingChange, MeetingError>>,
+    tx: mpsc::Sender<Result<Followed, MeetingError>>,
+    events: bool,
 ) {
     let space = subscription.space_id().to_owned();
     let mut state = MeetingState::new(&space);
@@ -150,7 +206,8 @@ async fn follow(
     });
     let send_all = async |state: &MeetingState, changes: Vec<Change>| {
         for change in changes {
-            if tx.send(Ok(state.describe(&change))).await.is_err() {
+            let change = Followed::Change(state.describe(&change));
+            if tx.send(Ok(change)).await.is_err() {
                 return false;
             }
         }
@@ -171,6 +228,9 @@ async fn follow(
                     None => break,
                     Some(Ok(event)) => {
                         let changes = state.apply(&event);
+                        if events && tx.send(Ok(Followed::Event(event.clone()))).await.is_err() {
+                            break;
+                        }
                         if let Some(r) = resync.as_mut() {
                             r.since.push(event);
                             if r.since.len() > REPLAY {

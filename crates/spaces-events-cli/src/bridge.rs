@@ -1,0 +1,303 @@
+//! `spaces-events bridge`: every event of the spaces into NATS JetStream (see the
+//! `spaces-events-nats` crate), alone or sharing the spaces with other bridges (`--lease`).
+
+use std::collections::BTreeSet;
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use clap::Args;
+use futures_util::{StreamExt, TryStreamExt};
+use spaces_events::client::{Client, ConnectionState};
+use spaces_events::rest::Rest;
+use spaces_events_nats::lease::{LeaseConfig, Leases};
+use spaces_events_nats::{Bridge as Publisher, BridgeError, Config, Sources, Stats};
+
+use crate::watch::{Connection, block_on, fail, shutdown};
+
+/// Exit code when NATS cannot be reached or refuses us (documented in `--help`).
+const NATS_FAILED: u8 = 6;
+const USAGE: u8 = 2;
+
+#[derive(Args)]
+pub(crate) struct Bridge {
+    #[command(flatten)]
+    connection: Connection,
+    /// Space (topic) id to bridge; repeat for several. With --lease, the spaces to share.
+    #[arg(long = "space", value_name = "ID")]
+    spaces: Vec<String>,
+    /// More spaces, one id per line.
+    #[arg(long, value_name = "PATH")]
+    spaces_file: Option<PathBuf>,
+    /// More spaces: the keys of this NATS key-value bucket.
+    #[arg(long, value_name = "BUCKET")]
+    spaces_bucket: Option<String>,
+    /// The NATS server, e.g. nats://127.0.0.1:4222 (user and password may be in the URL).
+    #[arg(long, value_name = "URL")]
+    nats: String,
+    /// The JetStream stream (created if absent, subjects `spaces.>`).
+    #[arg(long, default_value = "SPACES", value_name = "NAME")]
+    stream: String,
+    /// Share the spaces with the other bridges of the same NATS: each space is held by
+    /// --replicas bridges, through claims in the key-value bucket `spaces_leases`.
+    #[arg(long)]
+    lease: bool,
+    /// With --lease: bridges per space.
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    replicas: usize,
+    /// With --lease: seconds a claim lives without renewal (renewed every third of it).
+    #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
+    lease_ttl: f64,
+    /// The key-value bucket of each space's meeting state (`none` keeps none).
+    #[arg(long, default_value = "spaces_meetings", value_name = "BUCKET")]
+    meetings_bucket: String,
+    /// Publishes awaiting their acknowledgement at most.
+    #[arg(long, default_value_t = 256, value_name = "N")]
+    in_flight: usize,
+}
+
+pub(crate) fn run(args: Bridge) -> ExitCode {
+    block_on(bridge(args))
+}
+
+/// The URL without its user and password.
+fn redact(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => match rest.rsplit_once('@') {
+            Some((_, host)) => format!("{scheme}://***@{host}"),
+            None => url.to_owned(),
+        },
+        None => url.to_owned(),
+    }
+}
+
+async fn bridge(args: Bridge) -> ExitCode {
+    let mut spaces = args.spaces.clone();
+    if let Some(path) = &args.spaces_file {
+        match std::fs::read_to_string(path) {
+            Ok(text) => spaces.extend(
+                text.lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty())
+                    .map(str::to_owned),
+            ),
+            Err(e) => {
+                eprintln!("error: {}: {e}", path.display());
+                return ExitCode::from(USAGE);
+            }
+        }
+    }
+    let ttl = match Duration::try_from_secs_f64(args.lease_ttl) {
+        Ok(ttl) if ttl >= Duration::from_secs(1) => ttl,
+        _ => {
+            eprintln!("error: --lease-ttl must be at least 1 second");
+            return ExitCode::from(USAGE);
+        }
+    };
+    let nats_failed = |e: &dyn std::fmt::Display| {
+        eprintln!("error: NATS at {}: {e}", redact(&args.nats));
+        ExitCode::from(NATS_FAILED)
+    };
+    let reconnects = Arc::new(AtomicU64::new(0));
+    let counted = reconnects.clone();
+    // One attempt to begin with: a wrong URL or password is said at once, not retried.
+    let nats = async_nats::ConnectOptions::new()
+        .connection_timeout(Duration::from_secs(5))
+        .max_reconnects(None)
+        .event_callback(move |event| {
+            let counted = counted.clone();
+            async move {
+                if matches!(event, async_nats::Event::Connected) {
+                    counted.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        })
+        .connect(&args.nats)
+        .await;
+    let nats = match nats {
+        Ok(nats) => nats,
+        Err(e) => return nats_failed(&e),
+    };
+    let config = Config {
+        stream: args.stream.clone(),
+        in_flight: args.in_flight,
+        meetings: (args.meetings_bucket != "none").then(|| args.meetings_bucket.clone()),
+        ..Config::default()
+    };
+    let publisher = match Publisher::new(nats, config).await {
+        Ok(publisher) => publisher,
+        Err(e) => return nats_failed(&e),
+    };
+    if let Some(bucket) = &args.spaces_bucket {
+        match bucket_keys(&publisher, bucket).await {
+            Ok(keys) => spaces.extend(keys),
+            Err(e) => return nats_failed(&e),
+        }
+    }
+    let spaces: Vec<String> = spaces
+        .into_iter()
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    if spaces.is_empty() {
+        eprintln!("error: no space: give --space ID, --spaces-file PATH or --spaces-bucket BUCKET");
+        return ExitCode::from(USAGE);
+    }
+    let (client, rest) = match args.connection.connect().await {
+        Ok(connected) => connected,
+        Err(code) => return code,
+    };
+    tokio::spawn(count_reconnects(client.clone(), reconnects.clone()));
+    let sources = publisher.sources();
+    let leases = if args.lease {
+        let id = format!("{}-{}", std::process::id(), fastrand::u32(..));
+        let config = LeaseConfig {
+            ttl,
+            replicas: args.replicas.max(1),
+            ..LeaseConfig::new(&id)
+        };
+        match Leases::open(publisher.jetstream(), config).await {
+            Ok(leases) => {
+                eprintln!(
+                    "bridge {id}: sharing {} space(s) with the other bridges",
+                    spaces.len()
+                );
+                let (stop, stopped) = tokio::sync::oneshot::channel();
+                let task = tokio::spawn(share(
+                    leases,
+                    spaces,
+                    client.clone(),
+                    rest,
+                    sources.clone(),
+                    stopped,
+                ));
+                Some((stop, task))
+            }
+            Err(e) => return nats_failed(&e),
+        }
+    } else {
+        for space in &spaces {
+            if let Err(e) = sources.follow(&client, &rest, space).await {
+                return fail(&e);
+            }
+        }
+        eprintln!(
+            "bridging {} space(s) into stream {}",
+            spaces.len(),
+            args.stream
+        );
+        None
+    };
+    tokio::spawn(report(publisher.stats(), reconnects, sources.clone()));
+    let result = publisher.run(shutdown()).await;
+    if let Some((stop, task)) = leases {
+        let _ = stop.send(());
+        if let Ok(mut leases) = task.await {
+            // The others take these spaces at their next round, not after the TTL.
+            leases.release_all().await;
+        }
+    }
+    client.close().await;
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(BridgeError::Spaces(e)) => fail(&e),
+        Err(e) => nats_failed(&e),
+    }
+}
+
+async fn bucket_keys(publisher: &Publisher, bucket: &str) -> Result<Vec<String>, String> {
+    let kv = publisher
+        .jetstream()
+        .get_key_value(bucket)
+        .await
+        .map_err(|e| e.to_string())?;
+    let keys = kv.keys().await.map_err(|e| e.to_string())?;
+    keys.try_collect().await.map_err(|e| e.to_string())
+}
+
+/// Lease rounds until `stop`: follows the spaces this bridge holds, stops those it lost.
+async fn share(
+    mut leases: Leases,
+    spaces: Vec<String>,
+    client: Client,
+    rest: Rest,
+    sources: Sources,
+    mut stop: tokio::sync::oneshot::Receiver<()>,
+) -> Leases {
+    let mut tick = tokio::time::interval(leases.period());
+    loop {
+        tokio::select! {
+            _ = &mut stop => return leases,
+            _ = tick.tick() => {}
+        }
+        let held = match leases.round(&spaces).await {
+            Ok(held) => held,
+            Err(e) => {
+                eprintln!("warning: leases: {e}");
+                continue;
+            }
+        };
+        for space in sources.spaces() {
+            if !held.contains(&space) {
+                eprintln!("released {space}");
+                sources.stop(&space);
+            }
+        }
+        for space in &held {
+            if !sources.spaces().contains(space) {
+                match sources.follow(&client, &rest, space).await {
+                    Ok(()) => eprintln!("holding {space}"),
+                    Err(e) => eprintln!("warning: {space}: {e}"),
+                }
+            }
+        }
+    }
+}
+
+async fn count_reconnects(client: Client, reconnects: Arc<AtomicU64>) {
+    let mut states = client.state_changes().skip(1);
+    while let Some(state) = states.next().await {
+        if matches!(state, ConnectionState::Reconnecting { .. }) {
+            reconnects.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// The status line on a terminal (redrawn each second); a plain line every 10 s otherwise.
+async fn report(stats: Arc<Stats>, reconnects: Arc<AtomicU64>, sources: Sources) {
+    let terminal = std::io::stderr().is_terminal();
+    let every = Duration::from_secs(if terminal { 1 } else { 10 });
+    let mut tick = tokio::time::interval(every);
+    let mut last = 0;
+    loop {
+        tick.tick().await;
+        let acked = stats.acknowledged.load(Ordering::Relaxed);
+        let line = format!(
+            "{:.0} events/s · {} in flight · lag {} ms · {} duplicates · {} reconnects · {} spaces",
+            (acked - last) as f64 / every.as_secs_f64(),
+            stats.in_flight.load(Ordering::Relaxed),
+            stats.lag_ms.load(Ordering::Relaxed),
+            stats.duplicates.load(Ordering::Relaxed),
+            reconnects.load(Ordering::Relaxed).saturating_sub(1),
+            sources.spaces().len(),
+        );
+        last = acked;
+        let mut err = std::io::stderr().lock();
+        let _ = if terminal {
+            ratatui::crossterm::queue!(
+                err,
+                ratatui::crossterm::cursor::MoveToColumn(0),
+                ratatui::crossterm::terminal::Clear(
+                    ratatui::crossterm::terminal::ClearType::CurrentLine
+                ),
+                ratatui::crossterm::style::Print(&line)
+            )
+            .and_then(|()| err.flush())
+        } else {
+            writeln!(err, "{line}")
+        };
+    }
+}
