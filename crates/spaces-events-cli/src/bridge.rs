@@ -57,6 +57,10 @@ pub(crate) struct Bridge {
     /// Publishes awaiting their acknowledgement at most.
     #[arg(long, default_value_t = 256, value_name = "N")]
     in_flight: usize,
+    /// Exit 0 once this many events are acknowledged, saying so on stdout (for benchmarks and
+    /// scripts).
+    #[arg(long, value_name = "N")]
+    max_events: Option<u64>,
 }
 
 pub(crate) fn run(args: Bridge) -> ExitCode {
@@ -192,7 +196,14 @@ async fn bridge(args: Bridge) -> ExitCode {
         None
     };
     tokio::spawn(report(publisher.stats(), reconnects, sources.clone()));
-    let result = publisher.run(shutdown()).await;
+    let stats = publisher.stats();
+    let stop = async {
+        tokio::select! {
+            () = shutdown() => {}
+            () = acknowledged(&stats, args.max_events) => println!("{} events acknowledged", stats.acknowledged.load(Ordering::Relaxed)),
+        }
+    };
+    let result = publisher.run(stop).await;
     if let Some((stop, task)) = leases {
         let _ = stop.send(());
         if let Ok(mut leases) = task.await {
@@ -205,6 +216,16 @@ async fn bridge(args: Bridge) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(BridgeError::Spaces(e)) => fail(&e),
         Err(e) => nats_failed(&e),
+    }
+}
+
+/// Resolves once `max` events are acknowledged (never without `max`).
+async fn acknowledged(stats: &Stats, max: Option<u64>) {
+    let Some(max) = max else {
+        return std::future::pending().await;
+    };
+    while stats.acknowledged.load(Ordering::Relaxed) < max {
+        tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }
 

@@ -55,14 +55,13 @@ async fn messages(
 ) -> Vec<(String, BTreeMap<String, String>, String)> {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     let mut stream = loop {
-        if let Ok(mut stream) = js.get_stream("SPACES").await {
-            if stream
+        if let Ok(mut stream) = js.get_stream("SPACES").await
+            && stream
                 .info()
                 .await
                 .is_ok_and(|i| i.state.messages >= at_least)
-            {
-                break stream;
-            }
+        {
+            break stream;
         }
         assert!(
             tokio::time::Instant::now() < deadline,

