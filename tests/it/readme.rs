@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use spaces_events_tests::example;
 use spaces_sim::{DEMO_SPACE, Simulator};
 
 fn root() -> PathBuf {
@@ -36,23 +37,6 @@ fn the_readme_shows_the_example_files() {
             "README.md must show {path} as it is"
         );
     }
-}
-
-/// The example `name`, built by `cargo test --workspace` next to the test binaries.
-fn example(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let example = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target/debug")
-        .join("examples")
-        .join(name);
-    assert!(
-        example.exists(),
-        "{} is missing: run `cargo test --workspace`, which builds the examples",
-        example.display()
-    );
-    example
 }
 
 /// Runs `program` with `args` and the simulator's token; its stdout once it succeeded.

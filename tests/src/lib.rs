@@ -120,6 +120,24 @@ pub async fn next_event(sub: &mut Subscription) -> MediaSessionEvent {
     next_item(sub).await.expect("an event, not an error")
 }
 
+/// The example `name` of a workspace crate, built by `cargo test --workspace` next to the test
+/// binaries (`target/debug/examples`).
+pub fn example(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("the test binary");
+    let example = exe
+        .parent()
+        .and_then(std::path::Path::parent)
+        .expect("target/debug")
+        .join("examples")
+        .join(name);
+    assert!(
+        example.exists(),
+        "{} is missing: run `cargo test --workspace`, which builds the examples",
+        example.display()
+    );
+    example
+}
+
 /// The next item is the notice that `sub` was re-subscribed after a drop ([`Error::Gap`]).
 pub async fn next_gap(sub: &mut Subscription) {
     match next_item(sub).await {

@@ -6,6 +6,7 @@ use std::time::{Duration, SystemTime};
 use spaces_events::client::Client;
 use spaces_events::rest::Rest;
 use spaces_events_nats::{Bridge, Config};
+use spaces_events_tests::example;
 use spaces_events_tests::nats::NatsServer;
 use spaces_sim::{DEMO_SPACE, Scenario, Simulator};
 
@@ -49,15 +50,9 @@ async fn the_consumer_example_reads_what_the_library_bridged() {
     let _ = stop.send(());
     running.await.unwrap().unwrap();
 
-    let example = std::env::current_exe()
-        .unwrap()
-        .parent()
-        .and_then(std::path::Path::parent)
-        .unwrap()
-        .join("examples/consume");
     let out = tokio::time::timeout(
         Duration::from_secs(30),
-        tokio::process::Command::new(&example)
+        tokio::process::Command::new(example("consume"))
             .args([nats.url().as_str(), "spaces.*.app.event.attendee.>", "4"])
             .kill_on_drop(true)
             .output(),
