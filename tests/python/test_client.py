@@ -148,10 +148,14 @@ def test_blocking_iteration_releases_the_gil(peer: NodePeer):
 
         thread = threading.Thread(target=count)
         thread.start()
-        threading.Timer(0.5, lambda: peer.emit("space-1", media_event("space-1", 9))).start()
+        emit = threading.Timer(0.5, lambda: peer.emit("space-1", media_event("space-1", 9)))
+        emit.start()
         assert next(sub).id == "event-9"
         stop.set()
         thread.join()
+        # The emit waits for the peer's "ok", which may come after the event: before the peer
+        # stops (it failed once in a later test's setup, 20 s on, when it did not).
+        emit.join()
         assert ticks > 50, "another thread ran while the client waited"
 
 
