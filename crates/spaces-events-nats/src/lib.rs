@@ -175,13 +175,6 @@ impl Sources {
                         let _ = fatal.send(e).await;
                         false
                     }
-                    Err(MeetingError::Socket(Error::Gap(space))) => {
-                        warn!(
-                            space,
-                            "re-subscribed after a drop: resyncing the meeting state"
-                        );
-                        true
-                    }
                     Err(e) => {
                         warn!(error = %e, "skipped");
                         true
@@ -202,6 +195,13 @@ impl Sources {
     /// Stops forwarding `space` (it is unsubscribed).
     pub fn stop(&self, space: &str) {
         if let Some(task) = self.tasks.lock().expect("sources lock").remove(space) {
+            task.abort();
+        }
+    }
+
+    /// Stops forwarding every space.
+    fn stop_all(&self) {
+        for (_, task) in self.tasks.lock().expect("sources lock").drain() {
             task.abort();
         }
     }
@@ -298,8 +298,8 @@ impl Bridge {
     }
 
     /// Publishes every event the sources give, and keeps the meeting states, until `stop`
-    /// resolves; then stops taking events and waits (up to 5 s) for the publishes in flight to
-    /// be acknowledged.
+    /// resolves; then stops reading Spaces and publishes what was received, waiting (up to 5 s
+    /// in all) for every acknowledgement.
     ///
     /// # Errors
     /// [`BridgeError::Spaces`] when the Spaces client stopped for good.
@@ -334,11 +334,23 @@ impl Bridge {
                 _ = flush.tick(), if !states.is_empty() => self.write_states(&mut states).await,
             }
         };
+        // Stop reading; what was received is published and acknowledged before the end.
+        self.sources.stop_all();
         info!(
             in_flight = out.len(),
-            "stopping: waiting for the publishes in flight"
+            "stopping: publishing what was received"
         );
-        if tokio::time::timeout(Duration::from_secs(5), out.drain())
+        let finish = async {
+            while let Ok(received) = events.try_recv() {
+                while !out.has_room() {
+                    out.acknowledged().await;
+                }
+                self.stats.received.fetch_add(1, Ordering::Relaxed);
+                out.publish(received.event, received.at).await;
+            }
+            out.drain().await;
+        };
+        if tokio::time::timeout(Duration::from_secs(5), finish)
             .await
             .is_err()
         {
