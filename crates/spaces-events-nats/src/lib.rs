@@ -49,7 +49,8 @@ use spaces_events::MediaSessionEvent;
 use spaces_events::client::{Client, Error};
 use spaces_events::meeting::{Followed, MeetingError};
 use spaces_events::rest::Rest;
-use tokio::sync::mpsc;
+use spaces_events::types::{MeetingChange, MeetingSnapshot};
+use tokio::sync::{Notify, mpsc};
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
@@ -132,6 +133,9 @@ pub struct Stats {
     pub lag_ms: AtomicU64,
 }
 
+/// The latest meeting state of each space, waiting to be written, and the writer's wake-up.
+type States = Arc<(Mutex<HashMap<String, MeetingSnapshot>>, Notify)>;
+
 /// An event on its way to the stream.
 struct Received {
     event: MediaSessionEvent,
@@ -142,7 +146,9 @@ struct Received {
 #[derive(Clone, Debug)]
 pub struct Sources {
     events: mpsc::Sender<Received>,
-    changes: mpsc::Sender<spaces_events::types::MeetingChange>,
+    /// The latest meeting state of each space not written to the bucket yet (`None`: no
+    /// bucket), and the writer's wake-up.
+    states: Option<States>,
     fatal: mpsc::Sender<Error>,
     tasks: Arc<Mutex<HashMap<String, JoinHandle<()>>>>,
 }
@@ -158,11 +164,8 @@ impl Sources {
             return Ok(());
         }
         let mut following = client.follow(space, rest).await?;
-        let (events, changes, fatal) = (
-            self.events.clone(),
-            self.changes.clone(),
-            self.fatal.clone(),
-        );
+        let (events, states, fatal) =
+            (self.events.clone(), self.states.clone(), self.fatal.clone());
         let task = tokio::spawn(async move {
             while let Some(item) = following.next().await {
                 let sent = match item {
@@ -170,7 +173,15 @@ impl Sources {
                         let at = SystemTime::now();
                         events.send(Received { event, at }).await.is_ok()
                     }
-                    Ok(Followed::Change(change)) => changes.send(*change).await.is_ok(),
+                    Ok(Followed::Change(change)) => {
+                        // Only the latest state matters: a burst of changes is one write.
+                        if let Some(states) = &states {
+                            let MeetingChange { space, state, .. } = *change;
+                            states.0.lock().expect("states lock").insert(space, state);
+                            states.1.notify_one();
+                        }
+                        true
+                    }
                     Err(MeetingError::Socket(e)) if e.is_fatal() => {
                         let _ = fatal.send(e).await;
                         false
@@ -234,7 +245,6 @@ pub struct Bridge {
 #[derive(Debug)]
 struct Inbox {
     events: mpsc::Receiver<Received>,
-    changes: mpsc::Receiver<spaces_events::types::MeetingChange>,
     fatal: mpsc::Receiver<Error>,
 }
 
@@ -261,22 +271,20 @@ impl Bridge {
             None => None,
         };
         let (events, events_rx) = mpsc::channel(config.in_flight.max(1));
-        let (changes, changes_rx) = mpsc::channel(256);
         let (fatal, fatal_rx) = mpsc::channel(1);
         Ok(Bridge {
             js,
             config,
-            meetings,
             stats: Arc::default(),
             sources: Sources {
                 events,
-                changes,
+                states: meetings.is_some().then(Arc::default),
                 fatal,
                 tasks: Arc::default(),
             },
+            meetings,
             inbox: tokio::sync::Mutex::new(Inbox {
                 events: events_rx,
-                changes: changes_rx,
                 fatal: fatal_rx,
             }),
         })
@@ -305,14 +313,18 @@ impl Bridge {
     /// [`BridgeError::Spaces`] when the Spaces client stopped for good.
     pub async fn run(&self, stop: impl Future) -> Result<(), BridgeError> {
         let mut inbox = self.inbox.lock().await;
-        let Inbox {
-            events,
-            changes,
-            fatal,
-        } = &mut *inbox;
+        let Inbox { events, fatal } = &mut *inbox;
         let mut out = publish::Pipeline::new(&self.js, &self.config, &self.stats);
-        let mut states: HashMap<String, Vec<u8>> = HashMap::new();
-        let mut flush = tokio::time::interval(Duration::from_secs(1));
+        // The meeting states are written beside the publishes, never holding them up.
+        let (done, finished) = tokio::sync::oneshot::channel();
+        let writer = match (&self.meetings, &self.sources.states) {
+            (Some(bucket), Some(states)) => Some(tokio::spawn(write_states(
+                bucket.clone(),
+                states.clone(),
+                finished,
+            ))),
+            _ => None,
+        };
         tokio::pin!(stop);
         let result = loop {
             // Not borrowed across the select (the pipeline is not `Sync`).
@@ -326,12 +338,6 @@ impl Bridge {
                     self.stats.received.fetch_add(1, Ordering::Relaxed);
                     out.publish(received.event, received.at).await;
                 }
-                Some(change) = changes.recv() => {
-                    let json = serde_json::to_vec(&change.state).expect("a generated type serializes");
-                    states.insert(token(&change.space), json);
-                    self.write_states(&mut states).await;
-                }
-                _ = flush.tick(), if !states.is_empty() => self.write_states(&mut states).await,
             }
         };
         // Stop reading; what was received is published and acknowledged before the end.
@@ -359,32 +365,50 @@ impl Bridge {
                 "stopped with publishes unacknowledged"
             );
         }
+        if let Some(writer) = writer {
+            let _ = done.send(());
+            let _ = tokio::time::timeout(Duration::from_secs(2), writer).await;
+        }
         result
     }
 }
 
-impl Bridge {
-    /// Writes the latest state of each space that changed; what NATS does not take now stays
-    /// for the next turn (a state is a snapshot: only the latest matters).
-    async fn write_states(&self, states: &mut HashMap<String, Vec<u8>>) {
-        let Some(bucket) = &self.meetings else {
-            states.clear();
-            return;
+/// Writes the latest meeting state of each space that changed, about every 100 ms (a burst of
+/// changes is one write), and once more when `finished`. What NATS does not take now is written
+/// at a later turn, unless a newer state came meanwhile.
+async fn write_states(
+    bucket: kv::Store,
+    states: States,
+    mut finished: tokio::sync::oneshot::Receiver<()>,
+) {
+    loop {
+        let last = tokio::select! {
+            () = states.1.notified() => false,
+            _ = &mut finished => true,
         };
-        let keys: Vec<String> = states.keys().cloned().collect();
-        for key in keys {
-            let value = states[&key].clone();
-            let put = tokio::time::timeout(Duration::from_secs(2), bucket.put(&key, value.into()));
-            match put.await {
-                Ok(Ok(_)) => {
-                    states.remove(&key);
-                }
-                Ok(Err(e)) => {
-                    warn!(key, error = %e, "meeting state not written yet");
-                    return;
-                }
-                Err(_) => return,
+        if !last {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let batch = std::mem::take(&mut *states.0.lock().expect("states lock"));
+        for (space, state) in batch {
+            let json = serde_json::to_vec(&state).expect("a generated type serializes");
+            let put = tokio::time::timeout(
+                Duration::from_secs(2),
+                bucket.put(token(&space), json.into()),
+            );
+            if !matches!(put.await, Ok(Ok(_))) {
+                warn!(space, "meeting state not written yet");
+                states
+                    .0
+                    .lock()
+                    .expect("states lock")
+                    .entry(space)
+                    .or_insert(state);
+                states.1.notify_one();
             }
+        }
+        if last {
+            return;
         }
     }
 }
