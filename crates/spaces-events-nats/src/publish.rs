@@ -1,5 +1,9 @@
 //! The publish pipeline: publishes in order, keeps up to `in_flight` awaiting their
 //! acknowledgement, and sends again, in order, from the first one not acknowledged.
+//!
+//! The stream keeps the order of arrival, except across a failure: if message k is lost while
+//! k+1 is stored, k is stored after k+1 when it is sent again (the price of pipelining; a
+//! consumer that needs strict order sorts by `Spaces-Received` within a space).
 
 use std::collections::VecDeque;
 use std::pin::Pin;
