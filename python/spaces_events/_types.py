@@ -9,7 +9,7 @@ from typing import Any, Literal, Optional, TypedDict, Union
 __all__ = ["ActiveMeeting", "AnonymousAuth", "AnonymousAuthRequest", "AttendeeMedia", "AttendeeState", "ChangeKind", "ChangeSource", "MeetingChange", "MeetingSnapshot", "MeetingStatus", "MuteAll", "RecordingPhase", "RecordingState", "ServiceConfigurations", "SpacesService"]
 
 ChangeKind = Literal["meeting.started", "meeting.ended", "attendee.joined", "attendee.left", "media.changed", "recording.started", "recording.ended", "recording.ready", "hand.raised", "resynced"]
-"""What changed. `resynced` ends every resync, whether or not it changed anything."""
+"""What changed. `meeting.started` also when a meeting is found going on (a resync, or an attendee joining a meeting whose start was not seen), and after `meeting.ended` when a start or a resync shows another meeting; a resync reports another meeting only on evidence (an id that differs, another `startTime`, a status change). `resynced` ends every resync, whether or not it changed anything."""
 
 ChangeSource = Literal["event", "resync"]
 """`event`: a MEDIA_SESSION_RESPONSE said so; `resync`: the active-meeting document differed from what events had said (something happened while events were missed)."""
@@ -72,7 +72,7 @@ class MeetingSnapshot(TypedDict):
     endTime: Optional[Union[str, int]]
     """When the meeting ended (null while it goes on, or when it ended unseen)."""
     meetingId: Optional[str]
-    """The meeting id (`_id` of the active meeting, `messageId` of its events); null when unknown."""
+    """The best id known of the meeting: the active-meeting document's `_id` once a resync (or an event field learned to equal it) gave it, else the events' `content.meetingId`, else a `messageId` seen on two events (so it is the meeting's, not the message's); null until one is known. It may become known, or change once to the document's `_id`, during one meeting."""
     muteAll: Optional[MuteAll]
     """The last mute-all of this meeting (`app.event.all.parties.muted`); null if none."""
     raisedHands: list[str]
@@ -111,7 +111,7 @@ class ActiveMeeting(TypedDict, total=False):
     """`GET /spaces/{id}/activemeeting`: the space's meeting while one is going on (the call answers 404 when none is). Public clients read `_id` (the meeting id) and `content.attendees[]`; `content` has the fields of a MEDIA_SESSION_RESPONSE's content."""
 
     _id: str
-    """The meeting id (a meeting event's `messageId`)."""
+    """The meeting id. Which event field carries it (`messageId`, `content.meetingId`, or none) is undocumented: the meeting state learns it when a resync shows it."""
     category: str
     """The meeting's message category, when sent."""
     content: dict[str, Any]

@@ -1,5 +1,6 @@
 //! The live meeting state and the REST client against the simulator, which serves the Spaces REST
-//! API beside its socket: resyncs after drops, REST failures, guest tokens.
+//! API beside its socket: resyncs after drops, REST failures, guest tokens. Every test that
+//! follows a meeting runs under each reading of how Spaces names meetings ([`Identity::ALL`]).
 
 use std::time::Duration;
 
@@ -11,8 +12,8 @@ use spaces_events::rest::{Rest, RestError};
 use spaces_events::types::{
     ChangeKind, ChangeSource, MeetingChange, MeetingStatus, RecordingPhase,
 };
-use spaces_events_tests::{builder, next_event, wait_state};
-use spaces_sim::{RestFault, Scenario, Sim, Simulator};
+use spaces_events_tests::{builder, each_reading, next_event, wait_state};
+use spaces_sim::{Identity, RestFault, Scenario, Sim, Simulator};
 
 const SPACE: &str = "5f1051f0f3ed772f915e19ed";
 
@@ -23,6 +24,24 @@ async fn sim() -> Sim {
         .await
         .expect("the simulator starts")
 }
+
+/// A simulator that names meetings as `identity` says.
+async fn sim_naming(identity: Identity) -> Sim {
+    Simulator::new()
+        .scenario(Scenario::default())
+        .identity(identity)
+        .start()
+        .await
+        .expect("the simulator starts")
+}
+
+each_reading!(
+    after_a_drop_the_state_is_the_servers_and_the_changes_say_resync,
+    a_roster_change_while_away_is_not_a_new_meeting,
+    a_new_meeting_while_away_ends_the_old_one_and_starts_the_new,
+    a_meeting_that_ended_while_away_ends_on_resync,
+    a_failing_api_is_reported_and_retried_without_holding_up_events,
+);
 
 fn rest(sim: &Sim) -> Rest {
     Rest::builder(sim.api_url())
@@ -35,8 +54,9 @@ fn rest(sim: &Sim) -> Rest {
         .expect("a valid API URL")
 }
 
+/// An event of the space; the simulator names its meeting (`messageId`, `meetingId`).
 fn event(n: u32, category: &str, content: Value) -> Value {
-    json!({ "_id": format!("ev-{n}"), "messageId": "meeting-1", "topicId": SPACE,
+    json!({ "_id": format!("ev-{n}"), "topicId": SPACE,
         "category": category, "sender": { "_id": SPACE, "type": "spaceserver" }, "content": content })
 }
 
@@ -142,9 +162,8 @@ async fn away(sim: &Sim, client: &Client, during: &[Value]) {
     }
 }
 
-#[tokio::test]
-async fn after_a_drop_the_state_is_the_servers_and_the_changes_say_resync() {
-    let sim = sim().await;
+async fn after_a_drop_the_state_is_the_servers_and_the_changes_say_resync(identity: Identity) {
+    let sim = sim_naming(identity).await;
     let (client, mut meeting) = follow(&sim).await;
     for payload in [
         event(
@@ -191,7 +210,8 @@ async fn after_a_drop_the_state_is_the_servers_and_the_changes_say_resync() {
     assert_eq!(state_roster(resync.last().unwrap()), roster(&truth));
     assert_eq!(
         resync.last().unwrap().state.meeting_id.as_deref(),
-        Some("meeting-1")
+        truth["_id"].as_str(),
+        "the document's id names the meeting"
     );
     // Events after the gap fold onto the resynced state.
     sim.emit(
@@ -207,9 +227,128 @@ async fn after_a_drop_the_state_is_the_servers_and_the_changes_say_resync() {
     assert_eq!(state_roster(left.last().unwrap()).0, ["cy"]);
 }
 
-#[tokio::test]
-async fn a_meeting_that_ended_while_away_ends_on_resync() {
-    let sim = sim().await;
+/// The drop of issue 21: Ann, Bob and Cy in a meeting that records; while away, Bob leaves and
+/// Dee joins. The resync says exactly that — not that the meeting ended and started again.
+async fn a_roster_change_while_away_is_not_a_new_meeting(identity: Identity) {
+    let sim = sim_naming(identity).await;
+    let (client, mut meeting) = follow(&sim).await;
+    let started = json!({ "meetingStatus": "active", "startTime": "2026-12-05T10:00:00.000Z",
+        "attendees": [person("ann"), person("bob"), person("cy")] });
+    sim.emit(
+        "MEDIA_SESSION_RESPONSE",
+        &event(1, "app.event.meeting.started", started),
+    )
+    .await;
+    sim.emit(
+        "MEDIA_SESSION_RESPONSE",
+        &event(
+            2,
+            "app.event.recording.started",
+            json!({ "recordings": [{ "_id": "rec-9f1" }] }),
+        ),
+    )
+    .await;
+    until(&mut meeting, ChangeKind::RecordingStarted).await;
+    away(
+        &sim,
+        &client,
+        &[
+            event(
+                3,
+                "app.event.attendee.left",
+                json!({ "attendee": person("bob") }),
+            ),
+            event(
+                4,
+                "app.event.attendee.added",
+                json!({ "attendee": person("dee") }),
+            ),
+        ],
+    )
+    .await;
+    let resync = until(&mut meeting, ChangeKind::Resynced).await;
+    eprintln!(
+        "{identity}: {}",
+        resync
+            .iter()
+            .map(|c| format!(
+                "{} {} {}",
+                c.change,
+                c.source,
+                c.subject.as_deref().unwrap_or("")
+            )
+            .trim_end()
+            .to_owned())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    assert_eq!(
+        kinds(&resync),
+        [
+            (ChangeKind::AttendeeLeft, ChangeSource::Resync, Some("bob")),
+            (
+                ChangeKind::AttendeeJoined,
+                ChangeSource::Resync,
+                Some("dee")
+            ),
+            (ChangeKind::Resynced, ChangeSource::Resync, None),
+        ],
+        "{identity}"
+    );
+    let truth = sim.active_meeting(SPACE).expect("a meeting goes on");
+    assert_eq!(state_roster(resync.last().unwrap()), roster(&truth));
+}
+
+/// While away, the meeting ends and another starts (a later `startTime`): the resync says so.
+async fn a_new_meeting_while_away_ends_the_old_one_and_starts_the_new(identity: Identity) {
+    let sim = sim_naming(identity).await;
+    let (client, mut meeting) = follow(&sim).await;
+    let started = |at: &str, who: &str| json!({ "meetingStatus": "active", "startTime": at, "attendees": [person(who)] });
+    sim.emit(
+        "MEDIA_SESSION_RESPONSE",
+        &event(
+            1,
+            "app.event.meeting.started",
+            started("2026-12-05T10:00:00.000Z", "ann"),
+        ),
+    )
+    .await;
+    until(&mut meeting, ChangeKind::MeetingStarted).await;
+    away(
+        &sim,
+        &client,
+        &[
+            event(
+                2,
+                "app.event.meeting.ended",
+                json!({ "meetingStatus": "inactive" }),
+            ),
+            event(
+                3,
+                "app.event.meeting.started",
+                started("2026-12-05T11:00:00.000Z", "cy"),
+            ),
+        ],
+    )
+    .await;
+    let resync = until(&mut meeting, ChangeKind::Resynced).await;
+    assert_eq!(
+        kinds(&resync),
+        [
+            (ChangeKind::MeetingEnded, ChangeSource::Resync, None),
+            (ChangeKind::MeetingStarted, ChangeSource::Resync, None),
+            (ChangeKind::Resynced, ChangeSource::Resync, None),
+        ],
+        "{identity}"
+    );
+    let truth = sim.active_meeting(SPACE).expect("the new meeting goes on");
+    let state = &resync.last().unwrap().state;
+    assert_eq!(state_roster(resync.last().unwrap()), roster(&truth));
+    assert_eq!(state.meeting_id.as_deref(), truth["_id"].as_str());
+}
+
+async fn a_meeting_that_ended_while_away_ends_on_resync(identity: Identity) {
+    let sim = sim_naming(identity).await;
     let (client, mut meeting) = follow(&sim).await;
     sim.emit(
         "MEDIA_SESSION_RESPONSE",
@@ -245,9 +384,8 @@ async fn a_meeting_that_ended_while_away_ends_on_resync() {
     assert!(state.attendees.is_empty());
 }
 
-#[tokio::test]
-async fn a_failing_api_is_reported_and_retried_without_holding_up_events() {
-    let sim = sim().await;
+async fn a_failing_api_is_reported_and_retried_without_holding_up_events(identity: Identity) {
+    let sim = sim_naming(identity).await;
     sim.rest_fault(RestFault::Status(503));
     let client = builder(sim.url(), sim.token()).connect().await.unwrap();
     let mut meeting = client.meeting(SPACE, &rest(&sim)).await.unwrap();

@@ -193,3 +193,37 @@ pub async fn recovers_from_silence(
         Some(format!("event-{n}").as_str())
     );
 }
+
+/// For each async test function `name(identity: spaces_sim::Identity)` named, a module `name`
+/// with one `#[tokio::test]` per reading of [`spaces_sim::Identity::ALL`], named after it
+/// (`name::message_per_event_no_meeting_id_doc_own`, …): the suite runs under every reading
+/// of how Spaces names meetings, not only the one the simulator happens to play.
+#[macro_export]
+macro_rules! each_reading {
+    ($($test:ident),* $(,)?) => {$(
+        mod $test {
+            $crate::each_reading!(@one $test, message_per_event_no_meeting_id_doc_own, 0);
+            $crate::each_reading!(@one $test, message_per_event_no_meeting_id_doc_message_id, 1);
+            $crate::each_reading!(@one $test, message_per_event_meeting_id_doc_own, 2);
+            $crate::each_reading!(@one $test, message_per_event_meeting_id_doc_message_id, 3);
+            $crate::each_reading!(@one $test, message_per_event_meeting_id_doc_meeting_id, 4);
+            $crate::each_reading!(@one $test, message_per_meeting_no_meeting_id_doc_own, 5);
+            $crate::each_reading!(@one $test, message_per_meeting_no_meeting_id_doc_message_id, 6);
+            $crate::each_reading!(@one $test, message_per_meeting_meeting_id_doc_own, 7);
+            $crate::each_reading!(@one $test, message_per_meeting_meeting_id_doc_message_id, 8);
+            $crate::each_reading!(@one $test, message_per_meeting_meeting_id_doc_meeting_id, 9);
+        }
+    )*};
+    (@one $test:ident, $name:ident, $i:expr) => {
+        #[tokio::test]
+        async fn $name() {
+            let identity = ::spaces_sim::Identity::ALL[$i];
+            assert_eq!(
+                identity.to_string().replace(['/', '-'], "_"),
+                stringify!($name),
+                "the test is named after its reading"
+            );
+            super::$test(identity).await
+        }
+    };
+}

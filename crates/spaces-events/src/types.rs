@@ -12,7 +12,7 @@ pub struct ActiveMeeting {
     ///When the meeting document was created.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub created: ::std::option::Option<Timestamp>,
-    ///The meeting id (a meeting event's `messageId`).
+    ///The meeting id. Which event field carries it (`messageId`, `content.meetingId`, or none) is undocumented: the meeting state learns it when a resync shows it.
     #[serde(rename = "_id", skip_serializing_if = "::std::option::Option::is_none")]
     pub id: ::std::option::Option<::std::string::String>,
     ///When the meeting document last changed.
@@ -116,7 +116,7 @@ pub struct AttendeeState {
     #[serde(deserialize_with = "::std::option::Option::deserialize")]
     pub username: ::std::option::Option<::std::string::String>,
 }
-///What changed. `resynced` ends every resync, whether or not it changed anything.
+///What changed. `meeting.started` also when a meeting is found going on (a resync, or an attendee joining a meeting whose start was not seen), and after `meeting.ended` when a start or a resync shows another meeting; a resync reports another meeting only on evidence (an id that differs, another `startTime`, a status change). `resynced` ends every resync, whether or not it changed anything.
 #[derive(
     ::serde::Deserialize,
     ::serde::Serialize,
@@ -498,7 +498,7 @@ pub struct MeetingSnapshot {
     ///When the meeting ended (null while it goes on, or when it ended unseen).
     #[serde(rename = "endTime", deserialize_with = "::std::option::Option::deserialize")]
     pub end_time: ::std::option::Option<Timestamp>,
-    ///The meeting id (`_id` of the active meeting, `messageId` of its events); null when unknown.
+    ///The best id known of the meeting: the active-meeting document's `_id` once a resync (or an event field learned to equal it) gave it, else the events' `content.meetingId`, else a `messageId` seen on two events (so it is the meeting's, not the message's); null until one is known. It may become known, or change once to the document's `_id`, during one meeting.
     #[serde(
         rename = "meetingId",
         deserialize_with = "::std::option::Option::deserialize"

@@ -23,9 +23,11 @@
 mod proxy;
 mod rest;
 mod scenario;
+mod store;
 
 pub use proxy::FaultProxy;
 pub use rest::RestFault;
+pub use store::{DocumentId, Identity, MessageIds, Store};
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
@@ -76,6 +78,7 @@ pub struct Simulator {
     on_subscribe: bool,
     ping_interval: Duration,
     ping_timeout: Duration,
+    identity: Option<Identity>,
 }
 
 impl Default for Simulator {
@@ -97,6 +100,7 @@ impl Simulator {
             on_subscribe: true,
             ping_interval: Duration::from_secs(25),
             ping_timeout: Duration::from_secs(60),
+            identity: None,
         }
     }
 
@@ -143,6 +147,15 @@ impl Simulator {
         self
     }
 
+    /// Names meetings as `identity` says in every MEDIA_SESSION_RESPONSE sent and in the
+    /// active-meeting documents, whatever `messageId` and `content.meetingId` the payloads
+    /// had. Without it (the default) payloads go as given and a document's `_id` is the
+    /// `content.meetingId`, else the `messageId`, of the event that made it.
+    pub fn identity(mut self, identity: Identity) -> Self {
+        self.identity = Some(identity);
+        self
+    }
+
     /// Starts serving; stops when the returned [`Sim`] is dropped.
     ///
     /// # Errors
@@ -154,7 +167,7 @@ impl Simulator {
             subscribed: watch::Sender::new(HashMap::new()),
             connections: AtomicUsize::new(0),
             rejections: AtomicUsize::new(0),
-            meetings: Mutex::new(HashMap::new()),
+            store: Mutex::new(Store::new(self.identity)),
             rest_fault: Mutex::new(RestFault::None),
             guests: AtomicUsize::new(0),
             urls: OnceLock::new(),
@@ -218,7 +231,7 @@ struct Shared {
     connections: AtomicUsize,
     rejections: AtomicUsize,
     /// Each space's active-meeting document, kept from every emitted event.
-    meetings: Mutex<HashMap<String, Value>>,
+    store: Mutex<Store>,
     rest_fault: Mutex<RestFault>,
     guests: AtomicUsize,
     /// The API URL and the socket server's URL, for `service-configurations`.
@@ -267,9 +280,29 @@ impl Sim {
         let _ = self.finished.clone().wait_for(|&plays| plays >= n).await;
     }
 
-    /// Emits `payload` as `event` to the subscribers of its `topicId`.
+    /// Emits `payload` as `event` to the subscribers of its `topicId` (a MEDIA_SESSION_RESPONSE
+    /// named as the [`identity`](Simulator::identity) says).
     pub async fn emit(&self, event: &str, payload: &Value) {
         emit(&self.io, &self.shared, event, payload).await;
+    }
+
+    /// Keeps what the MEDIA_SESSION_RESPONSE `payload` says in the active-meeting documents,
+    /// as if the simulator had sent it, and returns it named as the
+    /// [`identity`](Simulator::identity) says: for a test in which another server (the Node
+    /// socket.io peer) sends the events and this one serves the REST API.
+    pub fn keep(&self, payload: &Value) -> Value {
+        let mut payload = payload.clone();
+        self.shared
+            .store
+            .lock()
+            .expect("store lock")
+            .keep(&mut payload);
+        payload
+    }
+
+    /// The reading meetings are named by, if one was set.
+    pub fn identity(&self) -> Option<Identity> {
+        self.shared.store.lock().expect("store lock").identity()
     }
 
     /// Plays `scenario` now, `speed` times as fast as its timestamps say (`f64::INFINITY`:
@@ -305,10 +338,10 @@ impl Sim {
     /// answers), or `None` (404).
     pub fn active_meeting(&self, space: &str) -> Option<Value> {
         self.shared
-            .meetings
+            .store
             .lock()
-            .expect("meetings lock")
-            .get(space)
+            .expect("store lock")
+            .document(space)
             .cloned()
     }
 
@@ -479,9 +512,14 @@ async fn on_subscribe(
 /// Sends to the room of the payload's `topicId`; a MEDIA_SESSION_RESPONSE also updates the
 /// space's active meeting.
 async fn emit(io: &SocketIo, shared: &Shared, event: &str, payload: &Value) {
-    if event == MEDIA_SESSION_RESPONSE {
-        rest::record(&mut shared.meetings.lock().expect("meetings lock"), payload);
-    }
+    let mut named;
+    let payload = if event == MEDIA_SESSION_RESPONSE {
+        named = payload.clone();
+        shared.store.lock().expect("store lock").keep(&mut named);
+        &named
+    } else {
+        payload
+    };
     let space = payload["topicId"].as_str().unwrap_or_default().to_owned();
     if let Some(chat) = io.of("/chat") {
         let _ = chat.to(space).emit(event, payload).await;

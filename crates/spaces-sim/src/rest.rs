@@ -3,7 +3,6 @@
 //! MEDIA_SESSION_RESPONSE the simulator emits, subscribers or not, so a client that was away
 //! finds there what it missed.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -148,10 +147,10 @@ async fn active_meeting(
         return response;
     }
     let meeting = shared
-        .meetings
+        .store
         .lock()
-        .expect("meetings lock")
-        .get(&space)
+        .expect("store lock")
+        .document(&space)
         .cloned();
     match meeting {
         Some(meeting) => axum::Json(meeting).into_response(),
@@ -170,78 +169,6 @@ async fn service_configurations(State(shared): State<Arc<Shared>>) -> Response {
     let (api, socket) = shared.urls.get().cloned().unwrap_or_default();
     axum::Json(json!({ "spaces": { "server_url": api.trim_end_matches("/api"), "socketio_server_url": socket } }))
         .into_response()
-}
-
-/// Keeps `meetings` (space → active-meeting document) up to date with an emitted
-/// MEDIA_SESSION_RESPONSE, as Spaces' own store would be.
-pub(crate) fn record(meetings: &mut HashMap<String, Value>, payload: &Value) {
-    let Some(space) = payload["topicId"].as_str() else {
-        return;
-    };
-    let content = &payload["content"];
-    let category = payload["category"].as_str().unwrap_or_default();
-    let id = content["meetingId"]
-        .as_str()
-        .or(payload["messageId"].as_str())
-        .unwrap_or_default();
-    let fresh = || {
-        json!({ "_id": id, "topicId": space,
-        "content": { "meetingStatus": "active", "attendees": [], "recordings": [] } })
-    };
-    match category {
-        "app.event.meeting.started" => {
-            let mut meeting = fresh();
-            if let Value::Object(fields) = content {
-                for (k, v) in fields {
-                    meeting["content"][k] = v.clone();
-                }
-            }
-            meeting["content"]["meetingStatus"] = json!("active");
-            meetings.insert(space.to_owned(), meeting);
-        }
-        "app.event.meeting.ended" => {
-            meetings.remove(space);
-        }
-        "app.event.attendee.added" | "app.event.attendee.left" => {
-            let meeting = meetings.entry(space.to_owned()).or_insert_with(fresh);
-            let roster = &mut meeting["content"]["attendees"];
-            if content["attendees"].is_array() {
-                *roster = content["attendees"].clone();
-            } else if let Some(who) = content["attendee"]["_id"].as_str() {
-                let list = roster.as_array_mut().expect("attendees is an array");
-                list.retain(|a| a["_id"].as_str() != Some(who));
-                if category == "app.event.attendee.added" {
-                    list.push(content["attendee"].clone());
-                }
-            }
-        }
-        "app.event.recording.started"
-        | "app.event.recording.ended"
-        | "app.event.recording.stopped"
-        | "app.event.recording.ready" => {
-            let Some(meeting) = meetings.get_mut(space) else {
-                return; // a recording ready after the meeting ended
-            };
-            let list = meeting["content"]["recordings"]
-                .as_array_mut()
-                .expect("recordings is an array");
-            for r in content["recordings"].as_array().into_iter().flatten() {
-                let mut r = r.clone();
-                if category == "app.event.recording.ready" {
-                    r["status"] = json!("ready");
-                }
-                match list.iter_mut().find(|k| k["_id"] == r["_id"]) {
-                    Some(known) => {
-                        if let (Value::Object(k), Value::Object(new)) = (known, r) {
-                            k.extend(new);
-                        }
-                    }
-                    None => list.push(r),
-                }
-            }
-        }
-        _ => {}
-    }
 }
 
 fn base64url(bytes: &[u8]) -> String {
@@ -270,55 +197,5 @@ mod tests {
         assert_eq!(base64url(b"fo"), "Zm8");
         assert_eq!(base64url(b"foo"), "Zm9v");
         assert_eq!(base64url(b"\xfb\xff"), "-_8");
-    }
-
-    #[test]
-    fn the_document_follows_the_events() {
-        let mut meetings = HashMap::new();
-        let event = |category: &str, content: Value| json!({ "topicId": "s", "messageId": "m", "category": category, "content": content });
-        record(
-            &mut meetings,
-            &event(
-                "app.event.meeting.started",
-                json!({ "attendees": [{ "_id": "a" }] }),
-            ),
-        );
-        record(
-            &mut meetings,
-            &event(
-                "app.event.attendee.added",
-                json!({ "attendee": { "_id": "b" } }),
-            ),
-        );
-        record(
-            &mut meetings,
-            &event(
-                "app.event.recording.started",
-                json!({ "recordings": [{ "_id": "r" }] }),
-            ),
-        );
-        record(
-            &mut meetings,
-            &event(
-                "app.event.recording.stopped",
-                json!({ "recordings": [{ "_id": "r", "endTime": "t" }] }),
-            ),
-        );
-        record(
-            &mut meetings,
-            &event(
-                "app.event.attendee.left",
-                json!({ "attendee": { "_id": "a" } }),
-            ),
-        );
-        let doc = &meetings["s"];
-        assert_eq!(doc["_id"], "m");
-        assert_eq!(doc["content"]["attendees"], json!([{ "_id": "b" }]));
-        assert_eq!(
-            doc["content"]["recordings"],
-            json!([{ "_id": "r", "endTime": "t" }])
-        );
-        record(&mut meetings, &event("app.event.meeting.ended", json!({})));
-        assert!(meetings.is_empty());
     }
 }
