@@ -23,10 +23,12 @@ let tokens = new Set(opts.tokens);
 const report = (ev) => process.stdout.write(JSON.stringify(ev) + '\n');
 
 const server = http.createServer();
+let refuseUntil = 0; // time until which new connections are refused (the `away` command)
 const io = require('socket.io')(server, {
   wsEngine: 'ws',
   pingInterval: opts.pingInterval,
   pingTimeout: opts.pingTimeout,
+  allowRequest: (req, callback) => callback(null, Date.now() >= refuseUntil),
 });
 const chat = io.of('/chat');
 const silentUntil = new WeakMap(); // engine socket -> time until which it sends nothing
@@ -107,6 +109,9 @@ const commands = {
   raw: (c) => engines().forEach((conn) => conn.sendPacket('message', c.data)),
   // Close every engine connection (the client sees a transport close).
   drop: () => engines().forEach((conn) => conn.close()),
+  // Close every engine connection and refuse new ones for {ms}: the clients miss what is
+  // emitted meanwhile.
+  away: (c) => { refuseUntil = Date.now() + c.ms; engines().forEach((conn) => conn.close()); },
   // Disconnect every /chat socket from the server side (`41/chat,`).
   nsp_disconnect: () => Object.values(chat.connected).forEach((s) => s.disconnect()),
   // Send nothing at all, pongs included, for {ms}.

@@ -104,6 +104,25 @@ impl NodePeer {
             .await;
     }
 
+    /// Sends the MEDIA_SESSION_RESPONSE `payload` to its space's subscribers as Spaces would
+    /// with `sim` serving the REST API beside this server: `sim` names it (its
+    /// [`identity`](spaces_sim::Simulator::identity)) and keeps it in its active-meeting
+    /// documents, and this server sends it. Returns it as sent.
+    pub async fn send(&mut self, sim: &spaces_sim::Sim, payload: &Value) -> Value {
+        let payload = sim.keep(payload);
+        let space = payload["topicId"].as_str().unwrap_or_default().to_owned();
+        self.emit(&space, "MEDIA_SESSION_RESPONSE", payload.clone())
+            .await;
+        payload
+    }
+
+    /// Closes every connection and refuses new ones for `duration`: the clients miss what is
+    /// sent meanwhile.
+    pub async fn away(&mut self, duration: Duration) {
+        self.command(json!({ "cmd": "away", "ms": duration.as_millis() as u64 }))
+            .await;
+    }
+
     /// Emits [`media_event`]`(space, n)` as MEDIA_SESSION_RESPONSE to `space`'s subscribers.
     pub async fn emit_media(&mut self, space: &str, n: u32) {
         self.emit(space, "MEDIA_SESSION_RESPONSE", media_event(space, n))

@@ -10,12 +10,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use clap::Args;
-use futures_util::{StreamExt, TryStreamExt};
+use futures_util::StreamExt;
 use spaces_events::client::{Client, ConnectionState};
 use spaces_events::rest::Rest;
 use spaces_events_nats::lease::{LeaseConfig, Leases};
 use spaces_events_nats::{Bridge as Publisher, BridgeError, Config, Sources, Stats};
 
+use crate::spaces::{self, Wanted};
 use crate::watch::{Connection, block_on, fail, shutdown};
 
 /// Exit code when NATS cannot be reached or refuses us (documented in `--help`).
@@ -32,7 +33,8 @@ pub(crate) struct Bridge {
     /// More spaces, one id per line.
     #[arg(long, value_name = "PATH")]
     spaces_file: Option<PathBuf>,
-    /// More spaces: the keys of this NATS key-value bucket.
+    /// More spaces: the keys of this NATS key-value bucket, watched — a key put while the
+    /// bridge runs is followed, a key deleted is dropped.
     #[arg(long, value_name = "BUCKET")]
     spaces_bucket: Option<String>,
     /// The NATS server, e.g. nats://127.0.0.1:4222 (user and password may be in the URL).
@@ -135,21 +137,26 @@ async fn bridge(args: Bridge) -> ExitCode {
         Ok(publisher) => publisher,
         Err(e) => return nats_failed(&e),
     };
-    if let Some(bucket) = &args.spaces_bucket {
-        match bucket_keys(&publisher, bucket).await {
-            Ok(keys) => spaces.extend(keys),
-            Err(e) => return nats_failed(&e),
+    let listed: BTreeSet<String> = spaces.into_iter().collect();
+    let wanted = match &args.spaces_bucket {
+        Some(bucket) => {
+            let watched = match publisher.jetstream().get_key_value(bucket).await {
+                Ok(kv) => spaces::with_bucket(listed, kv).await,
+                Err(e) => Err(e.to_string()),
+            };
+            match watched {
+                Ok(wanted) => wanted,
+                Err(e) => return nats_failed(&format!("bucket {bucket}: {e}")),
+            }
         }
-    }
-    let spaces: Vec<String> = spaces
-        .into_iter()
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    if spaces.is_empty() {
-        eprintln!("error: no space: give --space ID, --spaces-file PATH or --spaces-bucket BUCKET");
-        return ExitCode::from(USAGE);
-    }
+        None if listed.is_empty() => {
+            eprintln!(
+                "error: no space: give --space ID, --spaces-file PATH or --spaces-bucket BUCKET"
+            );
+            return ExitCode::from(USAGE);
+        }
+        None => spaces::fixed(listed),
+    };
     let (client, rest) = match args.connection.connect().await {
         Ok(connected) => connected,
         Err(code) => return code,
@@ -167,12 +174,12 @@ async fn bridge(args: Bridge) -> ExitCode {
             Ok(leases) => {
                 eprintln!(
                     "bridge {id}: sharing {} space(s) with the other bridges",
-                    spaces.len()
+                    wanted.borrow().len()
                 );
                 let (stop, stopped) = tokio::sync::oneshot::channel();
                 let task = tokio::spawn(share(
                     leases,
-                    spaces,
+                    wanted,
                     client.clone(),
                     rest,
                     sources.clone(),
@@ -183,16 +190,23 @@ async fn bridge(args: Bridge) -> ExitCode {
             Err(e) => return nats_failed(&e),
         }
     } else {
-        for space in &spaces {
+        let initial = wanted.borrow().clone();
+        for space in &initial {
             if let Err(e) = sources.follow(&client, &rest, space).await {
                 return fail(&e);
             }
         }
         eprintln!(
             "bridging {} space(s) into stream {}",
-            spaces.len(),
+            initial.len(),
             args.stream
         );
+        tokio::spawn(spaces::follow_changes(
+            wanted,
+            client.clone(),
+            rest,
+            sources.clone(),
+        ));
         None
     };
     tokio::spawn(report(publisher.stats(), reconnects, sources.clone()));
@@ -229,20 +243,10 @@ async fn acknowledged(stats: &Stats, max: Option<u64>) {
     }
 }
 
-async fn bucket_keys(publisher: &Publisher, bucket: &str) -> Result<Vec<String>, String> {
-    let kv = publisher
-        .jetstream()
-        .get_key_value(bucket)
-        .await
-        .map_err(|e| e.to_string())?;
-    let keys = kv.keys().await.map_err(|e| e.to_string())?;
-    keys.try_collect().await.map_err(|e| e.to_string())
-}
-
 /// Lease rounds until `stop`: follows the spaces this bridge holds, stops those it lost.
 async fn share(
     mut leases: Leases,
-    spaces: Vec<String>,
+    wanted: Wanted,
     client: Client,
     rest: Rest,
     sources: Sources,
@@ -254,6 +258,7 @@ async fn share(
             _ = &mut stop => return leases,
             _ = tick.tick() => {}
         }
+        let spaces: Vec<String> = wanted.borrow().iter().cloned().collect();
         let held = match leases.round(&spaces).await {
             Ok(held) => held,
             Err(e) => {
@@ -296,29 +301,68 @@ async fn report(stats: Arc<Stats>, reconnects: Arc<AtomicU64>, sources: Sources)
     loop {
         tick.tick().await;
         let acked = stats.acknowledged.load(Ordering::Relaxed);
-        let line = format!(
-            "{:.0} events/s · {} in flight · lag {} ms · {} duplicates · {} reconnects · {} spaces",
-            (acked - last) as f64 / every.as_secs_f64(),
-            stats.in_flight.load(Ordering::Relaxed),
-            stats.lag_ms.load(Ordering::Relaxed),
-            stats.duplicates.load(Ordering::Relaxed),
-            reconnects.load(Ordering::Relaxed).saturating_sub(1),
-            sources.spaces().len(),
-        );
+        let per_second = (acked - last) as f64 / every.as_secs_f64();
         last = acked;
+        let reconnects = reconnects.load(Ordering::Relaxed).saturating_sub(1);
+        let line = status(&stats, per_second, reconnects, sources.spaces().len());
         let mut err = std::io::stderr().lock();
         let _ = if terminal {
-            ratatui::crossterm::queue!(
-                err,
-                ratatui::crossterm::cursor::MoveToColumn(0),
-                ratatui::crossterm::terminal::Clear(
-                    ratatui::crossterm::terminal::ClearType::CurrentLine
-                ),
-                ratatui::crossterm::style::Print(&line)
-            )
-            .and_then(|()| err.flush())
+            err.write_all(&frame(&line)).and_then(|()| err.flush())
         } else {
             writeln!(err, "{line}")
         };
+    }
+}
+
+/// What the status line says.
+fn status(stats: &Stats, per_second: f64, reconnects: u64, spaces: usize) -> String {
+    format!(
+        "{per_second:.0} events/s · {} in flight · lag {} ms · {} duplicates · {reconnects} reconnects · {spaces} spaces",
+        stats.in_flight.load(Ordering::Relaxed),
+        stats.lag_ms.load(Ordering::Relaxed),
+        stats.duplicates.load(Ordering::Relaxed),
+    )
+}
+
+/// One frame of the status line on a terminal: back to the line's start, the line cleared,
+/// the line (no newline: the next frame overwrites it).
+fn frame(line: &str) -> Vec<u8> {
+    use ratatui::crossterm::{cursor, queue, style, terminal};
+    let mut out = Vec::new();
+    queue!(
+        out,
+        cursor::MoveToColumn(0),
+        terminal::Clear(terminal::ClearType::CurrentLine),
+        style::Print(line)
+    )
+    .expect("writing to a Vec does not fail");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_frame_of_the_status_line() {
+        let stats = Stats::default();
+        stats.in_flight.store(12, Ordering::Relaxed);
+        stats.lag_ms.store(3, Ordering::Relaxed);
+        stats.duplicates.store(40, Ordering::Relaxed);
+        let line = status(&stats, 1520.4, 1, 30);
+        assert_eq!(
+            line,
+            "1520 events/s · 12 in flight · lag 3 ms · 40 duplicates · 1 reconnects · 30 spaces"
+        );
+        assert_eq!(
+            String::from_utf8(frame(&line)).unwrap(),
+            format!("\x1b[1G\x1b[2K{line}")
+        );
+    }
+
+    #[test]
+    fn urls_lose_their_password() {
+        assert_eq!(redact("nats://u:secret@h:4222"), "nats://***@h:4222");
+        assert_eq!(redact("nats://h:4222"), "nats://h:4222");
     }
 }

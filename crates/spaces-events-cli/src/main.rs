@@ -5,6 +5,7 @@ mod decode;
 mod meeting;
 mod output;
 mod sim;
+mod spaces;
 mod view;
 mod watch;
 

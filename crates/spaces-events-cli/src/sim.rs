@@ -45,6 +45,12 @@ pub(crate) struct Sim {
     /// The heartbeat announced to clients, in milliseconds: ping timeout.
     #[arg(long, default_value_t = 60_000, value_name = "MS")]
     ping_timeout: u64,
+    /// How meetings are named, which Spaces does not document: `messageId` per event or per
+    /// meeting, `content.meetingId` sent or not, and what the active-meeting document's `_id`
+    /// is, e.g. `message-per-event/no-meeting-id/doc-own` (an unknown value lists them all).
+    /// Without it, payloads go as the scenario has them.
+    #[arg(long, value_name = "READING")]
+    identity: Option<spaces_sim::Identity>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -77,6 +83,9 @@ pub(crate) fn sim(args: Sim) -> ExitCode {
             Duration::from_millis(args.ping_interval),
             Duration::from_millis(args.ping_timeout),
         );
+    if let Some(identity) = args.identity {
+        simulator = simulator.identity(identity);
+    }
     if args.scenario != "meeting" {
         let path = PathBuf::from(&args.scenario);
         let scenario = std::fs::read_to_string(&path)

@@ -1,6 +1,8 @@
 //! `spaces-events bridge` against a real NATS server (`nats-server -js`, from the pinned PyPI
-//! wheel) and the simulator: every event once and in order, redundancy through SIGKILL, a NATS
-//! outage, shared spaces, bad URLs and passwords.
+//! wheel) and the simulator — and against the Node socket.io 2.0.4 server with the simulator's
+//! REST API beside it: every event once and in order, redundancy through SIGKILL, a NATS
+//! outage, the meeting state after a drop (under every reading of meeting ids), shared spaces
+//! with one and two replicas, a watched spaces bucket, bad URLs and passwords.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::Stdio;
@@ -9,17 +11,26 @@ use std::time::{Duration, SystemTime};
 use async_nats::jetstream;
 use futures_util::TryStreamExt;
 use serde_json::{Value, json};
+use spaces_events_tests::each_reading;
 use spaces_events_tests::nats::NatsServer;
-use spaces_sim::{DEMO_SPACE, Scenario, Sim, Simulator};
+use spaces_events_tests::peer::NodePeer;
+use spaces_sim::{DEMO_SPACE, Identity, Scenario, Sim, Simulator};
 use tokio::process::{Child, Command};
+
+each_reading!(against_the_node_server_a_drop_with_roster_changes_gives_the_right_state);
 
 /// `spaces-events bridge` for `sim` and `nats`, output piped.
 fn bridge(sim: &Sim, nats: &str, extra: &[&str]) -> Child {
+    bridge_at(sim.url(), sim, nats, extra)
+}
+
+/// `spaces-events bridge` on the socket server at `url`, with `sim`'s REST API and token.
+fn bridge_at(url: &str, sim: &Sim, nats: &str, extra: &[&str]) -> Child {
     Command::new(env!("CARGO_BIN_EXE_spaces-events"))
         .args([
             "bridge",
             "--url",
-            sim.url(),
+            url,
             "--api-url",
             sim.api_url(),
             "--nats",
@@ -42,6 +53,69 @@ async fn sim() -> Sim {
         .start()
         .await
         .expect("the simulator starts")
+}
+
+/// The Node socket.io 2.0.4 server, accepting `sim`'s token, with the REST API of `sim` (which
+/// names meetings as `identity` says) beside it.
+async fn node_with_rest(identity: Identity) -> (NodePeer, Sim) {
+    let sim = Simulator::new()
+        .scenario(Scenario::default())
+        .identity(identity)
+        .start()
+        .await
+        .expect("the simulator starts");
+    let peer = NodePeer::start(
+        json!({ "pingInterval": 300, "pingTimeout": 600, "tokens": [sim.token()] }),
+    )
+    .await;
+    (peer, sim)
+}
+
+/// Waits (up to 20 s) until the meeting state of `space` in `spaces_meetings` satisfies `want`.
+async fn meeting_state(
+    js: &jetstream::Context,
+    space: &str,
+    want: impl Fn(&Value) -> bool,
+) -> Value {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let mut state = Value::Null;
+    loop {
+        if let Ok(kv) = js.get_key_value("spaces_meetings").await {
+            state = kv
+                .get(space)
+                .await
+                .unwrap()
+                .map(|b| serde_json::from_slice(&b).unwrap())
+                .unwrap_or_default();
+            if want(&state) {
+                return state;
+            }
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the meeting state never came: {state}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn ids(state: &Value) -> Vec<String> {
+    state["attendees"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|a| a["_id"].as_str().unwrap().to_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn person(id: &str) -> Value {
+    json!({ "_id": id, "displayname": id.to_uppercase(), "type": "user" })
+}
+
+fn meeting_event(n: u32, category: &str, content: Value) -> Value {
+    json!({ "_id": format!("ev-{n}"), "topicId": DEMO_SPACE, "category": category, "content": content })
 }
 
 async fn jetstream(nats: &NatsServer) -> jetstream::Context {
@@ -134,31 +208,14 @@ async fn every_event_lands_once_in_order_with_its_subject_headers_and_meeting_st
         assert!(headers["Spaces-Received"].parse::<u64>().is_ok());
     }
     // The meeting's state, in the bucket.
-    let kv = js.get_key_value("spaces_meetings").await.unwrap();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        let state: Value = kv
-            .get(DEMO_SPACE)
-            .await
-            .unwrap()
-            .map(|b| serde_json::from_slice(&b).unwrap())
-            .unwrap_or_default();
-        if state["recordings"][0]["state"] == "ready" {
-            assert_eq!(
-                (
-                    state["status"].as_str(),
-                    state["attendees"].as_array().map(Vec::len)
-                ),
-                (Some("inactive"), Some(0))
-            );
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the meeting state never arrived: {state}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let state = meeting_state(&js, DEMO_SPACE, |s| s["recordings"][0]["state"] == "ready").await;
+    assert_eq!(
+        (
+            state["status"].as_str(),
+            state["attendees"].as_array().map(Vec::len)
+        ),
+        (Some("inactive"), Some(0))
+    );
     assert_eq!(terminate(child).await, Some(0));
 }
 
@@ -367,4 +424,252 @@ async fn a_bad_nats_url_or_password_is_a_clear_error_and_exit_6() {
         !stderr.contains("wrong-password"),
         "the password is not printed: {stderr}"
     );
+}
+
+/// Issue 21's drop through a bridge, against the real socket.io 2.0.4 server: while it is away
+/// Bob leaves and Dee joins; the bucket ends with the server's state (the same meeting, its
+/// recording), and the stream with the events that were delivered.
+async fn against_the_node_server_a_drop_with_roster_changes_gives_the_right_state(
+    identity: Identity,
+) {
+    let nats = NatsServer::start().await;
+    let (mut peer, sim) = node_with_rest(identity).await;
+    let child = bridge_at(&peer.url(), &sim, &nats.url(), &["--space", DEMO_SPACE]);
+    peer.wait_for(|e| e["ev"] == "subscribe").await;
+    let started = json!({ "meetingStatus": "active", "startTime": "2026-12-05T10:00:00.000Z",
+        "attendees": [person("ann"), person("bob"), person("cy")] });
+    peer.send(
+        &sim,
+        &meeting_event(1, "app.event.meeting.started", started),
+    )
+    .await;
+    peer.send(
+        &sim,
+        &meeting_event(
+            2,
+            "app.event.recording.started",
+            json!({ "recordings": [{ "_id": "rec-9f1" }] }),
+        ),
+    )
+    .await;
+    let js = jetstream(&nats).await;
+    meeting_state(&js, DEMO_SPACE, |s| s["recordings"][0]["_id"] == "rec-9f1").await;
+    peer.away(Duration::from_millis(800)).await;
+    peer.send(
+        &sim,
+        &meeting_event(
+            3,
+            "app.event.attendee.left",
+            json!({ "attendee": person("bob") }),
+        ),
+    )
+    .await;
+    peer.send(
+        &sim,
+        &meeting_event(
+            4,
+            "app.event.attendee.added",
+            json!({ "attendee": person("dee") }),
+        ),
+    )
+    .await;
+    let truth = sim.active_meeting(DEMO_SPACE).expect("the meeting goes on");
+    let state = meeting_state(&js, DEMO_SPACE, |s| ids(s) == ["ann", "cy", "dee"]).await;
+    assert_eq!(
+        state["status"], "active",
+        "{identity}: the meeting never ended"
+    );
+    assert_eq!(state["meetingId"], truth["_id"], "{identity}");
+    assert_eq!(
+        (
+            state["recordings"][0]["_id"].as_str(),
+            state["recordings"][0]["state"].as_str()
+        ),
+        (Some("rec-9f1"), Some("started"))
+    );
+    peer.send(
+        &sim,
+        &meeting_event(
+            5,
+            "app.event.attendee.left",
+            json!({ "attendee": person("ann") }),
+        ),
+    )
+    .await;
+    let got = messages(&js, 3).await;
+    let sent: Vec<&str> = got
+        .iter()
+        .map(|(_, h, _)| h["Nats-Msg-Id"].as_str())
+        .collect();
+    let expected: Vec<String> = [1, 2, 5]
+        .iter()
+        .map(|n| format!("{DEMO_SPACE}:ev-{n}"))
+        .collect();
+    assert_eq!(sent, expected, "what the socket delivered, once each");
+    meeting_state(&js, DEMO_SPACE, |s| ids(s) == ["cy", "dee"]).await;
+    assert_eq!(terminate(child).await, Some(0));
+}
+
+#[tokio::test]
+async fn against_the_node_server_two_bridges_one_killed_every_event_once() {
+    let nats = NatsServer::start().await;
+    let (mut peer, sim) = node_with_rest(Identity::ALL[0]).await;
+    let a = bridge_at(&peer.url(), &sim, &nats.url(), &["--space", DEMO_SPACE]);
+    let mut b = bridge_at(&peer.url(), &sim, &nats.url(), &["--space", DEMO_SPACE]);
+    peer.wait_count(|e| e["ev"] == "subscribe", 2).await;
+    for n in 0..100 {
+        peer.send(&sim, &event(DEMO_SPACE, n)).await;
+    }
+    b.kill().await.unwrap(); // SIGKILL, mid-stream
+    for n in 100..200 {
+        peer.send(&sim, &event(DEMO_SPACE, n)).await;
+    }
+    let got = messages(&jetstream(&nats).await, 200).await;
+    let ids: Vec<&str> = got
+        .iter()
+        .map(|(_, h, _)| h["Nats-Msg-Id"].as_str())
+        .collect();
+    let expected: Vec<String> = (0..200).map(|n| format!("{DEMO_SPACE}:ev-{n}")).collect();
+    assert_eq!(ids, expected, "each event once, in order");
+    assert_eq!(terminate(a).await, Some(0));
+}
+
+#[tokio::test]
+async fn against_the_node_server_a_nats_restart_loses_nothing() {
+    let mut nats = NatsServer::start().await;
+    let (mut peer, sim) = node_with_rest(Identity::ALL[0]).await;
+    let child = bridge_at(&peer.url(), &sim, &nats.url(), &["--space", DEMO_SPACE]);
+    peer.wait_for(|e| e["ev"] == "subscribe").await;
+    for n in 0..50 {
+        peer.send(&sim, &event(DEMO_SPACE, n)).await;
+    }
+    messages(&jetstream(&nats).await, 50).await;
+    nats.stop().await;
+    for n in 50..100 {
+        peer.send(&sim, &event(DEMO_SPACE, n)).await;
+    }
+    // Several of the Node server's heartbeats (300 ms / 600 ms) with NATS away.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    nats.restart().await;
+    for n in 100..150 {
+        peer.send(&sim, &event(DEMO_SPACE, n)).await;
+    }
+    let got = messages(&jetstream(&nats).await, 150).await;
+    let ids: Vec<String> = got
+        .iter()
+        .map(|(_, h, _)| h["Nats-Msg-Id"].clone())
+        .collect();
+    let expected: Vec<String> = (0..150).map(|n| format!("{DEMO_SPACE}:ev-{n}")).collect();
+    assert_eq!(ids, expected, "every event once, in order");
+    assert_eq!(
+        peer.count(|e| e["ev"] == "connection"),
+        1,
+        "the Spaces connection was never dropped"
+    );
+    assert_eq!(terminate(child).await, Some(0));
+}
+
+#[tokio::test]
+async fn spaces_put_into_and_deleted_from_the_bucket_are_followed_and_dropped() {
+    let nats = NatsServer::start().await;
+    let sim = sim().await;
+    let js = jetstream(&nats).await;
+    let bucket = js
+        .create_key_value(async_nats::jetstream::kv::Config {
+            bucket: "bridge_spaces".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let (a, b) = ("5f1051f0f3ed772f915e000a", "5f1051f0f3ed772f915e000b");
+    bucket.put(a, "".into()).await.unwrap();
+    let child = bridge(&sim, &nats.url(), &["--spaces-bucket", "bridge_spaces"]);
+    sim.subscribed(a, 1).await;
+    // Put while running: followed.
+    bucket.put(b, "".into()).await.unwrap();
+    sim.subscribed(b, 1).await;
+    sim.emit("MEDIA_SESSION_RESPONSE", &event(b, 1)).await;
+    messages(&js, 1).await;
+    // Deleted while running: dropped (unsubscribed), the other kept.
+    bucket.delete(a).await.unwrap();
+    sim.unsubscribed(a, 1).await;
+    sim.emit("MEDIA_SESSION_RESPONSE", &event(a, 2)).await;
+    sim.emit("MEDIA_SESSION_RESPONSE", &event(b, 3)).await;
+    let got = messages(&js, 2).await;
+    let topics: Vec<&str> = got
+        .iter()
+        .map(|(_, h, _)| h["Spaces-Topic"].as_str())
+        .collect();
+    assert_eq!(topics, [b, b], "nothing of the dropped space");
+    assert_eq!(
+        sim.subscriptions_to(b),
+        1,
+        "the other subscription was not touched"
+    );
+    assert_eq!(terminate(child).await, Some(0));
+}
+
+#[tokio::test]
+async fn two_replicas_one_holder_killed_no_event_lost_none_duplicated() {
+    let nats = NatsServer::start().await;
+    let sim = sim().await;
+    let spaces: Vec<String> = (0..3)
+        .map(|n| format!("5f1051f0f3ed772f915e1{n:03x}"))
+        .collect();
+    let file = std::env::temp_dir().join(format!("replicas-{}.txt", std::process::id()));
+    std::fs::write(&file, spaces.join("\n")).unwrap();
+    let args = [
+        "--lease",
+        "--replicas",
+        "2",
+        "--lease-ttl",
+        "2",
+        "--spaces-file",
+        file.to_str().unwrap(),
+    ];
+    let mut bridges: Vec<Child> = (0..3).map(|_| bridge(&sim, &nats.url(), &args)).collect();
+    // Six slots, two per bridge: every space held (and subscribed) twice.
+    for space in &spaces {
+        sim.subscribed(space, 2).await;
+    }
+    let mut n = 0;
+    let mut emit_round = async || {
+        for space in &spaces {
+            sim.emit("MEDIA_SESSION_RESPONSE", &event(space, n)).await;
+            n += 1;
+        }
+    };
+    for _ in 0..20 {
+        emit_round().await;
+    }
+    bridges.remove(0).kill().await.unwrap(); // SIGKILL: its spaces keep one holder
+    for _ in 0..20 {
+        emit_round().await;
+        tokio::time::sleep(Duration::from_millis(50)).await; // through the takeover
+    }
+    let js = jetstream(&nats).await;
+    let got = messages(&js, 120).await;
+    let ids: BTreeSet<&str> = got
+        .iter()
+        .map(|(_, h, _)| h["Nats-Msg-Id"].as_str())
+        .collect();
+    assert_eq!(
+        (got.len(), ids.len()),
+        (120, 120),
+        "each event once in the stream"
+    );
+    let info = js
+        .get_stream("SPACES")
+        .await
+        .unwrap()
+        .info()
+        .await
+        .unwrap()
+        .state
+        .messages;
+    assert_eq!(info, 120, "no duplicate stored");
+    for child in bridges {
+        assert_eq!(terminate(child).await, Some(0));
+    }
+    let _ = std::fs::remove_file(file);
 }

@@ -1,20 +1,54 @@
-//! `spaces-events meeting --format jsonl` against the simulator (socket and REST API): a guest
-//! token, the meeting's changes line by line, a resync after a drop, SIGTERM ends it with 0.
+//! `spaces-events meeting --format jsonl` against the simulator (socket and REST API) and
+//! against the Node socket.io 2.0.4 server with the simulator's REST API beside it: a guest
+//! token, the meeting's changes line by line, a resync after a drop, SIGTERM ends it with 0 —
+//! each under every reading of how Spaces names meetings.
 
 use std::process::Stdio;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use spaces_events_tests::schema_validator;
-use spaces_sim::{Scenario, Sim, Simulator};
+use spaces_events_tests::peer::NodePeer;
+use spaces_events_tests::{each_reading, schema_validator};
+use spaces_sim::{Identity, Scenario, Sim, Simulator};
 use tokio::io::{AsyncBufReadExt, BufReader, Lines};
-use tokio::process::{ChildStdout, Command};
+use tokio::process::{Child, ChildStdout, Command};
 
 const SPACE: &str = "5f1051f0f3ed772f915e19ed";
 
+each_reading!(
+    jsonl_follows_the_meeting_as_a_guest_across_a_drop_and_ends_with_0_on_sigterm,
+    against_the_node_server_a_roster_change_while_away_is_just_that,
+);
+
+/// An event of the space; the simulator names its meeting.
 fn event(n: u32, category: &str, content: Value) -> Value {
-    json!({ "_id": format!("ev-{n}"), "messageId": "meeting-1", "topicId": SPACE,
-        "category": category, "content": content })
+    json!({ "_id": format!("ev-{n}"), "topicId": SPACE, "category": category, "content": content })
+}
+
+async fn sim(identity: Identity) -> Sim {
+    Simulator::new()
+        .scenario(Scenario::default())
+        .identity(identity)
+        .start()
+        .await
+        .unwrap()
+}
+
+/// `spaces-events meeting --format jsonl` on `url` and `api_url`, with `args`; stdout's lines.
+fn meeting(url: &str, api_url: &str, args: &[&str]) -> (Child, Lines<BufReader<ChildStdout>>) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_spaces-events"))
+        .args(["meeting", "--format", "jsonl", "--space", SPACE])
+        .args(["--url", url, "--api-url", api_url])
+        .args(args)
+        .env_remove("SPACES_TOKEN")
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the binary runs");
+    let lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    (child, lines)
 }
 
 fn person(id: &str) -> Value {
@@ -64,26 +98,11 @@ fn said(changes: &[Value]) -> Vec<(String, String, Value)> {
         .collect()
 }
 
-#[tokio::test]
-async fn jsonl_follows_the_meeting_as_a_guest_across_a_drop_and_ends_with_0_on_sigterm() {
-    let sim = Simulator::new()
-        .scenario(Scenario::default())
-        .start()
-        .await
-        .unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_spaces-events"))
-        .args([
-            "meeting", "--format", "jsonl", "--guest", "CLI test", "--space", SPACE,
-        ])
-        .args(["--url", sim.url(), "--api-url", sim.api_url()])
-        .env_remove("SPACES_TOKEN")
-        .env_remove("RUST_LOG")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("the binary runs");
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+async fn jsonl_follows_the_meeting_as_a_guest_across_a_drop_and_ends_with_0_on_sigterm(
+    identity: Identity,
+) {
+    let sim = sim(identity).await;
+    let (mut child, mut lines) = meeting(sim.url(), sim.api_url(), &["--guest", "CLI test"]);
     // No meeting yet: the first resync says so.
     let first = next(&mut lines).await;
     assert_eq!(
@@ -118,7 +137,6 @@ async fn jsonl_follows_the_meeting_as_a_guest_across_a_drop_and_ends_with_0_on_s
         ]
     );
     let state = &live[1]["state"];
-    assert_eq!(state["meetingId"], "meeting-1");
     assert_eq!(
         state["attendees"][1],
         json!({ "_id": "bob", "displayname": "BOB", "type": "user", "username": null,
@@ -158,6 +176,11 @@ async fn jsonl_follows_the_meeting_as_a_guest_across_a_drop_and_ends_with_0_on_s
     let state = &resync[2]["state"];
     assert_eq!(state["attendees"].as_array().unwrap().len(), 1);
     assert_eq!(
+        state["meetingId"],
+        sim.active_meeting(SPACE).unwrap()["_id"],
+        "{identity}"
+    );
+    assert_eq!(
         state["recordings"],
         json!([{ "_id": "rec-1", "state": "started", "startedBy": null, "startTime": null, "endTime": null }])
     );
@@ -177,6 +200,93 @@ async fn jsonl_follows_the_meeting_as_a_guest_across_a_drop_and_ends_with_0_on_s
     while let Some(line) = lines.next_line().await.unwrap() {
         serde_json::from_str::<Value>(&line).expect("whole lines only");
     }
+}
+
+/// Issue 21's drop, against the real socket.io 2.0.4 server: Ann, Bob and Cy in a meeting
+/// that records; while the server is away Bob leaves and Dee joins. The resync says that.
+async fn against_the_node_server_a_roster_change_while_away_is_just_that(identity: Identity) {
+    let sim = sim(identity).await;
+    let mut peer = NodePeer::start(
+        json!({ "pingInterval": 300, "pingTimeout": 600, "tokens": [sim.token()] }),
+    )
+    .await;
+    let (mut child, mut lines) = meeting(&peer.url(), sim.api_url(), &["--token", sim.token()]);
+    let first = next(&mut lines).await;
+    assert_eq!(first["change"], "resynced");
+    let started = json!({ "meetingStatus": "active", "startTime": "2026-12-05T10:00:00.000Z",
+        "attendees": [person("ann"), person("bob"), person("cy")] });
+    peer.send(&sim, &event(1, "app.event.meeting.started", started))
+        .await;
+    peer.send(
+        &sim,
+        &event(
+            2,
+            "app.event.recording.started",
+            json!({ "recordings": [{ "_id": "rec-9f1" }] }),
+        ),
+    )
+    .await;
+    let live = until(&mut lines, "recording.started").await;
+    assert_eq!(
+        said(&live),
+        [
+            ("meeting.started".into(), "event".into(), Value::Null),
+            ("recording.started".into(), "event".into(), json!("rec-9f1")),
+        ]
+    );
+    peer.away(Duration::from_millis(800)).await;
+    peer.send(
+        &sim,
+        &event(
+            3,
+            "app.event.attendee.left",
+            json!({ "attendee": person("bob") }),
+        ),
+    )
+    .await;
+    peer.send(
+        &sim,
+        &event(
+            4,
+            "app.event.attendee.added",
+            json!({ "attendee": person("dee") }),
+        ),
+    )
+    .await;
+    let resync = until(&mut lines, "resynced").await;
+    assert_eq!(
+        said(&resync),
+        [
+            ("attendee.left".into(), "resync".into(), json!("bob")),
+            ("attendee.joined".into(), "resync".into(), json!("dee")),
+            ("resynced".into(), "resync".into(), Value::Null),
+        ],
+        "{identity}"
+    );
+    let state = &resync[2]["state"];
+    let ids: Vec<&str> = state["attendees"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["ann", "cy", "dee"]);
+    assert_eq!(state["recordings"][0]["_id"], "rec-9f1");
+    assert_eq!(
+        state["meetingId"],
+        sim.active_meeting(SPACE).unwrap()["_id"]
+    );
+    assert!(
+        peer.count(|e| e["ev"] == "subscribe") >= 2,
+        "re-subscribed on the Node server"
+    );
+    let pid = child.id().expect("running") as i32;
+    assert_eq!(terminate(pid), 0);
+    let status = tokio::time::timeout(Duration::from_secs(10), child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(status.code(), Some(0));
 }
 
 /// SIGTERM to `pid`, through the `kill` command (no libc binding needed).

@@ -165,6 +165,7 @@ impl Simulator {
             tokens: Mutex::new(self.tokens.iter().cloned().collect()),
             refused: Mutex::new(HashSet::new()),
             subscribed: watch::Sender::new(HashMap::new()),
+            unsubscribed: watch::Sender::new(HashMap::new()),
             connections: AtomicUsize::new(0),
             rejections: AtomicUsize::new(0),
             store: Mutex::new(Store::new(self.identity)),
@@ -228,6 +229,8 @@ struct Shared {
     refused: Mutex<HashSet<String>>,
     /// Subscriptions accepted so far, per space; the scenario starts at the first.
     subscribed: watch::Sender<HashMap<String, usize>>,
+    /// UNSUBSCRIBE_CHANNELs so far, per space.
+    unsubscribed: watch::Sender<HashMap<String, usize>>,
     connections: AtomicUsize,
     rejections: AtomicUsize,
     /// Each space's active-meeting document, kept from every emitted event.
@@ -316,6 +319,15 @@ impl Sim {
     /// reconnects count): emit after this and the subscriber gets it.
     pub async fn subscribed(&self, space: &str, n: usize) {
         let mut counts = self.shared.subscribed.subscribe();
+        let _ = counts
+            .wait_for(|counts| counts.get(space).is_some_and(|&count| count >= n))
+            .await;
+    }
+
+    /// Resolves once `space` has been unsubscribed (UNSUBSCRIBE_CHANNEL) `n` times: events
+    /// sent to it after this reach nobody who left.
+    pub async fn unsubscribed(&self, space: &str, n: usize) {
+        let mut counts = self.shared.unsubscribed.subscribe();
         let _ = counts
             .wait_for(|counts| counts.get(space).is_some_and(|&count| count >= n))
             .await;
@@ -453,9 +465,13 @@ fn register(socket: &SocketRef) {
     socket.on("SUBSCRIBE_CHANNEL", on_subscribe);
     socket.on(
         "UNSUBSCRIBE_CHANNEL",
-        async |socket: SocketRef, Data::<Value>(payload)| {
+        async |socket: SocketRef, State(shared): State<Arc<Shared>>, Data::<Value>(payload)| {
             if let Some(space) = payload["channel"]["_id"].as_str() {
                 socket.leave(space.to_owned());
+                info!(sid = %socket.id, space, "unsubscribed");
+                shared
+                    .unsubscribed
+                    .send_modify(|counts| *counts.entry(space.to_owned()).or_default() += 1);
             }
             let _ = socket.emit(
                 "CHANNEL_UNSUBSCRIBED",
