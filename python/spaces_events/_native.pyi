@@ -19,7 +19,10 @@ STAGING_API_URL: Final[str]
 
 __all__ = ["DEMO_SPACE", "PRODUCTION_API_URL", "PRODUCTION_URL", "STAGING_API_URL", "STAGING_URL", "VERSION",
            "Connection", "Content", "Events", "MediaSession", "MediaSessionEvent", "MeetingState", "Party",
-           "Pending", "Recording", "RestClient", "Simulator", "decode"]
+           "Pending", "Recording", "RestClient", "Simulator", "decode", "identities"]
+
+def identities() -> list[str]:
+    """Every reading of how Spaces names meetings that the simulator can play, by name."""
 
 def decode(data: Union[bytes, str]) -> MediaSessionEvent:
     """Decodes one MEDIA_SESSION_RESPONSE payload (JSON, as ``bytes`` or ``str``).
@@ -212,13 +215,16 @@ class Events:
 class Simulator:
     """A running simulator (use ``spaces_events.testing.Simulator``)."""
 
-    def __new__(cls, token: str, ping_interval: float, ping_timeout: float) -> Simulator: ...
+    def __new__(cls, token: str, ping_interval: float, ping_timeout: float,
+                identity: Optional[str]) -> Simulator: ...
     @property
     def url(self) -> str: ...
     @property
     def api_url(self) -> str: ...
     @property
     def token(self) -> str: ...
+    @property
+    def identity(self) -> Optional[str]: ...
     def emit(self, payload: str, event: str) -> None: ...
     def play(self, jsonl: Optional[str], space: Optional[str], speed: float) -> Pending: ...
     def subscribed(self, space: str, count: int, timeout: float) -> Pending: ...

@@ -26,12 +26,17 @@ from ._client import _wait
 from ._native import MediaSessionEvent, Pending
 from ._types import ActiveMeeting
 
-__all__ = ["DEFAULT_TOKEN", "DEMO_SPACE", "Operation", "Simulator"]
+__all__ = ["DEFAULT_TOKEN", "DEMO_SPACE", "IDENTITIES", "Operation", "Simulator"]
 
 DEMO_SPACE: str = _native.DEMO_SPACE
 """The space the built-in meeting happens in (unless ``play_meeting`` is given another)."""
 DEFAULT_TOKEN = "sim-token"
 """The token a ``Simulator`` accepts unless given another."""
+IDENTITIES: tuple[str, ...] = tuple(_native.identities())
+"""Every reading of how Spaces names meetings (undocumented) that a ``Simulator`` can play:
+``messageId`` per event or per meeting, ``content.meetingId`` sent or not, and what the
+active-meeting document's ``_id`` is — e.g. ``"message-per-event/no-meeting-id/doc-own"``.
+Run a bot's meeting tests under each: ``@pytest.mark.parametrize("identity", IDENTITIES)``."""
 
 
 class Operation:
@@ -60,11 +65,15 @@ class Simulator:
     - ``token``: the token it accepts (``DEFAULT_TOKEN``).
     - ``ping_interval``, ``ping_timeout``: the heartbeat it announces, in seconds (socket.io
       2.0.4's 25 and 60); short ones make a silent link show up quickly.
+    - ``identity``: how meetings are named, one of ``IDENTITIES``: every MEDIA_SESSION_RESPONSE
+      it sends gets its ``messageId`` and ``content.meetingId`` that way, and the active
+      meeting its ``_id``. ``None`` (the default): payloads go as given. An unknown name raises
+      ``ConfigError`` listing them.
     """
 
     def __init__(self, *, token: str = DEFAULT_TOKEN, ping_interval: float = 25.0,
-                 ping_timeout: float = 60.0) -> None:
-        self._sim = _native.Simulator(token, ping_interval, ping_timeout)
+                 ping_timeout: float = 60.0, identity: Optional[str] = None) -> None:
+        self._sim = _native.Simulator(token, ping_interval, ping_timeout, identity)
 
     def __repr__(self) -> str:
         return f"Simulator(url={self.url!r})"
@@ -78,6 +87,11 @@ class Simulator:
     def token(self) -> str:
         """The token it accepts (until ``set_tokens``)."""
         return self._sim.token
+
+    @property
+    def identity(self) -> Optional[str]:
+        """How it names meetings (one of ``IDENTITIES``), or ``None``: payloads as given."""
+        return self._sim.identity
 
     def emit(self, payload: Union[Mapping[str, Any], str, bytes, MediaSessionEvent],
              event: str = "MEDIA_SESSION_RESPONSE") -> None:

@@ -10,6 +10,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from peer import NodePeer  # noqa: E402
 
+from spaces_events.testing import IDENTITIES, Simulator  # noqa: E402
+
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 
 
@@ -19,3 +21,11 @@ def peer() -> Iterator[NodePeer]:
     server = NodePeer(pingInterval=300, pingTimeout=600)
     yield server
     server.close()
+
+
+@pytest.fixture(params=IDENTITIES)
+def named_sim(request: pytest.FixtureRequest) -> Iterator[Simulator]:
+    """A simulator naming meetings as one reading of the (undocumented) API says: a test that
+    takes it runs under each of ``IDENTITIES``."""
+    with Simulator(identity=request.param) as sim:
+        yield sim

@@ -1,5 +1,6 @@
 """The live meeting state, the gap signal and the REST client, against the simulator (its socket
-and its REST API)."""
+and its REST API). The tests that follow a meeting take ``named_sim``: they run under every
+reading of how Spaces names meetings."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import pytest
 import spaces_events
 from spaces_events import AsyncClient, AuthError, Client, MeetingChange, MeetingState, TransportError
 from spaces_events.rest import AsyncRest, GuestToken, Rest
-from spaces_events.testing import Simulator
+from spaces_events.testing import IDENTITIES, Simulator
 
 SPACE = "5f1051f0f3ed772f915e19ed"
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "valid"
@@ -72,41 +73,71 @@ async def next_change(meeting: spaces_events.AsyncMeeting, kind: str) -> list[Me
 
 
 @in_loop
-async def test_client_meeting_resyncs_after_a_drop(spaces_sim: Simulator) -> None:
-    async with AsyncClient(spaces_sim.url, spaces_sim.token, api_url=spaces_sim.api_url,
-                           reconnect_delay=0.1) as client:
+async def test_client_meeting_resyncs_after_a_drop(named_sim: Simulator) -> None:
+    sim = named_sim
+    async with AsyncClient(sim.url, sim.token, api_url=sim.api_url, reconnect_delay=0.1) as client:
         meeting = await client.meeting(SPACE)
         first = await asyncio.wait_for(next_change(meeting, "resynced"), 10)
         assert first[-1]["state"]["status"] == "none"
-        spaces_sim.emit(event(1, "app.event.meeting.started", {"attendees": [person("ann")]}))
-        spaces_sim.emit(event(2, "app.event.attendee.added", {"attendee": person("bob")}))
+        sim.emit(event(1, "app.event.meeting.started", {"attendees": [person("ann")]}))
+        sim.emit(event(2, "app.event.attendee.added", {"attendee": person("bob")}))
         await asyncio.wait_for(next_change(meeting, "attendee.joined"), 10)
-        spaces_sim.away(0.8)
+        sim.away(0.8)
         await asyncio.sleep(0.1)  # the drop is done before the events
-        spaces_sim.emit(event(3, "app.event.attendee.left", {"attendee": person("ann")}))
-        spaces_sim.emit(event(4, "app.event.recording.started", {"recordings": [{"_id": "rec-1"}]}))
+        sim.emit(event(3, "app.event.attendee.left", {"attendee": person("ann")}))
+        sim.emit(event(4, "app.event.recording.started", {"recordings": [{"_id": "rec-1"}]}))
         resync = await asyncio.wait_for(next_change(meeting, "resynced"), 20)
         assert [(c["change"], c["source"]) for c in resync] == [
-            ("attendee.left", "resync"), ("recording.started", "resync"), ("resynced", "resync")]
-        truth = spaces_sim.active_meeting(SPACE)
+            ("attendee.left", "resync"), ("recording.started", "resync"), ("resynced", "resync")], sim.identity
+        truth = sim.active_meeting(SPACE)
         assert truth is not None
         state = resync[-1]["state"]
         assert [a["_id"] for a in state["attendees"]] == [a["_id"] for a in truth["content"]["attendees"]]
+        assert state["meetingId"] == truth["_id"]
 
 
-def test_blocking_meeting_follows_the_built_in_meeting(spaces_sim: Simulator) -> None:
-    with Client(spaces_sim.url, spaces_sim.token, api_url=spaces_sim.api_url) as client:
+@in_loop
+async def test_a_roster_change_while_away_is_not_a_new_meeting(named_sim: Simulator) -> None:
+    """Issue 21's drop: Ann, Bob and Cy in a recorded meeting; while away Bob leaves, Dee joins."""
+    sim = named_sim
+    async with AsyncClient(sim.url, sim.token, api_url=sim.api_url, reconnect_delay=0.1) as client:
+        meeting = await client.meeting(SPACE)
+        await asyncio.wait_for(next_change(meeting, "resynced"), 10)
+        sim.emit(event(1, "app.event.meeting.started", {"startTime": "2026-12-05T10:00:00.000Z",
+                                                        "attendees": [person("ann"), person("bob"), person("cy")]}))
+        sim.emit(event(2, "app.event.recording.started", {"recordings": [{"_id": "rec-9f1"}]}))
+        await asyncio.wait_for(next_change(meeting, "recording.started"), 10)
+        sim.away(0.8)
+        await asyncio.sleep(0.1)
+        sim.emit(event(3, "app.event.attendee.left", {"attendee": person("bob")}))
+        sim.emit(event(4, "app.event.attendee.added", {"attendee": person("dee")}))
+        resync = await asyncio.wait_for(next_change(meeting, "resynced"), 20)
+        assert [(c["change"], c["source"], c["subject"]) for c in resync] == [
+            ("attendee.left", "resync", "bob"), ("attendee.joined", "resync", "dee"),
+            ("resynced", "resync", None)], sim.identity
+        assert [a["_id"] for a in resync[-1]["state"]["attendees"]] == ["ann", "cy", "dee"]
+
+
+def test_blocking_meeting_follows_the_built_in_meeting(named_sim: Simulator) -> None:
+    with Client(named_sim.url, named_sim.token, api_url=named_sim.api_url) as client:
         meeting = client.meeting(SPACE)
         assert next(meeting)["change"] == "resynced"
-        spaces_sim.play_meeting(speed=50)
+        named_sim.play_meeting(speed=50)
         kinds = []
         for change in meeting:
             kinds.append(change["change"])
             if change["change"] == "recording.ready":
                 break
         assert kinds[0] == "meeting.started" and kinds.count("attendee.joined") == 2, kinds
+        assert kinds.count("meeting.ended") == 1, kinds
         assert change["state"]["status"] == "inactive"
         assert change["state"]["recordings"][0]["state"] == "ready"
+
+
+def test_every_reading_is_named_and_an_unknown_one_is_refused() -> None:
+    assert len(IDENTITIES) == 10 and "message-per-event/no-meeting-id/doc-own" in IDENTITIES
+    with pytest.raises(spaces_events.ConfigError, match="message-per-meeting/meeting-id/doc-meeting-id"):
+        Simulator(identity="per-nothing")
 
 
 @in_loop

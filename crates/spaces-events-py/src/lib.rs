@@ -29,7 +29,7 @@ mod _native {
     #[pymodule_export]
     use super::rest::RestClient;
     #[pymodule_export]
-    use super::sim::Simulator;
+    use super::sim::{Simulator, identities};
     /// The production REST API.
     #[pymodule_export]
     const PRODUCTION_API_URL: &str = spaces_events::rest::PRODUCTION_API_URL;

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use pyo3::prelude::*;
-use spaces_sim::{RestFault, Scenario, Sim};
+use spaces_sim::{Identity, RestFault, Scenario, Sim};
 
 use crate::client::{Outcome, Pending, runtime};
 use crate::errors::config_error;
@@ -19,6 +19,7 @@ pub(crate) struct Simulator {
     url: String,
     api_url: String,
     token: String,
+    identity: Option<String>,
 }
 
 impl Simulator {
@@ -37,22 +38,35 @@ fn seconds(py: Python<'_>, what: &str, s: f64) -> PyResult<Duration> {
 
 #[pymethods]
 impl Simulator {
-    /// Starts a simulator on 127.0.0.1 (a free port) that accepts `token` and plays nothing
+    /// Starts a simulator on 127.0.0.1 (a free port) that accepts `token`, names meetings as
+    /// `identity` says (one of `IDENTITIES`; `None`: payloads as given), and plays nothing
     /// until told.
     #[new]
-    fn new(py: Python<'_>, token: &str, ping_interval: f64, ping_timeout: f64) -> PyResult<Self> {
-        let builder = spaces_sim::Simulator::new()
+    #[pyo3(signature = (token, ping_interval, ping_timeout, identity))]
+    fn new(
+        py: Python<'_>,
+        token: &str,
+        ping_interval: f64,
+        ping_timeout: f64,
+        identity: Option<&str>,
+    ) -> PyResult<Self> {
+        let mut builder = spaces_sim::Simulator::new()
             .token(token)
             .scenario(Scenario::default())
             .heartbeat(
                 seconds(py, "ping_interval", ping_interval)?,
                 seconds(py, "ping_timeout", ping_timeout)?,
             );
+        if let Some(identity) = identity {
+            let identity: Identity = identity.parse().map_err(|e| config_error(py, e))?;
+            builder = builder.identity(identity);
+        }
         let sim = py.detach(|| runtime().block_on(builder.start()))?;
         Ok(Simulator {
             url: sim.url().to_owned(),
             api_url: sim.api_url().to_owned(),
             token: sim.token().to_owned(),
+            identity: sim.identity().map(|i| i.to_string()),
             sim: Mutex::new(Some(Arc::new(sim))),
         })
     }
@@ -73,6 +87,12 @@ impl Simulator {
     #[getter]
     fn token(&self) -> &str {
         &self.token
+    }
+
+    /// The reading meetings are named by, if one was given.
+    #[getter]
+    fn identity(&self) -> Option<&str> {
+        self.identity.as_deref()
     }
 
     /// Sends `payload` (JSON text of an object) as `event` to the subscribers of its `topicId`.
@@ -217,4 +237,10 @@ impl Simulator {
         let _runtime = runtime().enter();
         drop(sim);
     }
+}
+
+/// Every reading of how Spaces names meetings that the simulator can play, by name.
+#[pyfunction]
+pub(crate) fn identities() -> Vec<String> {
+    Identity::ALL.iter().map(Identity::to_string).collect()
 }
