@@ -24,8 +24,8 @@ from ._client import (
     RawEvents,
     Subscription,
 )
-from ._errors import (AuthError, ConfigError, DecodeError, NotFoundError, SpacesError, SubscribeError,
-                      TransportError)
+from ._errors import (AuthError, ConfigError, DecodeError, NotFoundError, ProxyError, SpacesError,
+                      SubscribeError, TransportError)
 from ._meeting import MeetingState
 from ._types import (AttendeeMedia, AttendeeState, ChangeKind, ChangeSource, MeetingChange, MeetingSnapshot,
                      MeetingStatus, RecordingPhase, RecordingState)
@@ -59,6 +59,7 @@ __all__ = [
     "MeetingState",
     "MeetingStatus",
     "NotFoundError",
+    "ProxyError",
     "Party",
     "RawEvent",
     "RawEvents",

@@ -9,8 +9,8 @@ import json
 import threading
 import weakref
 from collections.abc import Awaitable
-from typing import (TYPE_CHECKING, Any, Callable, Generator, Generic, Iterable, Iterator, Mapping, NamedTuple,
-                    Optional, TypeVar, Union)
+from typing import (TYPE_CHECKING, Any, Callable, Generator, Generic, Iterable, Iterator, Literal, Mapping,
+                    NamedTuple, Optional, TypeVar, Union)
 
 if TYPE_CHECKING:
     # Imported where used instead: asyncio costs more than the rest of `import spaces_events`
@@ -55,6 +55,9 @@ class RawEvent(NamedTuple):
 
 TokenProvider = Callable[[], Union[str, Awaitable[str]]]
 """Called before every connection attempt; returns the token (an async one may be awaitable)."""
+
+Proxy = Union[str, Literal[False], None]
+"""An HTTP proxy URL; ``None``: the one the environment names; ``False``: none."""
 
 _BATCH = 256
 _live: weakref.WeakSet[Connection] = weakref.WeakSet()
@@ -277,6 +280,7 @@ class _ClientBase:
         token_in_connect: bool = True,
         ca_certificate: Optional[bytes] = None,
         api_url: str = PRODUCTION_API_URL,
+        proxy: Proxy = None,
     ) -> None:
         """Configures a client; nothing connects until ``connect()`` (or ``with``/``async with``).
 
@@ -306,6 +310,10 @@ class _ClientBase:
           (and the REST API's ``https://``; e.g. a test CA); an invalid one raises ``ConfigError``.
         - ``api_url``: the REST API ``meeting()`` resyncs from (production by default), called
           with the same token or ``token_provider``.
+        - ``proxy``: an HTTP proxy for the socket (a ``CONNECT`` tunnel, Basic auth from the URL)
+          and the REST API, ``http://[user:password@]host:port``; ``None`` (default) reads
+          ``HTTPS_PROXY``/``HTTP_PROXY``/``ALL_PROXY``; ``False`` connects directly. ``NO_PROXY``
+          applies to both. A proxy that refuses raises ``ProxyError``.
         """
         self._url = url
         self._provider = token_provider
@@ -325,6 +333,8 @@ class _ClientBase:
             "token_in_connect": token_in_connect,
             "ca_certificate": ca_certificate,
             "api_url": api_url,
+            "proxy": proxy or None,
+            "no_proxy": proxy is False,
         })
 
     def __repr__(self) -> str:

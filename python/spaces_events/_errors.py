@@ -50,6 +50,18 @@ class TransportError(SpacesError):
     """The connection failed or broke, or gave up reconnecting."""
 
 
+class ProxyError(TransportError):
+    """The HTTP proxy was unreachable or refused the tunnel (401/407: wrong credentials, 403:
+    not allowed, 502: it could not reach Spaces). Names the proxy, never its password."""
+
+    def __init__(self, text: str, proxy: str, status: int | None) -> None:
+        super().__init__(text)
+        self.proxy = proxy
+        """The proxy, ``http://host:port``."""
+        self.status = status
+        """Its HTTP status, if it answered."""
+
+
 class NotFoundError(SpacesError, LookupError):
     """A REST call named something that does not exist (HTTP 404), e.g. a wrong space id for
     ``join_space``. (``active_meeting`` returns ``None`` instead: there 404 means no meeting.)"""

@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 from typing import Any, NamedTuple, Optional
 
-from ._client import _wait
+from ._client import Proxy, _wait
 from ._native import PRODUCTION_API_URL, STAGING_API_URL, RestClient
 from ._types import ActiveMeeting, ServiceConfigurations
 
@@ -41,7 +41,8 @@ class GuestToken(NamedTuple):
 
 class _RestBase:
     def __init__(self, api_url: str = PRODUCTION_API_URL, token: Optional[str] = None, token_type: str = "jwt",
-                 *, timeout: float = 10.0, attempts: int = 3, ca_certificate: Optional[bytes] = None) -> None:
+                 *, timeout: float = 10.0, attempts: int = 3, ca_certificate: Optional[bytes] = None,
+                 proxy: Proxy = None) -> None:
         """A client of the REST API at ``api_url`` (production by default; ``STAGING_API_URL``).
 
         - ``token``: for every call but ``anonymous_auth``; never logged.
@@ -49,11 +50,15 @@ class _RestBase:
         - ``timeout``: seconds one attempt may take (10.0).
         - ``attempts``: tries while the service is unavailable (3), with backoff between them.
         - ``ca_certificate``: PEM bytes of an extra certificate authority to trust.
+        - ``proxy``: an HTTP proxy URL, ``http://[user:password@]host:port``; ``None`` (default)
+          reads ``HTTPS_PROXY``/``HTTP_PROXY``/``ALL_PROXY``; ``False`` calls directly.
+          ``NO_PROXY`` applies to both URLs and variables.
 
         A bad URL, ``token_type`` or certificate raises ``ConfigError``.
         """
         self._api_url = api_url
-        self._native = RestClient(api_url, token, token_type, timeout, attempts, ca_certificate)
+        self._native = RestClient(api_url, token, token_type, timeout, attempts, ca_certificate,
+                                  proxy or None, proxy is False)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(api_url={self._api_url!r})"

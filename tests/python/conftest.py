@@ -8,7 +8,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from peer import NodePeer  # noqa: E402
+from peer import NodePeer, Tinyproxy  # noqa: E402
 
 from spaces_events.testing import IDENTITIES, Simulator  # noqa: E402
 
@@ -21,6 +21,17 @@ def peer() -> Iterator[NodePeer]:
     server = NodePeer(pingInterval=300, pingTimeout=600)
     yield server
     server.close()
+
+
+@pytest.fixture
+def tinyproxy(tmp_path: Path) -> Iterator[Tinyproxy]:
+    """A real HTTP proxy (with Basic auth ``bot:s3cret``); skips, naming the package, where
+    tinyproxy is not installed."""
+    if not Path(Tinyproxy.BINARY).exists():
+        pytest.skip(f"{Tinyproxy.BINARY} not found: install the Debian package tinyproxy")
+    proxy = Tinyproxy(tmp_path, auth=("bot", "s3cret"))
+    yield proxy
+    proxy.close()
 
 
 @pytest.fixture(params=IDENTITIES)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import pathlib
+import socket
 import subprocess
 import threading
 import time
-from typing import Any, Callable
+from pathlib import Path
+from typing import Any, Callable, Optional
 
 PEERS = pathlib.Path(__file__).resolve().parent.parent / "peers"
 
@@ -89,3 +91,46 @@ def media_event(space: str, n: int) -> dict[str, Any]:
         "sender": {"_id": space, "type": "spaceserver"},
         "content": {"attendee": {"_id": f"user-{n}", "displayname": f"Attendee {n}"}},
     }
+
+
+class Tinyproxy:
+    """A real HTTP proxy, tinyproxy (Debian package ``tinyproxy``; ``cargo xtask test`` installs
+    it), on a free 127.0.0.1 port with a configuration and a log of its own."""
+
+    BINARY = "/usr/bin/tinyproxy"
+
+    def __init__(self, directory: Path, auth: Optional[tuple[str, str]] = None) -> None:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.log = directory / "tinyproxy.log"
+        config = (f"Port {self.port}\nListen 127.0.0.1\nAllow 127.0.0.1\nTimeout 600\n"
+                  f"LogLevel Connect\nLogFile \"{self.log}\"\n")
+        if auth:
+            config += f"BasicAuth {auth[0]} {auth[1]}\n"
+        conf = directory / "tinyproxy.conf"
+        conf.write_text(config)
+        self._proc = subprocess.Popen([self.BINARY, "-d", "-c", str(conf)],
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "tinyproxy listens"
+                time.sleep(0.02)
+
+    def url(self, auth: Optional[tuple[str, str]] = None) -> str:
+        userinfo = f"{auth[0]}:{auth[1]}@" if auth else ""
+        return f"http://{userinfo}127.0.0.1:{self.port}"
+
+    def requests(self) -> list[str]:
+        """The requests it logged, e.g. ``CONNECT 127.0.0.1:4000 HTTP/1.1``."""
+        text = self.log.read_text() if self.log.exists() else ""
+        return [line.split("): ", 1)[1].strip() for line in text.splitlines()
+                if "Request (file descriptor " in line and "): " in line]
+
+    def close(self) -> None:
+        self._proc.kill()
+        self._proc.wait()

@@ -14,7 +14,7 @@ import threading
 import time
 
 import pytest
-from peer import NodePeer, media_event
+from peer import NodePeer, Tinyproxy, media_event
 
 from spaces_events import (
     AsyncClient,
@@ -23,6 +23,7 @@ from spaces_events import (
     Client,
     ConfigError,
     ConnectionState,
+    ProxyError,
     RawEvent,
     SpacesError,
     SubscribeError,
@@ -317,3 +318,26 @@ def test_reconnects_are_warnings_on_the_spaces_events_logger(peer: NodePeer, cap
     lost = [r for r in caplog.records if r.name == "spaces_events" and "connection lost" in r.getMessage()]
     assert lost and lost[0].levelno == logging.WARNING, caplog.text
     assert "retrying in" in lost[0].getMessage() and "attempt 1" in lost[0].getMessage()
+
+
+def test_through_a_proxy_with_basic_auth_and_a_wrong_password(peer: NodePeer, tinyproxy: Tinyproxy):
+    with Client(peer.url, "good", proxy=tinyproxy.url(("bot", "s3cret")), **FAST) as client:
+        sub = client.subscribe("space-1")
+        peer.emit("space-1", media_event("space-1", 1))
+        assert next(iter(sub)).id == "event-1"
+    assert f"CONNECT 127.0.0.1:{peer.port} HTTP/1.1" in tinyproxy.requests()
+
+    with pytest.raises(ProxyError) as refused:
+        Client(peer.url, "good", proxy=tinyproxy.url(("bot", "wrong-pass")), **FAST).connect()
+    assert refused.value.proxy == tinyproxy.url()
+    assert refused.value.status in (401, 407)
+    assert "wrong-pass" not in str(refused.value)
+    assert isinstance(refused.value, TransportError)
+
+    # proxy=False ignores the environment's proxy (a dead one here).
+    os.environ["HTTP_PROXY"] = "http://127.0.0.1:9"
+    try:
+        with Client(peer.url, "good", proxy=False, **FAST) as client:
+            client.subscribe("space-1")
+    finally:
+        del os.environ["HTTP_PROXY"]

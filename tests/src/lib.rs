@@ -3,6 +3,7 @@
 pub mod nats;
 pub mod net;
 pub mod peer;
+pub mod tinyproxy;
 
 use std::fs;
 use std::path::{Path, PathBuf};

@@ -19,6 +19,7 @@ pub(crate) fn run() -> Result {
     step("codegen --check");
     codegen::run(true)?;
     npm_ci()?;
+    debian(&[("tinyproxy", "/usr/bin/tinyproxy")]);
     cargo(&["test", "--workspace", "--locked"])?;
     python()?;
     Ok(())
@@ -95,6 +96,39 @@ pub(crate) fn npm_ci() -> Result {
         Ok(())
     } else {
         Err(format!("`npm ci` in tests/peers failed ({status})").into())
+    }
+}
+
+/// Installs the Debian packages of real peers (`(package, a file it installs)`) that are not
+/// there yet. Failing is not an error here: the tests that need one skip, naming the package.
+fn debian(packages: &[(&str, &str)]) {
+    let missing: Vec<&str> = packages
+        .iter()
+        .filter(|(_, file)| !std::path::Path::new(file).exists())
+        .map(|(package, _)| *package)
+        .collect();
+    if missing.is_empty() {
+        return;
+    }
+    step(&format!("apt-get install {}", missing.join(" ")));
+    let apt = |args: &[&str]| {
+        Command::new("apt-get")
+            .args(args)
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    let installed = apt(&["update", "-qq"])
+        && apt(&["install", "-y", "-qq", "--no-install-recommends"]
+            .iter()
+            .copied()
+            .chain(missing.iter().copied())
+            .collect::<Vec<_>>());
+    if !installed {
+        eprintln!(
+            "warning: could not install {} with apt-get: the tests that need it will be skipped",
+            missing.join(" ")
+        );
     }
 }
 

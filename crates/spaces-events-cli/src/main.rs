@@ -43,7 +43,7 @@ enum Command {
     #[command(
         after_help = "Exit codes: 0 --max-events reached or Ctrl-C; 2 usage; 3 authentication rejected; \
                             4 a subscription refused; 5 could not connect (first connection not made within\n\
-                            --connect-timeout, or --max-retries reached); 1 other errors.\n\
+                            --connect-timeout, --max-retries reached, or the proxy refused: 401, 403, 407); 1 other errors.\n\
                             Logs: set RUST_LOG (e.g. RUST_LOG=spaces_events=debug); they go to stderr."
     )]
     Watch(watch::Watch),

@@ -10,7 +10,7 @@ use clap::{Args, ValueEnum};
 use futures_util::StreamExt;
 use futures_util::stream::select_all;
 use spaces_events::client::{Client, ConnectionState, Error, Reconnect, StateChanges, TokenType};
-use spaces_events::rest::Rest;
+use spaces_events::rest::{Rest, RestBuilder};
 use spaces_events::{Category, MediaSessionEvent};
 
 use crate::output::{Recorder, Writer};
@@ -65,6 +65,14 @@ pub(crate) struct Connection {
     /// Extra handshake header, `Name: value` (e.g. `Origin: https://spaces.avayacloud.com`).
     #[arg(long = "header", value_name = "HEADER")]
     headers: Vec<String>,
+    /// HTTP proxy for the socket (a CONNECT tunnel) and the REST API,
+    /// `http://[user:password@]host:port`; default: HTTPS_PROXY, HTTP_PROXY or ALL_PROXY.
+    /// NO_PROXY applies either way.
+    #[arg(long, value_name = "URL", conflicts_with = "no_proxy")]
+    proxy: Option<String>,
+    /// Connect directly, whatever HTTPS_PROXY, HTTP_PROXY and ALL_PROXY say.
+    #[arg(long)]
+    no_proxy: bool,
 }
 
 /// What to print, and when to stop.
@@ -151,6 +159,16 @@ async fn watch(args: Watch, record: Option<(PathBuf, bool)>) -> ExitCode {
 }
 
 impl Connection {
+    /// A REST client builder for `--api-url`, through `--proxy` (or none with `--no-proxy`).
+    fn rest_builder(&self) -> RestBuilder {
+        let builder = Rest::builder(&self.api_url);
+        match &self.proxy {
+            Some(proxy) => builder.proxy(proxy),
+            None if self.no_proxy => builder.no_proxy(),
+            None => builder,
+        }
+    }
+
     /// Connects the socket client, and makes the REST client (same token, or the same guest).
     /// On failure the message is printed and the exit code returned.
     pub(crate) async fn connect(&self) -> Result<(Client, Rest), ExitCode> {
@@ -162,10 +180,11 @@ impl Connection {
             Kind::Jwt => TokenType::Jwt,
             Kind::Oauth => TokenType::Oauth,
         };
-        let rest = Rest::builder(&self.api_url).token_type(token_type);
+        let rest = self.rest_builder().token_type(token_type);
         let (mut builder, rest) = match &self.guest {
             Some(name) => {
-                let guests = Rest::builder(&self.api_url)
+                let guests = self
+                    .rest_builder()
                     .build()
                     .map_err(|e| usage(e.to_string()))?;
                 // Any unique name will do; this one says where it came from.
@@ -193,6 +212,11 @@ impl Connection {
         let timeout = Duration::try_from_secs_f64(self.connect_timeout)
             .map_err(|e| usage(format!("--connect-timeout {}: {e}", self.connect_timeout)))?;
         builder = builder.connect_timeout(timeout);
+        if let Some(proxy) = &self.proxy {
+            builder = builder.proxy(proxy);
+        } else if self.no_proxy {
+            builder = builder.no_proxy();
+        }
         for header in &self.headers {
             let (name, value) = header
                 .split_once(':')
@@ -323,7 +347,7 @@ pub(crate) fn fail(error: &Error) -> ExitCode {
     ExitCode::from(match error {
         Error::Auth(_) => AUTH_REJECTED,
         Error::SubscribeRefused { .. } => SUBSCRIPTION_REFUSED,
-        Error::Connect { .. } | Error::GaveUp { .. } => GAVE_UP,
+        Error::Connect { .. } | Error::GaveUp { .. } | Error::Proxy { .. } => GAVE_UP,
         // `--url` and `--header` are the only configuration the command line gives.
         e if e.is_config() => USAGE,
         _ => OTHER,

@@ -221,6 +221,8 @@ pub(crate) struct Options {
     token_in_connect: bool,
     ca_certificate: Option<Vec<u8>>,
     api_url: String,
+    proxy: Option<String>,
+    no_proxy: bool,
 }
 
 /// A token request of the client, answered by the Python token provider.
@@ -304,11 +306,21 @@ impl Connection {
         if let Some(pem) = &o.ca_certificate {
             b = b.add_root_certificate(pem);
         }
+        if let Some(proxy) = &o.proxy {
+            b = b.proxy(proxy);
+        } else if o.no_proxy {
+            b = b.no_proxy();
+        }
         let (ask, requests) = mpsc::channel::<TokenReply>(1);
         // For `meeting()`'s resyncs: the same token, or the same provider.
         let mut rest = Rest::builder(&o.api_url).token_type(token_type);
         if let Some(pem) = &o.ca_certificate {
             rest = rest.add_root_certificate(pem);
+        }
+        if let Some(proxy) = &o.proxy {
+            rest = rest.proxy(proxy);
+        } else if o.no_proxy {
+            rest = rest.no_proxy();
         }
         if o.token_provider {
             // The request goes to Python (`next_token_request`), which calls the provider. The

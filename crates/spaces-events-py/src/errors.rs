@@ -50,6 +50,9 @@ pub(crate) fn client_error(py: Python<'_>, e: Error) -> PyErr {
             ),
         ),
         e if e.is_config() => config_error(py, e),
+        Error::Proxy { proxy, status, .. } => {
+            raise(py, "ProxyError", (e.to_string(), proxy.as_str(), *status))
+        }
         Error::Closed | Error::AlreadySubscribed(_) | Error::SendQueueFull(_) => {
             raise(py, "SpacesError", (e.to_string(),))
         }

@@ -22,7 +22,11 @@ fn failed(error: RestError) -> Outcome {
 #[pymethods]
 impl RestClient {
     #[new]
-    #[pyo3(signature = (api_url, token, token_type, timeout, attempts, ca_certificate))]
+    #[pyo3(signature = (api_url, token, token_type, timeout, attempts, ca_certificate, proxy, no_proxy))]
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one per keyword of spaces_events.rest.Rest"
+    )]
     fn new(
         py: Python<'_>,
         api_url: &str,
@@ -31,6 +35,8 @@ impl RestClient {
         timeout: f64,
         attempts: u32,
         ca_certificate: Option<Vec<u8>>,
+        proxy: Option<String>,
+        no_proxy: bool,
     ) -> PyResult<RestClient> {
         let token_type = client::token_type(py, token_type)?;
         let timeout = Duration::try_from_secs_f64(timeout)
@@ -49,6 +55,11 @@ impl RestClient {
         }
         if let Some(pem) = &ca_certificate {
             b = b.add_root_certificate(pem);
+        }
+        if let Some(proxy) = &proxy {
+            b = b.proxy(proxy);
+        } else if no_proxy {
+            b = b.no_proxy();
         }
         Ok(RestClient {
             rest: b.build().map_err(|e| config_error(py, e))?,

@@ -28,8 +28,8 @@ use base64::Engine;
 use reqwest::{Method, StatusCode, header};
 use tracing::debug;
 
+use crate::client::{ProxyChoice, ProxySecret, TokenFuture, TokenSource, added_roots, tls_config};
 use crate::client::{Reconnect, Roots, Token, TokenType};
-use crate::client::{TokenFuture, TokenSource, added_roots, tls_config};
 use crate::types::{ActiveMeeting, AnonymousAuth, AnonymousAuthRequest, ServiceConfigurations};
 
 /// The production REST API.
@@ -157,6 +157,7 @@ pub struct RestBuilder {
     backoff: Reconnect,
     roots: Roots,
     extra_roots: Vec<Vec<u8>>,
+    proxy: ProxyChoice,
 }
 
 impl std::fmt::Debug for RestBuilder {
@@ -166,6 +167,7 @@ impl std::fmt::Debug for RestBuilder {
             .field("token_type", &self.token_type)
             .field("timeout", &self.timeout)
             .field("attempts", &self.attempts)
+            .field("proxy", &self.proxy)
             .finish_non_exhaustive()
     }
 }
@@ -275,6 +277,30 @@ impl RestBuilder {
         self
     }
 
+    /// Calls through this HTTP proxy, `http://[user:password@]host:port`, instead of the one
+    /// `HTTPS_PROXY`/`HTTP_PROXY`/`ALL_PROXY` name (read by default); `NO_PROXY` still applies.
+    /// The same rules as [`Builder::proxy`](crate::client::Builder::proxy).
+    ///
+    /// ```
+    /// # use spaces_events::rest::{Rest, PRODUCTION_API_URL};
+    /// let rest = Rest::builder(PRODUCTION_API_URL).proxy("http://proxy.corp:3128").build();
+    /// ```
+    pub fn proxy(mut self, url: &str) -> Self {
+        self.proxy = ProxyChoice::Url(ProxySecret(url.to_owned()));
+        self
+    }
+
+    /// Calls directly, whatever the proxy environment variables say.
+    ///
+    /// ```
+    /// # use spaces_events::rest::{Rest, PRODUCTION_API_URL};
+    /// let rest = Rest::builder(PRODUCTION_API_URL).no_proxy().build();
+    /// ```
+    pub fn no_proxy(mut self) -> Self {
+        self.proxy = ProxyChoice::Off;
+        self
+    }
+
     /// The client.
     ///
     /// # Errors
@@ -289,7 +315,10 @@ impl RestBuilder {
             )));
         }
         let roots = added_roots(&self.extra_roots).map_err(|e| RestError::Config(e.to_string()))?;
-        let http = reqwest::Client::builder()
+        let http = self
+            .proxy
+            .apply(reqwest::Client::builder())
+            .map_err(RestError::Config)?
             .tls_backend_preconfigured((*tls_config(&self.roots, roots)).clone())
             .timeout(self.timeout)
             .user_agent(concat!("spaces-events/", env!("CARGO_PKG_VERSION")))
@@ -354,6 +383,7 @@ impl Rest {
             },
             roots: Roots::WebPki,
             extra_roots: Vec::new(),
+            proxy: ProxyChoice::Env,
         }
     }
 

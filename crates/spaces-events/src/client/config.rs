@@ -9,6 +9,7 @@ use std::time::Duration;
 use tokio_tungstenite::tungstenite::http::Uri;
 
 use super::Error;
+use super::proxy::{Choice, Secret};
 
 /// The production socket server (the path is the namespace).
 pub const PRODUCTION_URL: &str = "wss://spacesapis-socket.avayacloud.com/chat";
@@ -174,6 +175,7 @@ pub struct Builder {
     pub(crate) max_json_depth: usize,
     pub(crate) roots: Roots,
     pub(crate) extra_roots: Vec<Vec<u8>>,
+    pub(crate) proxy: Choice,
 }
 
 /// See [`Builder::read_buffer`]; tungstenite's own default (128 KiB) costs 128 KiB of memory per
@@ -189,6 +191,7 @@ impl fmt::Debug for Builder {
             .field("reconnect", &self.reconnect)
             .field("heartbeat_deadline", &self.heartbeat_deadline)
             .field("buffer", &self.buffer)
+            .field("proxy", &self.proxy)
             .finish_non_exhaustive()
     }
 }
@@ -213,6 +216,7 @@ impl Builder {
             max_json_depth: 64,
             roots: Roots::WebPki,
             extra_roots: Vec::new(),
+            proxy: Choice::Env,
         }
     }
 
@@ -422,6 +426,32 @@ impl Builder {
         self
     }
 
+    /// Connects through this HTTP proxy, `http://[user:password@]host:port`, with an HTTP
+    /// `CONNECT` tunnel (Basic auth from the URL's credentials; TLS to Spaces runs inside the
+    /// tunnel with the usual roots). Replaces `HTTPS_PROXY`/`HTTP_PROXY`/`ALL_PROXY`, which are
+    /// read by default; `NO_PROXY` still applies, as with curl's `--proxy`. A proxy that refuses
+    /// the tunnel is [`Error::Proxy`], fatal for 407 and 403.
+    ///
+    /// ```no_run
+    /// # use spaces_events::client::{Client, PRODUCTION_URL};
+    /// let builder = Client::builder(PRODUCTION_URL, "t").proxy("http://proxy.corp:3128");
+    /// ```
+    pub fn proxy(mut self, url: &str) -> Self {
+        self.proxy = Choice::Url(Secret(url.to_owned()));
+        self
+    }
+
+    /// Connects directly, whatever the proxy environment variables say.
+    ///
+    /// ```no_run
+    /// # use spaces_events::client::{Client, PRODUCTION_URL};
+    /// let builder = Client::builder(PRODUCTION_URL, "t").no_proxy();
+    /// ```
+    pub fn no_proxy(mut self) -> Self {
+        self.proxy = Choice::Off;
+        self
+    }
+
     /// Connects, and resolves once the namespace accepted the connection.
     ///
     /// ```no_run
@@ -450,6 +480,9 @@ pub(crate) struct Endpoint {
     pub(crate) namespace: String,
     pub(crate) query: Option<String>,
     pub(crate) tls: bool,
+    /// The server's host (an IPv6 address without brackets) and port.
+    pub(crate) host: String,
+    pub(crate) port: u16,
 }
 
 impl Endpoint {
@@ -478,6 +511,12 @@ impl Endpoint {
             namespace,
             query: uri.query().filter(|q| !q.is_empty()).map(str::to_owned),
             tls,
+            host: authority
+                .host()
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .to_owned(),
+            port: authority.port_u16().unwrap_or(if tls { 443 } else { 80 }),
         })
     }
 

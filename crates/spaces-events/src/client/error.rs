@@ -77,6 +77,20 @@ pub enum Error {
         #[source]
         source: Option<Arc<std::io::Error>>,
     },
+    /// The HTTP proxy failed: unreachable, or it refused the `CONNECT` tunnel (`status`: 407
+    /// wrong or missing credentials (tinyproxy answers 401), 403 not allowed by its policy, 502
+    /// it could not reach Spaces). Names the proxy, never its credentials. Fatal for 401, 403
+    /// and 407 (retrying cannot help: fix the proxy URL or its credentials); otherwise retried
+    /// like a lost connection.
+    #[error("proxy {proxy}: {message}")]
+    Proxy {
+        /// The proxy, `http://host:port`.
+        proxy: String,
+        /// The proxy's HTTP status, if it answered.
+        status: Option<u16>,
+        /// What happened.
+        message: String,
+    },
     /// More sends wait for the connection than it holds (`send_media_session_event` while
     /// disconnected); retry once connected.
     #[error("not connected, and {0} sends already wait")]
@@ -182,6 +196,10 @@ impl Error {
                     | Error::GaveUp { .. }
                     | Error::Closed
                     | Error::Tls { .. }
+                    | Error::Proxy {
+                        status: Some(401 | 403 | 407),
+                        ..
+                    }
             )
     }
 

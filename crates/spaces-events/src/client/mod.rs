@@ -60,6 +60,7 @@ mod config;
 mod driver;
 mod error;
 mod policy;
+mod proxy;
 mod session;
 mod websocket;
 
@@ -81,6 +82,8 @@ use config::Endpoint;
 pub(crate) use config::TokenFuture;
 pub(crate) use config::TokenSource;
 use driver::{Command, Driver};
+#[cfg(feature = "rest")]
+pub(crate) use proxy::{Choice as ProxyChoice, Secret as ProxySecret};
 use session::Item;
 use websocket::Opener;
 #[cfg(feature = "rest")]

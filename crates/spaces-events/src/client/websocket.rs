@@ -15,6 +15,7 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use super::Error;
 use super::config::{Builder, Endpoint, Roots, Token, percent_encode};
 use super::policy::End;
+use super::proxy::Proxy;
 
 pub(crate) type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
@@ -23,13 +24,15 @@ pub(crate) struct Opener {
     tls: Option<Arc<rustls::ClientConfig>>,
     headers: Vec<(HeaderName, HeaderValue)>,
     limits: WebSocketConfig,
+    /// The proxy and the `host:port` it tunnels to, when one is used.
+    proxy: Option<(Proxy, String, u16)>,
 }
 
 impl Opener {
     /// Checks the builder's headers and certificates.
     ///
     /// # Errors
-    /// [`Error::Header`], [`Error::Certificate`].
+    /// [`Error::Header`], [`Error::Certificate`], [`Error::Url`] (a bad proxy URL).
     pub(crate) fn new(config: &Builder, endpoint: &Endpoint) -> Result<Self, Error> {
         let headers = config
             .headers
@@ -52,10 +55,15 @@ impl Opener {
             .read_buffer_size(config.read_buffer)
             .max_message_size(Some(config.max_message_size))
             .max_frame_size(Some(config.max_message_size));
+        let proxy = config
+            .proxy
+            .resolve(&endpoint.host, endpoint.port, endpoint.tls)?
+            .map(|proxy| (proxy, endpoint.host.clone(), endpoint.port));
         Ok(Opener {
             tls,
             headers,
             limits,
+            proxy,
         })
     }
 
@@ -71,14 +79,34 @@ impl Opener {
             Some(tls) => tokio_tungstenite::Connector::Rustls(tls.clone()),
             None => tokio_tungstenite::Connector::Plain,
         };
-        match tokio_tungstenite::connect_async_tls_with_config(
-            request,
-            Some(self.limits),
-            true,
-            Some(connector),
-        )
-        .await
-        {
+        let opened = match &self.proxy {
+            Some((proxy, host, port)) => {
+                let stream = proxy.connect(host, *port).await.map_err(|e| {
+                    if e.is_fatal() {
+                        End::Fatal(e)
+                    } else {
+                        End::Lost(e)
+                    }
+                })?;
+                tokio_tungstenite::client_async_tls_with_config(
+                    request,
+                    stream,
+                    Some(self.limits),
+                    Some(connector),
+                )
+                .await
+            }
+            None => {
+                tokio_tungstenite::connect_async_tls_with_config(
+                    request,
+                    Some(self.limits),
+                    true,
+                    Some(connector),
+                )
+                .await
+            }
+        };
+        match opened {
             Ok((ws, _)) => Ok(ws),
             Err(error) => Err(failure(error, token)),
         }
