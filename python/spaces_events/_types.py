@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any, Literal, Optional, TypedDict, Union
 
-__all__ = ["ActiveMeeting", "AnonymousAuth", "AnonymousAuthRequest", "AttendeeMedia", "AttendeeState", "ChangeKind", "ChangeSource", "MeetingChange", "MeetingSnapshot", "MeetingStatus", "MuteAll", "RecordingPhase", "RecordingState", "ServiceConfigurations", "SpacesService"]
+__all__ = ["ActiveMeeting", "AnonymousAuth", "AnonymousAuthRequest", "AttendeeMedia", "AttendeeState", "ChangeKind", "ChangeSource", "Flavor", "FlavorRouting", "FlavorUrls", "MeetingChange", "MeetingSnapshot", "MeetingStatus", "MuteAll", "RecordingPhase", "RecordingState", "ServiceConfigurations", "SpacesService", "Topic", "TopicPage"]
 
 ChangeKind = Literal["meeting.started", "meeting.ended", "attendee.joined", "attendee.left", "media.changed", "recording.started", "recording.ended", "recording.ready", "hand.raised", "resynced"]
 """What changed. `meeting.started` also when a meeting is found going on (a resync, or an attendee joining a meeting whose start was not seen), and after `meeting.ended` when a start or a resync shows another meeting; a resync reports another meeting only on evidence (an id that differs, another `startTime`, a status change). `resynced` ends every resync, whether or not it changed anything."""
@@ -139,6 +139,32 @@ class AnonymousAuthRequest(TypedDict):
     """Any unique name (or an e-mail address)."""
 
 
+class Flavor(TypedDict, total=False):
+    """One entry of `GET /flavor`: a regional cluster of Spaces with its own REST and socket hosts. Seen only in Avaya's load tests (`k6/src/join.js`), not documented."""
+
+    flavorId: str
+    """The cluster's name."""
+    urls: FlavorUrls
+
+
+class FlavorRouting(TypedDict, total=False):
+    """`GET /flavor/email/{email}`: which cluster serves a user (the organiser of the spaces to follow)."""
+
+    flavorId: str
+    """The `flavorId` of the user's cluster in `GET /flavor`."""
+    useGlobal: bool
+    """The global hosts serve this user; `flavorId` is then not needed."""
+
+
+class FlavorUrls(TypedDict, total=False):
+    """Where a flavor's services are."""
+
+    apis: str
+    """The REST server (its API is under `/api`)."""
+    socket: str
+    """The socket server (`https://`; the client connects to its `/chat` namespace over `wss://`)."""
+
+
 class ServiceConfigurations(TypedDict, total=False):
     """`GET /service-configurations`: where the services of this Spaces deployment are."""
 
@@ -152,3 +178,23 @@ class SpacesService(TypedDict, total=False):
     """The REST server (its API is under `/api`)."""
     socketio_server_url: str
     """The socket server (the client connects to its `/chat` namespace)."""
+
+
+class Topic(TypedDict, total=False):
+    """A space (a *topic* in the API) as `GET /users/me/spaces` lists it; the client needs `_id`, the rest is kept."""
+
+    _id: str
+    """The space id, as `--space` and SUBSCRIBE_CHANNEL take it."""
+    title: str
+    """The space's name."""
+    type: str
+    """`group`, `direct` or another kind (the list is asked for `topictype=group`)."""
+
+
+class TopicPage(TypedDict, total=False):
+    """One page of `GET /users/me/spaces?topictype=group&size=N&skip=K` (the paging parameters are inferred: the client also stops at a short or empty page, and at `total`)."""
+
+    data: list[Topic]
+    """The spaces of this page."""
+    total: int
+    """How many spaces there are in all, when sent."""

@@ -1,7 +1,7 @@
 //! `spaces-events bridge`: every event of the spaces into NATS JetStream (see the
 //! `spaces-events-nats` crate), alone or sharing the spaces with other bridges (`--lease`).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -16,7 +16,7 @@ use spaces_events::rest::Rest;
 use spaces_events_nats::lease::{LeaseConfig, Leases};
 use spaces_events_nats::{Bridge as Publisher, BridgeError, Config, Sources, Stats};
 
-use crate::spaces::{self, Wanted};
+use crate::spaces::{self, Follow, Listing, Wanted};
 use crate::watch::{Connection, block_on, fail, shutdown};
 
 /// Exit code when NATS cannot be reached or refuses us (documented in `--help`).
@@ -35,8 +35,10 @@ pub(crate) struct Bridge {
     spaces_file: Option<PathBuf>,
     /// More spaces: the keys of this NATS key-value bucket, watched — a key put while the
     /// bridge runs is followed, a key deleted is dropped.
-    #[arg(long, value_name = "BUCKET")]
+    #[arg(long, value_name = "BUCKET", conflicts_with = "all_spaces")]
     spaces_bucket: Option<String>,
+    #[command(flatten)]
+    listing: Listing,
     /// The NATS server, e.g. nats://127.0.0.1:4222 (user and password may be in the URL).
     #[arg(long, value_name = "URL")]
     nats: String,
@@ -138,28 +140,46 @@ async fn bridge(args: Bridge) -> ExitCode {
         Err(e) => return nats_failed(&e),
     };
     let listed: BTreeSet<String> = spaces.into_iter().collect();
-    let wanted = match &args.spaces_bucket {
+    let pace = match args.listing.pace() {
+        Ok(pace) => pace,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(USAGE);
+        }
+    };
+    let bucket = match &args.spaces_bucket {
         Some(bucket) => {
             let watched = match publisher.jetstream().get_key_value(bucket).await {
-                Ok(kv) => spaces::with_bucket(listed, kv).await,
+                Ok(kv) => spaces::with_bucket(listed.clone(), kv).await,
                 Err(e) => Err(e.to_string()),
             };
             match watched {
-                Ok(wanted) => wanted,
+                Ok(wanted) => Some(wanted),
                 Err(e) => return nats_failed(&format!("bucket {bucket}: {e}")),
             }
         }
-        None if listed.is_empty() => {
+        None if listed.is_empty() && !args.listing.all_spaces => {
             eprintln!(
-                "error: no space: give --space ID, --spaces-file PATH or --spaces-bucket BUCKET"
+                "error: no space: give --space ID, --spaces-file PATH, --spaces-bucket BUCKET or --all-spaces"
             );
             return ExitCode::from(USAGE);
         }
-        None => spaces::fixed(listed),
+        None => None,
     };
     let (client, rest) = match args.connection.connect().await {
         Ok(connected) => connected,
         Err(code) => return code,
+    };
+    let wanted = match bucket {
+        Some(wanted) => wanted,
+        None if args.listing.all_spaces => match args.listing.listed(&client, rest.clone()).await {
+            Ok(wanted) => wanted,
+            Err(e) => {
+                eprintln!("error: listing the spaces: {e}");
+                return ExitCode::FAILURE;
+            }
+        },
+        None => spaces::fixed(listed),
     };
     tokio::spawn(count_reconnects(client.clone(), reconnects.clone()));
     let sources = publisher.sources();
@@ -177,36 +197,47 @@ async fn bridge(args: Bridge) -> ExitCode {
                     wanted.borrow().len()
                 );
                 let (stop, stopped) = tokio::sync::oneshot::channel();
-                let task = tokio::spawn(share(
-                    leases,
-                    wanted,
-                    client.clone(),
+                let (held, holding) = tokio::sync::watch::channel(BTreeSet::new());
+                let follower = Sourced {
+                    client: client.clone(),
                     rest,
-                    sources.clone(),
-                    stopped,
+                    sources: sources.clone(),
+                };
+                tokio::spawn(spaces::follow_changes(
+                    holding,
+                    pace,
+                    follower,
+                    HashSet::new(),
                 ));
+                let task = tokio::spawn(share(leases, wanted, held, stopped));
                 Some((stop, task))
             }
             Err(e) => return nats_failed(&e),
         }
     } else {
-        let initial = wanted.borrow().clone();
-        for space in &initial {
-            if let Err(e) = sources.follow(&client, &rest, space).await {
-                return fail(&e);
+        let follower = Sourced {
+            client: client.clone(),
+            rest,
+            sources: sources.clone(),
+        };
+        let mut pace = pace;
+        let mut initial = HashSet::new();
+        if !args.listing.all_spaces {
+            // Spaces named on the command line must all be followed: a refusal is fatal.
+            for space in wanted.borrow().clone() {
+                pace.wait().await;
+                if let Err(e) = sources.follow(&client, &follower.rest, &space).await {
+                    return fail(&e);
+                }
+                initial.insert(space);
             }
         }
         eprintln!(
             "bridging {} space(s) into stream {}",
-            initial.len(),
+            wanted.borrow().len(),
             args.stream
         );
-        tokio::spawn(spaces::follow_changes(
-            wanted,
-            client.clone(),
-            rest,
-            sources.clone(),
-        ));
+        tokio::spawn(spaces::follow_changes(wanted, pace, follower, initial));
         None
     };
     tokio::spawn(report(publisher.stats(), reconnects, sources.clone()));
@@ -243,13 +274,12 @@ async fn acknowledged(stats: &Stats, max: Option<u64>) {
     }
 }
 
-/// Lease rounds until `stop`: follows the spaces this bridge holds, stops those it lost.
+/// Lease rounds until `stop`: `held` says which spaces this bridge holds (a paced follower
+/// follows them), so that subscribing thousands of spaces never holds up the renewals.
 async fn share(
     mut leases: Leases,
     wanted: Wanted,
-    client: Client,
-    rest: Rest,
-    sources: Sources,
+    held: tokio::sync::watch::Sender<BTreeSet<String>>,
     mut stop: tokio::sync::oneshot::Receiver<()>,
 ) -> Leases {
     let mut tick = tokio::time::interval(leases.period());
@@ -259,27 +289,36 @@ async fn share(
             _ = tick.tick() => {}
         }
         let spaces: Vec<String> = wanted.borrow().iter().cloned().collect();
-        let held = match leases.round(&spaces).await {
-            Ok(held) => held,
-            Err(e) => {
-                eprintln!("warning: leases: {e}");
-                continue;
+        match leases.round(&spaces).await {
+            Ok(now) => {
+                held.send_if_modified(|spaces| {
+                    let modified = *spaces != now;
+                    *spaces = now;
+                    modified
+                });
             }
-        };
-        for space in sources.spaces() {
-            if !held.contains(&space) {
-                eprintln!("released {space}");
-                sources.stop(&space);
-            }
+            Err(e) => eprintln!("warning: leases: {e}"),
         }
-        for space in &held {
-            if !sources.spaces().contains(space) {
-                match sources.follow(&client, &rest, space).await {
-                    Ok(()) => eprintln!("holding {space}"),
-                    Err(e) => eprintln!("warning: {space}: {e}"),
-                }
-            }
-        }
+    }
+}
+
+/// The bridge's sources as a [`Follow`]er.
+struct Sourced {
+    client: Client,
+    rest: Rest,
+    sources: Sources,
+}
+
+impl Follow for Sourced {
+    async fn follow(&mut self, space: &str) -> Result<(), String> {
+        self.sources
+            .follow(&self.client, &self.rest, space)
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    fn stop(&mut self, space: &str) {
+        self.sources.stop(space);
     }
 }
 

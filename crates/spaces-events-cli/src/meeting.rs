@@ -1,26 +1,37 @@
 //! `spaces-events meeting`: each space's live meeting state, as a terminal view or as JSONL
 //! changes; resynced from the REST API after every gap.
 
+use std::collections::HashSet;
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
 use futures_util::StreamExt;
+use futures_util::future::Either;
 use futures_util::stream::select_all;
+use spaces_events::client::Client;
 use spaces_events::meeting::MeetingError;
+use spaces_events::rest::Rest;
 use spaces_events::types::{MeetingChange, MeetingSnapshot, MeetingStatus, RecordingPhase};
 use tokio::sync::mpsc;
 
+use crate::spaces::{Follow, Listing, Mux, follow_changes};
 use crate::view::View;
-use crate::watch::{Connection, block_on, fail, report_states, shutdown};
+use crate::watch::{Connection, block_on, fail, listed, report_states, shutdown};
 
 #[derive(Args)]
 pub(crate) struct Meeting {
     #[command(flatten)]
     connection: Connection,
     /// Space (topic) id to follow; repeat for several.
-    #[arg(long = "space", required = true, value_name = "ID")]
+    #[arg(
+        long = "space",
+        required_unless_present = "all_spaces",
+        value_name = "ID"
+    )]
     spaces: Vec<String>,
+    #[command(flatten)]
+    listing: Listing,
     /// `view`: a live view redrawn in place (the default on a terminal); `jsonl`: one line per
     /// change, `{"space","change","source","subject","state"}` (the default otherwise).
     #[arg(long, value_enum)]
@@ -51,13 +62,29 @@ async fn follow(args: Meeting) -> ExitCode {
         // On a terminal the view shows the connection; elsewhere stderr does.
         tokio::spawn(report_states(client.state_changes()));
     }
-    let mut meetings = Vec::new();
-    for space in &args.spaces {
-        match client.meeting(space, &rest).await {
-            Ok(meeting) => meetings.push(meeting),
-            Err(e) => return fail(&e),
+    let changes = if args.listing.all_spaces {
+        let (wanted, pace) = match listed(&args.listing, &client, rest.clone()).await {
+            Ok(listed) => listed,
+            Err(code) => return code,
+        };
+        let (mux, changes) = Mux::new();
+        let follower = Following {
+            client: client.clone(),
+            rest,
+            mux,
+        };
+        tokio::spawn(follow_changes(wanted, pace, follower, HashSet::new()));
+        Either::Right(changes)
+    } else {
+        let mut meetings = Vec::new();
+        for space in &args.spaces {
+            match client.meeting(space, &rest).await {
+                Ok(meeting) => meetings.push(meeting),
+                Err(e) => return fail(&e),
+            }
         }
-    }
+        Either::Left(select_all(meetings))
+    };
     let sink = if view {
         View::spawn(&args.spaces).map(Sink::View)
     } else {
@@ -70,7 +97,7 @@ async fn follow(args: Meeting) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let mut changes = select_all(meetings);
+    let mut changes = changes;
     let code = loop {
         let item = tokio::select! {
             item = changes.next() => item,
@@ -98,6 +125,29 @@ async fn follow(args: Meeting) -> ExitCode {
     sink.finish().await;
     client.close().await;
     code
+}
+
+/// Meetings as a [`Follow`]er: each space's changes into one [`Mux`].
+struct Following {
+    client: Client,
+    rest: Rest,
+    mux: Mux<Result<MeetingChange, MeetingError>>,
+}
+
+impl Follow for Following {
+    async fn follow(&mut self, space: &str) -> Result<(), String> {
+        let meeting = self
+            .client
+            .meeting(space, &self.rest)
+            .await
+            .map_err(|e| e.to_string())?;
+        self.mux.add(space, meeting);
+        Ok(())
+    }
+
+    fn stop(&mut self, space: &str) {
+        self.mux.remove(space);
+    }
 }
 
 /// Where changes go.

@@ -13,7 +13,7 @@ use spaces_events::meeting::MeetingState;
 use spaces_sim::{DEMO_SPACE, Scenario, Simulator};
 
 use crate::meeting::{Attended, summary};
-use crate::watch::{Format, Output, consume};
+use crate::watch::{Format, Output, Spaces, consume};
 
 #[derive(Args)]
 pub(crate) struct Sim {
@@ -174,7 +174,7 @@ pub(crate) fn demo(args: Demo) -> ExitCode {
             };
             let code = consume(
                 &client,
-                &[DEMO_SPACE.to_owned()],
+                Spaces::Named(&[DEMO_SPACE.to_owned()]),
                 &output,
                 None,
                 Some(&mut fold),

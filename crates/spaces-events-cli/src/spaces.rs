@@ -1,17 +1,104 @@
-//! The spaces a bridge follows, as they change: those listed (`--space`, `--spaces-file`) and
-//! the keys of a NATS key-value bucket (`--spaces-bucket`), watched while it runs.
+//! The spaces a command follows, as they change: those listed (`--space`, `--spaces-file`),
+//! the keys of a NATS key-value bucket (`--spaces-bucket`) or every space the token sees
+//! (`--all-spaces`), and the paced follower that subscribes and drops them without a restart.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
 
 use async_nats::jetstream::kv;
-use futures_util::{StreamExt, TryStreamExt};
+use clap::Args;
+use futures_util::{Stream, StreamExt, TryStreamExt};
 use spaces_events::client::Client;
-use spaces_events::rest::Rest;
-use spaces_events_nats::Sources;
-use tokio::sync::watch;
+use spaces_events::rest::{Rest, RestError};
+use tokio::sync::{Notify, mpsc, watch};
+use tokio::task::AbortHandle;
 
-/// The spaces wanted now; it changes while the bridge runs.
+/// The spaces wanted now; it changes while the command runs.
 pub(crate) type Wanted = watch::Receiver<BTreeSet<String>>;
+
+/// `--all-spaces` and the pace of subscribing (`watch`, `meeting`, `bridge`).
+#[derive(Args)]
+pub(crate) struct Listing {
+    /// Follow every space the token sees (`GET /users/me/spaces`, type group), re-listed every
+    /// --relist seconds and when a space changes: new spaces are subscribed, removed ones
+    /// dropped, without a restart. A space that refuses is reported; the others go on.
+    #[arg(long)]
+    pub(crate) all_spaces: bool,
+    /// With --all-spaces: seconds between listings.
+    #[arg(long, default_value_t = 300.0, value_name = "SECONDS")]
+    relist: f64,
+    /// Subscriptions sent per second at most, so that thousands of spaces do not arrive at
+    /// Spaces at once.
+    #[arg(long, default_value_t = 20.0, value_name = "PER_SECOND")]
+    subscribe_rate: f64,
+}
+
+impl Listing {
+    /// The pace of subscriptions, or the error for a rate that is not positive.
+    pub(crate) fn pace(&self) -> Result<Pace, String> {
+        Pace::new(self.subscribe_rate)
+    }
+
+    /// Every space the token sees, re-listed every `--relist` seconds and whenever the client
+    /// sees a space change (`MESSAGE_SENT` with a `topic.*` category). A failed re-listing is
+    /// reported and keeps the last list; a failed first listing is the error.
+    pub(crate) async fn listed(&self, client: &Client, rest: Rest) -> Result<Wanted, String> {
+        let every = Duration::try_from_secs_f64(self.relist)
+            .ok()
+            .filter(|d| !d.is_zero())
+            .ok_or_else(|| format!("--relist {} is not a positive number", self.relist))?;
+        let first = list(&rest).await.map_err(|e| e.to_string())?;
+        eprintln!("listed {} space(s)", first.len());
+        let wanted = watch::Sender::new(first);
+        let receiver = wanted.subscribe();
+        let changed = Arc::new(Notify::new());
+        if let Ok(mut events) = client.raw_events().await {
+            let changed = changed.clone();
+            tokio::spawn(async move {
+                while let Some(event) = events.recv().await {
+                    if event.name == "MESSAGE_SENT"
+                        && event
+                            .args
+                            .first()
+                            .is_some_and(|a| a.get().contains(r#""category":"topic."#))
+                    {
+                        changed.notify_one();
+                    }
+                }
+            });
+        }
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    () = tokio::time::sleep(every) => {}
+                    () = changed.notified() => {}
+                    () = wanted.closed() => return,
+                }
+                match list(&rest).await {
+                    Ok(now) => {
+                        wanted.send_if_modified(|spaces| {
+                            let modified = *spaces != now;
+                            *spaces = now;
+                            modified
+                        });
+                    }
+                    Err(e) => eprintln!("warning: listing the spaces: {e} (the last list stays)"),
+                }
+            }
+        });
+        Ok(receiver)
+    }
+}
+
+async fn list(rest: &Rest) -> Result<BTreeSet<String>, RestError> {
+    Ok(rest
+        .my_spaces()
+        .await?
+        .into_iter()
+        .filter_map(|topic| topic.id)
+        .collect())
+}
 
 /// `listed` and nothing else, for good.
 pub(crate) fn fixed(listed: BTreeSet<String>) -> Wanted {
@@ -52,29 +139,128 @@ pub(crate) async fn with_bucket(
     Ok(receiver)
 }
 
-/// Follows the spaces added to `wanted` and stops those removed, until the bridge ends. A
-/// space that cannot be followed is reported, and the others go on.
+/// At most so many subscriptions a second.
+pub(crate) struct Pace(tokio::time::Interval);
+
+impl Pace {
+    fn new(per_second: f64) -> Result<Pace, String> {
+        let period = Duration::try_from_secs_f64(1.0 / per_second)
+            .ok()
+            .filter(|_| per_second > 0.0)
+            .ok_or_else(|| format!("--subscribe-rate {per_second} is not a positive number"))?;
+        let mut interval = tokio::time::interval(period);
+        // After a pause, go on at the pace rather than catch up in a burst.
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        Ok(Pace(interval))
+    }
+
+    pub(crate) async fn wait(&mut self) {
+        self.0.tick().await;
+    }
+}
+
+/// What follows spaces: the bridge's sources, or the streams of `watch` and `meeting`.
+pub(crate) trait Follow {
+    /// Subscribes to `space` and starts forwarding it.
+    async fn follow(&mut self, space: &str) -> Result<(), String>;
+    /// Stops forwarding `space` (it is unsubscribed).
+    fn stop(&mut self, space: &str);
+}
+
+/// Follows the spaces of `wanted` as it changes, until it closes (`following`: those the
+/// follower follows already): a space removed is dropped at once; new ones are subscribed one
+/// by one at `pace`, the set checked again between each (a space removed meanwhile is dropped
+/// before the next subscription). A space that cannot be followed is reported, and not tried
+/// again until it leaves the set and comes back.
 pub(crate) async fn follow_changes(
     mut wanted: Wanted,
-    client: Client,
-    rest: Rest,
-    sources: Sources,
+    mut pace: Pace,
+    mut follower: impl Follow,
+    mut following: HashSet<String>,
 ) {
-    while wanted.changed().await.is_ok() {
+    let mut failed = HashSet::new();
+    let mut told = None;
+    loop {
         let now = wanted.borrow_and_update().clone();
-        for space in sources.spaces() {
-            if !now.contains(&space) {
-                sources.stop(&space);
+        following.retain(|space: &String| {
+            let keep = now.contains(space);
+            if !keep {
+                follower.stop(space);
                 eprintln!("dropped {space}");
             }
+            keep
+        });
+        failed.retain(|space: &String| now.contains(space));
+        let next = now
+            .iter()
+            .find(|s| !following.contains(*s) && !failed.contains(*s));
+        let Some(space) = next else {
+            if told != Some(following.len()) {
+                eprintln!("following {} space(s)", following.len());
+                told = Some(following.len());
+            }
+            if wanted.changed().await.is_err() {
+                return;
+            }
+            continue;
+        };
+        pace.wait().await;
+        match follower.follow(space).await {
+            Ok(()) => {
+                following.insert(space.clone());
+            }
+            Err(e) => {
+                eprintln!("warning: {space}: {e}");
+                failed.insert(space.clone());
+            }
         }
-        for space in &now {
-            if !sources.spaces().contains(space) {
-                match sources.follow(&client, &rest, space).await {
-                    Ok(()) => eprintln!("following {space}"),
-                    Err(e) => eprintln!("warning: {space}: {e}"),
+    }
+}
+
+/// The items of many streams, one per space, in one bounded channel: a forwarding task per
+/// space, aborted (its stream dropped: the space unsubscribed) when the space is dropped. A
+/// full channel holds the tasks up, their streams fill, and the client stops reading: nothing
+/// is dropped.
+pub(crate) struct Mux<T> {
+    items: mpsc::Sender<T>,
+    tasks: HashMap<String, AbortHandle>,
+}
+
+impl<T: Send + 'static> Mux<T> {
+    /// A mux and the stream of its items.
+    pub(crate) fn new() -> (Mux<T>, impl Stream<Item = T> + Unpin) {
+        let (items, mut rx) = mpsc::channel(1024);
+        let stream = futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx));
+        (
+            Mux {
+                items,
+                tasks: HashMap::new(),
+            },
+            stream,
+        )
+    }
+
+    /// Forwards the items of `space`'s stream.
+    pub(crate) fn add(
+        &mut self,
+        space: &str,
+        mut stream: impl Stream<Item = T> + Send + Unpin + 'static,
+    ) {
+        let items = self.items.clone();
+        let task = tokio::spawn(async move {
+            while let Some(item) = stream.next().await {
+                if items.send(item).await.is_err() {
+                    return;
                 }
             }
+        });
+        self.tasks.insert(space.to_owned(), task.abort_handle());
+    }
+
+    /// Stops forwarding `space`.
+    pub(crate) fn remove(&mut self, space: &str) {
+        if let Some(task) = self.tasks.remove(space) {
+            task.abort();
         }
     }
 }

@@ -52,11 +52,13 @@ impl View {
         })
     }
 
-    /// Shows a space's new state.
+    /// Shows a space's new state (a space not shown yet, e.g. one listed by `--all-spaces`,
+    /// is added below the others).
     pub(crate) fn show(&self, state: MeetingSnapshot) {
         self.screen.send_modify(|screen| {
-            if let Some(shown) = screen.meetings.iter_mut().find(|m| m.space == state.space) {
-                *shown = state;
+            match screen.meetings.iter_mut().find(|m| m.space == state.space) {
+                Some(shown) => *shown = state,
+                None => screen.meetings.push(state),
             }
         });
     }

@@ -1,19 +1,22 @@
 //! `spaces-events watch` and `record`: subscribe to spaces and print (and record) their
 //! media-session events.
 
+use std::collections::HashSet;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
-use futures_util::StreamExt;
+use futures_util::future::Either;
 use futures_util::stream::select_all;
+use futures_util::{Stream, StreamExt};
 use spaces_events::client::{Client, ConnectionState, Error, Reconnect, StateChanges, TokenType};
 use spaces_events::rest::{Rest, RestBuilder};
 use spaces_events::{Category, MediaSessionEvent};
 
 use crate::output::{Recorder, Writer};
+use crate::spaces::{Follow, Listing, Mux, Pace, Wanted, follow_changes};
 
 /// Exit codes, as documented in `--help`.
 const AUTH_REJECTED: u8 = 3;
@@ -27,10 +30,24 @@ pub(crate) struct Watch {
     #[command(flatten)]
     connection: Connection,
     /// Space (topic) id to watch; repeat for several.
-    #[arg(long = "space", required = true, value_name = "ID")]
+    #[arg(
+        long = "space",
+        required_unless_present = "all_spaces",
+        value_name = "ID"
+    )]
     spaces: Vec<String>,
     #[command(flatten)]
+    listing: Listing,
+    #[command(flatten)]
     output: Output,
+}
+
+/// Which spaces `consume` follows.
+pub(crate) enum Spaces<'a> {
+    /// These, all subscribed before anything is printed; a refusal is fatal (exit 4).
+    Named(&'a [String]),
+    /// As they change (`--all-spaces`), at a pace; a refusal is reported.
+    Listed(Wanted, Pace),
 }
 
 /// Where Spaces is and who we are (`watch`, `record`, `meeting`).
@@ -39,6 +56,19 @@ pub(crate) struct Connection {
     /// Socket server URL; its path is the namespace.
     #[arg(long, default_value = spaces_events::client::PRODUCTION_URL)]
     url: String,
+    /// Ask the REST API at --api-url where the socket server is before connecting
+    /// (`GET /service-configurations`); with an address, `--discover=ADDRESS`, the regional
+    /// cluster that serves it (`GET /flavor/email/ADDRESS`, `GET /flavor`), whose REST API is
+    /// then used too.
+    #[arg(
+        long,
+        value_name = "ADDRESS",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "",
+        conflicts_with = "url"
+    )]
+    discover: Option<String>,
     /// REST API URL: for --guest, and for `meeting`'s resyncs.
     #[arg(long, default_value = spaces_events::rest::PRODUCTION_API_URL, value_name = "API_URL")]
     pub(crate) api_url: String,
@@ -149,19 +179,27 @@ async fn watch(args: Watch, record: Option<(PathBuf, bool)>) -> ExitCode {
             return ExitCode::from(USAGE);
         }
     };
-    let (client, _) = match args.connection.connect().await {
+    let (client, rest) = match args.connection.connect().await {
         Ok(connected) => connected,
         Err(code) => return code,
     };
-    let code = consume(&client, &args.spaces, &args.output, recorder, None).await;
+    let spaces = if args.listing.all_spaces {
+        match listed(&args.listing, &client, rest).await {
+            Ok((wanted, pace)) => Spaces::Listed(wanted, pace),
+            Err(code) => return code,
+        }
+    } else {
+        Spaces::Named(&args.spaces)
+    };
+    let code = consume(&client, spaces, &args.output, recorder, None).await;
     client.close().await;
     code
 }
 
 impl Connection {
-    /// A REST client builder for `--api-url`, through `--proxy` (or none with `--no-proxy`).
-    fn rest_builder(&self) -> RestBuilder {
-        let builder = Rest::builder(&self.api_url);
+    /// A REST client builder for `api_url`, through `--proxy` (or none with `--no-proxy`).
+    fn rest_builder(&self, api_url: &str) -> RestBuilder {
+        let builder = Rest::builder(api_url);
         match &self.proxy {
             Some(proxy) => builder.proxy(proxy),
             None if self.no_proxy => builder.no_proxy(),
@@ -169,8 +207,9 @@ impl Connection {
         }
     }
 
-    /// Connects the socket client, and makes the REST client (same token, or the same guest).
-    /// On failure the message is printed and the exit code returned.
+    /// Connects the socket client, and makes the REST client (same token, or the same guest;
+    /// with `--discover`, at the URLs the REST API names). On failure the message is printed
+    /// and the exit code returned.
     pub(crate) async fn connect(&self) -> Result<(Client, Rest), ExitCode> {
         let usage = |message: String| {
             eprintln!("error: {message}");
@@ -180,31 +219,57 @@ impl Connection {
             Kind::Jwt => TokenType::Jwt,
             Kind::Oauth => TokenType::Oauth,
         };
-        let rest = self.rest_builder().token_type(token_type);
-        let (mut builder, rest) = match &self.guest {
+        let (token, provider) = match &self.guest {
             Some(name) => {
                 let guests = self
-                    .rest_builder()
+                    .rest_builder(&self.api_url)
                     .build()
                     .map_err(|e| usage(e.to_string()))?;
                 // Any unique name will do; this one says where it came from.
                 let username =
                     format!("spaces-events-{}-{}", std::process::id(), fastrand::u32(..));
-                let provider = guests.guest_tokens(name, &username);
-                (
-                    Client::builder(&self.url, "").token_provider(provider.clone()),
-                    rest.token_provider(provider),
-                )
+                (None, Some(guests.guest_tokens(name, &username)))
             }
-            None => {
-                let token = token(self).map_err(usage)?;
-                (
-                    Client::builder(&self.url, token.as_str()),
-                    rest.token(token),
-                )
-            }
+            None => (Some(token(self).map_err(usage)?), None),
         };
-        let rest = rest.build().map_err(|e| usage(e.to_string()))?;
+        let rest = |api_url: &str| {
+            let builder = self.rest_builder(api_url).token_type(token_type);
+            match (&token, &provider) {
+                (Some(token), _) => builder.token(token.as_str()),
+                (None, Some(provider)) => builder.token_provider(provider.clone()),
+                (None, None) => builder,
+            }
+            .build()
+            .map_err(|e| usage(e.to_string()))
+        };
+        let mut api = rest(&self.api_url)?;
+        let mut url = self.url.clone();
+        if let Some(email) = &self.discover {
+            let found = api
+                .discover(Some(email.as_str()).filter(|e| !e.is_empty()))
+                .await
+                .map_err(|e| {
+                    eprintln!("error: discovering where Spaces is: {e}");
+                    ExitCode::from(GAVE_UP)
+                })?;
+            let flavor = found
+                .flavor
+                .as_ref()
+                .map(|f| format!(", cluster {f}"))
+                .unwrap_or_default();
+            eprintln!(
+                "discovered socket {} and API {}{flavor}",
+                found.socket_url, found.api_url
+            );
+            if found.api_url != api.api_url() {
+                api = rest(&found.api_url)?;
+            }
+            url = found.socket_url;
+        }
+        let mut builder = match &provider {
+            Some(provider) => Client::builder(&url, "").token_provider(provider.clone()),
+            None => Client::builder(&url, token.as_deref().unwrap_or_default()),
+        };
         builder = builder.token_type(token_type).reconnect(Reconnect {
             max_attempts: self.max_retries,
             ..Reconnect::default()
@@ -224,9 +289,27 @@ impl Connection {
             builder = builder.header(name.trim(), value.trim());
         }
         let client = builder.connect().await.map_err(|e| fail(&e))?;
-        eprintln!("connected to {}", redact_query(&self.url));
-        Ok((client, rest))
+        eprintln!("connected to {}", redact_query(&url));
+        Ok((client, api))
     }
+}
+
+/// `--all-spaces`: the listed spaces and their pace; on failure the message is printed and
+/// the exit code returned.
+pub(crate) async fn listed(
+    listing: &Listing,
+    client: &Client,
+    rest: Rest,
+) -> Result<(Wanted, Pace), ExitCode> {
+    let pace = listing.pace().map_err(|e| {
+        eprintln!("error: {e}");
+        ExitCode::from(USAGE)
+    })?;
+    let wanted = listing.listed(client, rest).await.map_err(|e| {
+        eprintln!("error: listing the spaces: {e}");
+        ExitCode::from(OTHER)
+    })?;
+    Ok((wanted, pace))
 }
 
 /// Subscribes to `spaces` and prints their events until `--max-events`, Ctrl-C, a closed stdout
@@ -234,7 +317,7 @@ impl Connection {
 /// `seen` is shown each event printed.
 pub(crate) async fn consume(
     client: &Client,
-    spaces: &[String],
+    spaces: Spaces<'_>,
     output: &Output,
     recorder: Option<Recorder>,
     seen: Option<&mut dyn FnMut(&MediaSessionEvent)>,
@@ -249,16 +332,30 @@ pub(crate) async fn consume(
         }
     }
     tokio::spawn(report_states(client.state_changes()));
-    let mut subscriptions = Vec::new();
-    for space in spaces {
-        match client.subscribe(space).await {
-            Ok(sub) => {
-                eprintln!("subscribed to {space}");
-                subscriptions.push(sub);
+    let events = match spaces {
+        Spaces::Named(spaces) => {
+            let mut subscriptions = Vec::new();
+            for space in spaces {
+                match client.subscribe(space).await {
+                    Ok(sub) => {
+                        eprintln!("subscribed to {space}");
+                        subscriptions.push(sub);
+                    }
+                    Err(e) => return fail(&e),
+                }
             }
-            Err(e) => return fail(&e),
+            Either::Left(select_all(subscriptions))
         }
-    }
+        Spaces::Listed(wanted, pace) => {
+            let (mux, events) = Mux::new();
+            let follower = Subscribing {
+                client: client.clone(),
+                mux,
+            };
+            tokio::spawn(follow_changes(wanted, pace, follower, HashSet::new()));
+            Either::Right(events)
+        }
+    };
     let colour = output.format == Format::Pretty && std::io::stdout().is_terminal();
     let writer = match Writer::spawn(output.format, colour, recorder) {
         Ok(writer) => writer,
@@ -267,7 +364,7 @@ pub(crate) async fn consume(
             return ExitCode::from(OTHER);
         }
     };
-    let code = pump(select_all(subscriptions), output, &writer, seen).await;
+    let code = pump(events, output, &writer, seen).await;
     match writer.finish().await {
         Ok(()) => code,
         Err(e) => {
@@ -280,7 +377,7 @@ pub(crate) async fn consume(
 /// Hands the events that pass `--category` to the writer until `--max-events`, Ctrl-C, a
 /// stopped writer or a fatal error.
 async fn pump(
-    mut events: futures_util::stream::SelectAll<spaces_events::client::Subscription>,
+    mut events: impl Stream<Item = Result<MediaSessionEvent, Error>> + Unpin,
     output: &Output,
     writer: &Writer,
     mut seen: Option<&mut dyn FnMut(&MediaSessionEvent)>,
@@ -322,6 +419,28 @@ async fn pump(
         printed += 1;
     }
     ExitCode::SUCCESS
+}
+
+/// Subscriptions as a [`Follow`]er: each space's events into one [`Mux`].
+struct Subscribing {
+    client: Client,
+    mux: Mux<Result<MediaSessionEvent, Error>>,
+}
+
+impl Follow for Subscribing {
+    async fn follow(&mut self, space: &str) -> Result<(), String> {
+        let subscription = self
+            .client
+            .subscribe(space)
+            .await
+            .map_err(|e| e.to_string())?;
+        self.mux.add(space, subscription);
+        Ok(())
+    }
+
+    fn stop(&mut self, space: &str) {
+        self.mux.remove(space);
+    }
 }
 
 /// Resolves at Ctrl-C (SIGINT) or SIGTERM (how systemd and Kubernetes stop a service).

@@ -1,6 +1,7 @@
 //! The Spaces REST calls an event consumer needs (feature `rest`): a guest token, joining a
 //! space, the active meeting (the truth a [`MeetingState`](crate::meeting::MeetingState)
-//! resyncs from) and the service configurations (where the socket server is).
+//! resyncs from), where the socket server is (the service configurations, regional clusters:
+//! [`Rest::discover`]) and the spaces the token sees ([`Rest::my_spaces`]).
 //!
 //! ```no_run
 //! use spaces_events::rest::{PRODUCTION_API_URL, Rest};
@@ -29,6 +30,11 @@ use reqwest::{Method, StatusCode, header};
 use tracing::debug;
 
 use crate::client::{ProxyChoice, ProxySecret, TokenFuture, TokenSource, added_roots, tls_config};
+mod discover;
+mod spaces;
+
+pub use discover::Endpoints;
+
 use crate::client::{Reconnect, Roots, Token, TokenType};
 use crate::types::{ActiveMeeting, AnonymousAuth, AnonymousAuthRequest, ServiceConfigurations};
 

@@ -392,6 +392,38 @@ pub struct Exclusion {
     )]
     pub attendee_id: ::std::option::Option<::std::string::String>,
 }
+///One entry of `GET /flavor`: a regional cluster of Spaces with its own REST and socket hosts. Seen only in Avaya's load tests (`k6/src/join.js`), not documented.
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+pub struct Flavor {
+    ///The cluster's name.
+    #[serde(rename = "flavorId", skip_serializing_if = "::std::option::Option::is_none")]
+    pub flavor_id: ::std::option::Option<::std::string::String>,
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub urls: ::std::option::Option<FlavorUrls>,
+}
+///`GET /flavor/email/{email}`: which cluster serves a user (the organiser of the spaces to follow).
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+pub struct FlavorRouting {
+    ///The `flavorId` of the user's cluster in `GET /flavor`.
+    #[serde(rename = "flavorId", skip_serializing_if = "::std::option::Option::is_none")]
+    pub flavor_id: ::std::option::Option<::std::string::String>,
+    ///The global hosts serve this user; `flavorId` is then not needed.
+    #[serde(
+        rename = "useGlobal",
+        skip_serializing_if = "::std::option::Option::is_none"
+    )]
+    pub use_global: ::std::option::Option<bool>,
+}
+///Where a flavor's services are.
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+pub struct FlavorUrls {
+    ///The REST server (its API is under `/api`).
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub apis: ::std::option::Option<::std::string::String>,
+    ///The socket server (`https://`; the client connects to its `/chat` namespace over `wss://`).
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub socket: ::std::option::Option<::std::string::String>,
+}
 ///One media-server session of an attendee.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
 pub struct MediaServerSession {
@@ -827,6 +859,29 @@ impl ::std::convert::From<i64> for Timestamp {
     fn from(value: i64) -> Self {
         Self::EpochMillis(value)
     }
+}
+///A space (a *topic* in the API) as `GET /users/me/spaces` lists it; the client needs `_id`, the rest is kept.
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+pub struct Topic {
+    ///The space id, as `--space` and SUBSCRIBE_CHANNEL take it.
+    #[serde(rename = "_id", skip_serializing_if = "::std::option::Option::is_none")]
+    pub id: ::std::option::Option<::std::string::String>,
+    ///The space's name.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub title: ::std::option::Option<::std::string::String>,
+    ///`group`, `direct` or another kind (the list is asked for `topictype=group`).
+    #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
+    pub type_: ::std::option::Option<::std::string::String>,
+}
+///One page of `GET /users/me/spaces?topictype=group&size=N&skip=K` (the paging parameters are inferred: the client also stops at a short or empty page, and at `total`).
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+pub struct TopicPage {
+    ///The spaces of this page.
+    #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+    pub data: ::std::vec::Vec<Topic>,
+    ///How many spaces there are in all, when sent.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub total: ::std::option::Option<u64>,
 }
 ///UNSUBSCRIBE_CHANNEL (client to server): stop receiving a space's events.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]

@@ -20,6 +20,7 @@
 //! `40` for `/` is always sent; namespace errors are objects (`44/chat,{"message":"…"}`), not bare
 //! strings; on a heartbeat timeout or protocol error the server sends `1` before closing.
 
+mod directory;
 mod proxy;
 mod rest;
 mod scenario;
@@ -79,6 +80,7 @@ pub struct Simulator {
     ping_interval: Duration,
     ping_timeout: Duration,
     identity: Option<Identity>,
+    flavors: Vec<directory::Flavor>,
 }
 
 impl Default for Simulator {
@@ -101,6 +103,7 @@ impl Simulator {
             ping_interval: Duration::from_secs(25),
             ping_timeout: Duration::from_secs(60),
             identity: None,
+            flavors: Vec::new(),
         }
     }
 
@@ -156,6 +159,20 @@ impl Simulator {
         self
     }
 
+    /// Serves a regional cluster ("flavor") `id` in `GET /flavor`, at `apis` (a REST server,
+    /// its API under `/api`) and `socket` (a socket server, e.g. another simulator's
+    /// `http://127.0.0.1:PORT`), and routes `emails` to it in `GET /flavor/email/{email}`
+    /// (any other address: `useGlobal`).
+    pub fn flavor(mut self, id: &str, apis: &str, socket: &str, emails: &[&str]) -> Self {
+        self.flavors.push(directory::Flavor {
+            id: id.to_owned(),
+            apis: apis.to_owned(),
+            socket: socket.to_owned(),
+            emails: emails.iter().map(|e| (*e).to_owned()).collect(),
+        });
+        self
+    }
+
     /// Starts serving; stops when the returned [`Sim`] is dropped.
     ///
     /// # Errors
@@ -172,6 +189,9 @@ impl Simulator {
             rest_fault: Mutex::new(RestFault::None),
             guests: AtomicUsize::new(0),
             urls: OnceLock::new(),
+            flavors: self.flavors,
+            spaces: Mutex::new(Vec::new()),
+            listings: AtomicUsize::new(0),
         });
         let (layer, io) = SocketIo::builder()
             .ping_interval(self.ping_interval)
@@ -239,6 +259,11 @@ struct Shared {
     guests: AtomicUsize,
     /// The API URL and the socket server's URL, for `service-configurations`.
     urls: OnceLock<(String, String)>,
+    flavors: Vec<directory::Flavor>,
+    /// What `GET /users/me/spaces` lists, in order.
+    spaces: Mutex<Vec<String>>,
+    /// `GET /users/me/spaces` calls so far.
+    listings: AtomicUsize,
 }
 
 /// A running simulator. Dropping it stops it.
@@ -263,7 +288,8 @@ impl Sim {
     }
 
     /// `http://127.0.0.1:PORT/api`: the REST API (`POST /anonymous/auth`,
-    /// `GET /spaces/{id}/join`, `GET /spaces/{id}/activemeeting`, `GET /service-configurations`).
+    /// `GET /spaces/{id}/join`, `GET /spaces/{id}/activemeeting`, `GET /service-configurations`,
+    /// `GET /flavor`, `GET /flavor/email/{email}`, `GET /users/me/spaces`).
     pub fn api_url(&self) -> &str {
         &self.api_url
     }
@@ -377,6 +403,17 @@ impl Sim {
     pub fn set_tokens(&self, tokens: &[&str]) {
         *self.shared.tokens.lock().expect("token lock") =
             tokens.iter().map(|t| (*t).to_owned()).collect();
+    }
+
+    /// The spaces `GET /users/me/spaces` lists from now on (paged by `size` and `skip`).
+    pub fn set_spaces<S: AsRef<str>>(&self, spaces: &[S]) {
+        *self.shared.spaces.lock().expect("spaces lock") =
+            spaces.iter().map(|s| s.as_ref().to_owned()).collect();
+    }
+
+    /// `GET /users/me/spaces` calls answered so far (one per page).
+    pub fn space_listings(&self) -> usize {
+        self.shared.listings.load(Ordering::Relaxed)
     }
 
     /// Refuses subscriptions to `space` (SUBSCRIBE_CHANNEL_FAILED `not.a.member`).

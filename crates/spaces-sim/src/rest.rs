@@ -35,11 +35,12 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/api/spaces/{space}/join", get(join))
         .route("/api/spaces/{space}/activemeeting", get(active_meeting))
         .route("/api/service-configurations", get(service_configurations))
+        .merge(crate::directory::routes())
         .with_state(shared)
 }
 
 /// The fault to apply, if any: `Some(response)` to send instead.
-async fn fault(shared: &Shared) -> Option<Response> {
+pub(crate) async fn fault(shared: &Shared) -> Option<Response> {
     let fault = *shared.rest_fault.lock().expect("fault lock");
     match fault {
         RestFault::None => None,
@@ -55,7 +56,7 @@ async fn fault(shared: &Shared) -> Option<Response> {
 }
 
 /// `Authorization: jwt <token>` or `bearer <token>` with a token the socket accepts.
-fn authorized(shared: &Shared, headers: &HeaderMap) -> bool {
+pub(crate) fn authorized(shared: &Shared, headers: &HeaderMap) -> bool {
     let value = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
@@ -66,7 +67,7 @@ fn authorized(shared: &Shared, headers: &HeaderMap) -> bool {
     token.is_some_and(|t| shared.tokens.lock().expect("token lock").contains(t))
 }
 
-fn unauthorized() -> Response {
+pub(crate) fn unauthorized() -> Response {
     (
         StatusCode::UNAUTHORIZED,
         axum::Json(json!({ "message": "Unauthorized" })),

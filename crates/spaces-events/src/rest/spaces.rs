@@ -1,0 +1,56 @@
+//! The spaces a token sees: `GET /users/me/spaces`, every page.
+
+use std::collections::HashSet;
+
+use super::{Rest, RestError, parse};
+use crate::types::{Topic, TopicPage};
+
+/// Spaces asked for per page.
+const PAGE: usize = 100;
+
+impl Rest {
+    /// Every space (`topictype=group`) the token sees, in the API's order, each once: pages of
+    /// `GET /users/me/spaces?topictype=group&size=100&skip=K` until one is short or empty, or
+    /// `total` are listed. (The paging parameters are inferred from Avaya's own clients; a
+    /// server that ignored `skip` would repeat its first page, which ends the listing rather
+    /// than loop.)
+    ///
+    /// ```no_run
+    /// # use spaces_events::rest::{Rest, PRODUCTION_API_URL};
+    /// # async fn run() -> Result<(), spaces_events::rest::RestError> {
+    /// let rest = Rest::builder(PRODUCTION_API_URL).token("eyJhbGciOi…").build()?;
+    /// for space in rest.my_spaces().await? {
+    ///     println!("{} {}", space.id.as_deref().unwrap_or(""), space.title.as_deref().unwrap_or(""));
+    /// }
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// See [`RestError`]; a page that fails fails the listing (a partial list would drop the
+    /// spaces not yet listed).
+    pub async fn my_spaces(&self) -> Result<Vec<Topic>, RestError> {
+        let mut spaces = Vec::new();
+        let mut seen = HashSet::new();
+        let mut offset = 0;
+        loop {
+            let path = format!(
+                "/users/me/spaces?topictype=group&size={PAGE}&skip={}",
+                offset
+            );
+            let call = format!("GET {path}");
+            let page = parse::<TopicPage>(&call, self.get(&call, &path).await?)?.typed;
+            let listed = page.data.len();
+            offset += listed;
+            let before = spaces.len();
+            for topic in page.data {
+                if topic.id.as_ref().is_some_and(|id| seen.insert(id.clone())) {
+                    spaces.push(topic);
+                }
+            }
+            let complete = page.total.is_some_and(|t| offset as u64 >= t);
+            if listed < PAGE || spaces.len() == before || complete {
+                return Ok(spaces);
+            }
+        }
+    }
+}
