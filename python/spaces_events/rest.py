@@ -21,9 +21,9 @@ from typing import Any, NamedTuple, Optional
 
 from ._client import Proxy, _wait
 from ._native import PRODUCTION_API_URL, STAGING_API_URL, RestClient
-from ._types import ActiveMeeting, ServiceConfigurations
+from ._types import ActiveMeeting, ServiceConfigurations, Topic
 
-__all__ = ["PRODUCTION_API_URL", "STAGING_API_URL", "AsyncRest", "GuestToken", "Rest"]
+__all__ = ["PRODUCTION_API_URL", "STAGING_API_URL", "AsyncRest", "Endpoints", "GuestToken", "Rest"]
 
 
 class GuestToken(NamedTuple):
@@ -37,6 +37,22 @@ class GuestToken(NamedTuple):
 
     def __repr__(self) -> str:
         return f"GuestToken(token=<redacted>, expires_at={self.expires_at!r})"
+
+
+class Endpoints(NamedTuple):
+    """Where to connect, as ``discover()`` found it."""
+
+    socket_url: str
+    """The socket URL with its namespace (``wss://…/chat``): the client's ``url``."""
+    api_url: str
+    """The REST API URL of the same cluster: the client's ``api_url``."""
+    flavor: Optional[str]
+    """The regional cluster (``flavorId``), when the address is routed to one."""
+
+
+def _endpoints(text: Optional[str]) -> Endpoints:
+    found = _json(text)
+    return Endpoints(found["socket_url"], found["api_url"], found["flavor"])
 
 
 class _RestBase:
@@ -97,6 +113,18 @@ class AsyncRest(_RestBase):
         answer: ServiceConfigurations = _json(await _wait(self._native.service_configurations()))
         return answer
 
+    async def my_spaces(self) -> list[Topic]:
+        """Every space (``topictype=group``) the token sees, each once, every page of
+        ``GET /users/me/spaces`` (``_id`` is the id ``subscribe`` takes; all fields kept)."""
+        answer: list[Topic] = _json(await _wait(self._native.my_spaces()))
+        return answer
+
+    async def discover(self, email: Optional[str] = None) -> Endpoints:
+        """Where to connect: with ``email`` (the organiser of the spaces, or the bot's own
+        address) the regional cluster that serves it (``GET /flavor/email/{email}``,
+        ``GET /flavor``); otherwise, or when it is global, ``GET /service-configurations``."""
+        return _endpoints(await _wait(self._native.discover(email)))
+
 
 class Rest(_RestBase):
     """The blocking REST client (waits without the GIL; Ctrl-C interrupts); see the module docs."""
@@ -119,3 +147,12 @@ class Rest(_RestBase):
         """``GET /service-configurations``; see ``AsyncRest``."""
         answer: ServiceConfigurations = _json(self._native.service_configurations().wait())
         return answer
+
+    def my_spaces(self) -> list[Topic]:
+        """Every space the token sees; see ``AsyncRest``."""
+        answer: list[Topic] = _json(self._native.my_spaces().wait())
+        return answer
+
+    def discover(self, email: Optional[str] = None) -> Endpoints:
+        """Where to connect; see ``AsyncRest``."""
+        return _endpoints(self._native.discover(email).wait())

@@ -168,6 +168,11 @@ class Simulator:
         """Replaces the accepted tokens; none rejects every connection (as an expired token)."""
         self._sim.set_tokens(list(tokens))
 
+    def set_spaces(self, spaces: Iterable[str]) -> None:
+        """The spaces ``GET /users/me/spaces`` lists from now on (``Rest.my_spaces()``), in
+        order, paged by ``size`` and ``skip``."""
+        self._sim.set_spaces(list(spaces))
+
     def refuse_space(self, space: str) -> None:
         """Refuses subscriptions to ``space`` (SUBSCRIBE_CHANNEL_FAILED ``not.a.member``)."""
         self._sim.refuse_space(space)

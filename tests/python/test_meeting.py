@@ -199,3 +199,19 @@ async def test_a_guest_token_end_to_end(spaces_sim: Simulator) -> None:
     async with AsyncClient(spaces_sim.url, guest.token, api_url=spaces_sim.api_url) as client:
         meeting = await client.meeting(SPACE)
         assert (await asyncio.wait_for(meeting.__anext__(), 10))["change"] == "resynced"
+
+
+@in_loop
+async def test_discover_and_every_space_of_the_token(spaces_sim: Simulator) -> None:
+    rest = AsyncRest(spaces_sim.api_url, spaces_sim.token)
+    found = await rest.discover()
+    assert (found.socket_url, found.api_url, found.flavor) == (
+        spaces_sim.url.replace("http://", "ws://"), spaces_sim.api_url, None)
+    spaces = [f"space-{n:03}" for n in range(230)]
+    spaces_sim.set_spaces(spaces)
+    listed = await rest.my_spaces()
+    assert [s["_id"] for s in listed] == spaces
+    assert listed[0]["title"] == "Space space-000"
+    assert [s["_id"] for s in Rest(spaces_sim.api_url, spaces_sim.token).my_spaces()] == spaces
+    async with AsyncClient(found.socket_url, spaces_sim.token, api_url=found.api_url) as client:
+        await client.subscribe(listed[0]["_id"])

@@ -1,6 +1,7 @@
 //! Shared helpers of the cross-crate tests: fixtures, the schema validator, the real peers.
 
 pub mod nats;
+pub mod nats_auth;
 pub mod net;
 pub mod peer;
 pub mod tinyproxy;

@@ -39,9 +39,13 @@ pub(crate) struct Bridge {
     spaces_bucket: Option<String>,
     #[command(flatten)]
     listing: Listing,
-    /// The NATS server, e.g. nats://127.0.0.1:4222 (user and password may be in the URL).
-    #[arg(long, value_name = "URL")]
-    nats: String,
+    /// The NATS server, e.g. nats://127.0.0.1:4222 (user and password may be in the URL);
+    /// repeat for the servers of a cluster (the first that answers is used, the others on
+    /// failover). `tls://` requires TLS.
+    #[arg(long, value_name = "URL", required = true)]
+    nats: Vec<String>,
+    #[command(flatten)]
+    nats_auth: NatsAuth,
     /// The JetStream stream (created if absent, subjects `spaces.>`).
     #[arg(long, default_value = "SPACES", value_name = "NAME")]
     stream: String,
@@ -69,6 +73,54 @@ pub(crate) struct Bridge {
 
 pub(crate) fn run(args: Bridge) -> ExitCode {
     block_on(bridge(args))
+}
+
+/// How the bridge proves itself to NATS, and trusts it.
+#[derive(Args)]
+struct NatsAuth {
+    /// A credentials file (a user JWT and its nkey seed, as `nsc` writes them).
+    #[arg(long, value_name = "FILE")]
+    nats_creds: Option<PathBuf>,
+    /// An authorization token (better from the NATS_TOKEN environment variable: command lines
+    /// are visible to other users).
+    #[arg(long, env = "NATS_TOKEN", hide_env_values = true, value_name = "TOKEN")]
+    nats_token: Option<String>,
+    /// The certificate authority (PEM) that signed the server's certificate; requires TLS.
+    #[arg(long, value_name = "FILE")]
+    nats_tls_ca: Option<PathBuf>,
+    /// A client certificate (PEM) for mutual TLS, with --nats-tls-key; requires TLS.
+    #[arg(long, value_name = "FILE", requires = "nats_tls_key")]
+    nats_tls_cert: Option<PathBuf>,
+    /// The client certificate's private key (PEM).
+    #[arg(long, value_name = "FILE", requires = "nats_tls_cert")]
+    nats_tls_key: Option<PathBuf>,
+}
+
+impl NatsAuth {
+    /// `options` with these credentials and TLS settings.
+    async fn apply(
+        &self,
+        mut options: async_nats::ConnectOptions,
+    ) -> Result<async_nats::ConnectOptions, String> {
+        if let Some(path) = &self.nats_creds {
+            options = options
+                .credentials_file(path)
+                .await
+                .map_err(|e| format!("--nats-creds {}: {e}", path.display()))?;
+        }
+        if let Some(token) = &self.nats_token {
+            options = options.token(token.clone());
+        }
+        if let Some(ca) = &self.nats_tls_ca {
+            options = options.add_root_certificates(ca.clone()).require_tls(true);
+        }
+        if let (Some(cert), Some(key)) = (&self.nats_tls_cert, &self.nats_tls_key) {
+            options = options
+                .add_client_certificate(cert.clone(), key.clone())
+                .require_tls(true);
+        }
+        Ok(options)
+    }
 }
 
 /// The URL without its user and password.
@@ -105,14 +157,15 @@ async fn bridge(args: Bridge) -> ExitCode {
             return ExitCode::from(USAGE);
         }
     };
+    let servers: Vec<String> = args.nats.iter().map(|url| redact(url)).collect();
     let nats_failed = |e: &dyn std::fmt::Display| {
-        eprintln!("error: NATS at {}: {e}", redact(&args.nats));
+        eprintln!("error: NATS at {}: {e}", servers.join(", "));
         ExitCode::from(NATS_FAILED)
     };
     let reconnects = Arc::new(AtomicU64::new(0));
     let counted = reconnects.clone();
     // One attempt to begin with: a wrong URL or password is said at once, not retried.
-    let nats = async_nats::ConnectOptions::new()
+    let options = async_nats::ConnectOptions::new()
         .connection_timeout(Duration::from_secs(5))
         .max_reconnects(None)
         .event_callback(move |event| {
@@ -122,10 +175,15 @@ async fn bridge(args: Bridge) -> ExitCode {
                     counted.fetch_add(1, Ordering::Relaxed);
                 }
             }
-        })
-        .connect(&args.nats)
-        .await;
-    let nats = match nats {
+        });
+    let options = match args.nats_auth.apply(options).await {
+        Ok(options) => options,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(USAGE);
+        }
+    };
+    let nats = match options.connect(args.nats.as_slice()).await {
         Ok(nats) => nats,
         Err(e) => return nats_failed(&e),
     };

@@ -96,7 +96,7 @@ async fn list(rest: &Rest) -> Result<BTreeSet<String>, RestError> {
         .my_spaces()
         .await?
         .into_iter()
-        .filter_map(|topic| topic.id)
+        .filter_map(|topic| topic.typed().id.clone())
         .collect())
 }
 

@@ -2,7 +2,9 @@
 //! wheel) and the simulator — and against the Node socket.io 2.0.4 server with the simulator's
 //! REST API beside it: every event once and in order, redundancy through SIGKILL, a NATS
 //! outage, the meeting state after a drop (under every reading of meeting ids), shared spaces
-//! with one and two replicas, a watched spaces bucket, bad URLs and passwords.
+//! with one and two replicas, a watched spaces bucket, every listed space, bad URLs and
+//! passwords, and NATS as operators run it (a token, a credentials file in operator mode,
+//! mutual TLS, several URLs).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::Stdio;
@@ -301,29 +303,7 @@ async fn leases_share_twelve_spaces_among_three_bridges_and_survive_one_killed()
     ];
     let mut bridges: Vec<Child> = (0..3).map(|_| bridge(&sim, &nats.url(), &args)).collect();
     let js = jetstream(&nats).await;
-    let owners =
-        async |want: &dyn Fn(&BTreeMap<String, String>) -> bool| -> BTreeMap<String, String> {
-            let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-            loop {
-                if let Ok(kv) = js.get_key_value("spaces_leases").await {
-                    let keys: Vec<String> = kv.keys().await.unwrap().try_collect().await.unwrap();
-                    let mut owners = BTreeMap::new();
-                    for key in keys.iter().filter(|k| k.starts_with("space.")) {
-                        if let Ok(Some(owner)) = kv.get(key).await {
-                            owners.insert(key.clone(), String::from_utf8(owner.to_vec()).unwrap());
-                        }
-                    }
-                    if want(&owners) {
-                        return owners;
-                    }
-                }
-                assert!(
-                    tokio::time::Instant::now() < deadline,
-                    "the claims never settled"
-                );
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-        };
+    let owners = async |want: &dyn Fn(&BTreeMap<String, String>) -> bool| claims(&js, want).await;
     let pid = |child: &Child| format!("{}-", child.id().unwrap());
     let pids: Vec<String> = bridges.iter().map(pid).collect();
     // Each space held by exactly one bridge (one slot each), every bridge holding its share.
@@ -387,6 +367,87 @@ async fn leases_share_twelve_spaces_among_three_bridges_and_survive_one_killed()
     let _ = std::fs::remove_file(file);
 }
 
+/// The claims of `spaces_leases` (`space.<id>…` → the holder's id) once `want` holds of them.
+async fn claims(
+    js: &jetstream::Context,
+    want: &dyn Fn(&BTreeMap<String, String>) -> bool,
+) -> BTreeMap<String, String> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Ok(kv) = js.get_key_value("spaces_leases").await {
+            let keys: Vec<String> = kv.keys().await.unwrap().try_collect().await.unwrap();
+            let mut owners = BTreeMap::new();
+            for key in keys.iter().filter(|k| k.starts_with("space.")) {
+                if let Ok(Some(owner)) = kv.get(key).await {
+                    owners.insert(key.clone(), String::from_utf8(owner.to_vec()).unwrap());
+                }
+            }
+            if want(&owners) {
+                return owners;
+            }
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the claims never settled"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn all_spaces_listed_are_shared_and_followed_as_the_list_changes() {
+    let nats = NatsServer::start().await;
+    let sim = sim().await;
+    let mut spaces: Vec<String> = (0..8)
+        .map(|n| format!("5f1051f0f3ed772f915e2{n:03x}"))
+        .collect();
+    sim.set_spaces(&spaces);
+    let args = [
+        "--lease",
+        "--lease-ttl",
+        "2",
+        "--all-spaces",
+        "--relist",
+        "0.5",
+    ];
+    let bridges: Vec<Child> = (0..2).map(|_| bridge(&sim, &nats.url(), &args)).collect();
+    let js = jetstream(&nats).await;
+    let held = |owners: &BTreeMap<String, String>, spaces: &[String]| {
+        owners.len() == spaces.len()
+            && spaces
+                .iter()
+                .all(|s| owners.keys().filter(|k| k.contains(s.as_str())).count() == 1)
+    };
+    let first = claims(&js, &|o| held(o, &spaces)).await;
+    let holders: BTreeSet<&String> = first.values().collect();
+    assert_eq!(holders.len(), 2, "both bridges hold a share: {first:?}");
+    // The organisation changes: one space gone, two new; the bridges follow without a restart.
+    let gone = spaces.remove(0);
+    spaces.extend([
+        "5f1051f0f3ed772f915e2100".to_owned(),
+        "5f1051f0f3ed772f915e2101".to_owned(),
+    ]);
+    sim.set_spaces(&spaces);
+    claims(&js, &|o| held(o, &spaces)).await;
+    sim.unsubscribed(&gone, 1).await;
+    for space in &spaces {
+        sim.subscribed(space, 1).await;
+    }
+    for (n, space) in spaces.iter().enumerate() {
+        sim.emit("MEDIA_SESSION_RESPONSE", &event(space, n as u32))
+            .await;
+    }
+    let got = messages(&js, spaces.len() as u64).await;
+    let landed: BTreeSet<String> = got
+        .iter()
+        .map(|(_, h, _)| h["Spaces-Topic"].clone())
+        .collect();
+    assert_eq!(landed, spaces.iter().cloned().collect());
+    for child in bridges {
+        assert_eq!(terminate(child).await, Some(0));
+    }
+}
+
 #[tokio::test]
 async fn a_bad_nats_url_or_password_is_a_clear_error_and_exit_6() {
     let sim = sim().await;
@@ -424,6 +485,169 @@ async fn a_bad_nats_url_or_password_is_a_clear_error_and_exit_6() {
         !stderr.contains("wrong-password"),
         "the password is not printed: {stderr}"
     );
+}
+
+/// A bridge with `extra` arguments (and `env`) that must publish one event of `sim` and exit
+/// 0; returns its stderr.
+async fn publishes_one(sim: &Sim, nats: &str, extra: &[&str], env: &[(&str, &str)]) -> String {
+    let space = format!("5f1051f0f3ed772f915e3{:03x}", fastrand::u16(..0xfff));
+    let mut command = Command::new(env!("CARGO_BIN_EXE_spaces-events"));
+    command
+        .args(["bridge", "--url", sim.url(), "--api-url", sim.api_url()])
+        .args(["--nats", nats, "--space", &space, "--max-events", "1"])
+        .args(extra)
+        .env_remove("NATS_TOKEN")
+        .envs(env.iter().copied())
+        .env("SPACES_TOKEN", sim.token())
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    let child = command.spawn().expect("the binary runs");
+    let n = sim.subscriptions_to(&space);
+    let subscribed = tokio::time::timeout(Duration::from_secs(30), sim.subscribed(&space, n + 1));
+    if subscribed.await.is_ok() {
+        sim.emit("MEDIA_SESSION_RESPONSE", &event(&space, 1)).await;
+    }
+    let out = tokio::time::timeout(Duration::from_secs(30), child.wait_with_output())
+        .await
+        .expect("exits")
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(0), "{extra:?}: {stderr}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "1 events acknowledged\n"
+    );
+    stderr
+}
+
+/// A bridge that NATS must refuse: exit 6 before Spaces is tried; returns its stderr.
+async fn refused(sim: &Sim, nats: &str, extra: &[&str], env: &[(&str, &str)]) -> String {
+    let before = sim.connections();
+    let out = Command::new(env!("CARGO_BIN_EXE_spaces-events"))
+        .args(["bridge", "--url", sim.url(), "--nats", nats, "--space", "s"])
+        .args(extra)
+        .env_remove("NATS_TOKEN")
+        .envs(env.iter().copied())
+        .env("SPACES_TOKEN", sim.token())
+        .output()
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(6), "{extra:?}: {stderr}");
+    assert_eq!(sim.connections(), before, "Spaces is not even tried");
+    stderr
+}
+
+#[tokio::test]
+async fn nats_with_a_token() {
+    let sim = sim().await;
+    let nats = NatsServer::start_with(&["--auth", "s3cret-nats-token"]).await;
+    publishes_one(
+        &sim,
+        &nats.url(),
+        &[],
+        &[("NATS_TOKEN", "s3cret-nats-token")],
+    )
+    .await;
+    publishes_one(
+        &sim,
+        &nats.url(),
+        &["--nats-token", "s3cret-nats-token"],
+        &[],
+    )
+    .await;
+    let stderr = refused(
+        &sim,
+        &nats.url(),
+        &[],
+        &[("NATS_TOKEN", "wrong-nats-token")],
+    )
+    .await;
+    assert!(stderr.to_lowercase().contains("author"), "{stderr}");
+    assert!(!stderr.contains("wrong-nats-token"), "{stderr}");
+    refused(&sim, &nats.url(), &[], &[]).await;
+}
+
+#[tokio::test]
+async fn nats_with_credentials_in_operator_mode() {
+    let sim = sim().await;
+    let dir = std::env::temp_dir().join(format!("nats-creds-{}", std::process::id()));
+    let operator = spaces_events_tests::nats_auth::operator(&dir);
+    let config = operator.config.to_str().unwrap();
+    let nats = NatsServer::start_with(&["-c", config]).await;
+    publishes_one(
+        &sim,
+        &nats.url(),
+        &["--nats-creds", operator.creds.to_str().unwrap()],
+        &[],
+    )
+    .await;
+    refused(&sim, &nats.url(), &[], &[]).await;
+    // A credentials file that is not there: a usage error naming it.
+    let out = Command::new(env!("CARGO_BIN_EXE_spaces-events"))
+        .args(["bridge", "--nats", &nats.url(), "--space", "s"])
+        .args(["--nats-creds", "/nonexistent.creds"])
+        .env("SPACES_TOKEN", sim.token())
+        .output()
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("--nats-creds /nonexistent.creds"),
+        "{stderr}"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn nats_with_mutual_tls_and_a_cluster_of_urls() {
+    let sim = sim().await;
+    let dir = std::env::temp_dir().join(format!("nats-tls-{}", std::process::id()));
+    let tls = spaces_events_tests::nats_auth::tls(&dir);
+    let path = |p: &std::path::Path| p.to_str().unwrap().to_owned();
+    let (ca, cert, key) = (path(&tls.ca), path(&tls.client.0), path(&tls.client.1));
+    let nats = NatsServer::start_with(&[
+        "--tls",
+        "--tlscert",
+        &path(&tls.server.0),
+        "--tlskey",
+        &path(&tls.server.1),
+        "--tlscacert",
+        &ca,
+        "--tlsverify",
+    ])
+    .await;
+    let url = format!("tls://127.0.0.1:{}", nats.port);
+    let mutual = [
+        "--nats-tls-ca",
+        &ca,
+        "--nats-tls-cert",
+        &cert,
+        "--nats-tls-key",
+        &key,
+    ];
+    publishes_one(&sim, &url, &mutual, &[]).await;
+    // Several URLs: a dead one first, the live one after.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let cluster: Vec<&str> = ["--nats", &url].into_iter().chain(mutual).collect();
+    publishes_one(&sim, &format!("tls://127.0.0.1:{closed}"), &cluster, &[]).await;
+    // Without the client certificate, or without the CA: refused.
+    refused(&sim, &url, &["--nats-tls-ca", &ca], &[]).await;
+    refused(
+        &sim,
+        &url,
+        &["--nats-tls-cert", &cert, "--nats-tls-key", &key],
+        &[],
+    )
+    .await;
+    let _ = std::fs::remove_dir_all(dir);
 }
 
 /// Issue 21's drop through a bridge, against the real socket.io 2.0.4 server: while it is away

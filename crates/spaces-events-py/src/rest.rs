@@ -106,6 +106,39 @@ impl RestClient {
         })
     }
 
+    /// `GET /users/me/spaces`, every page: a JSON array of the spaces as sent.
+    fn my_spaces(&self) -> PyResult<Pending> {
+        let rest = self.rest.clone();
+        Pending::spawn(async move {
+            match rest.my_spaces().await {
+                Ok(spaces) => {
+                    let items: Vec<&str> = spaces.iter().map(|s| s.json()).collect();
+                    Outcome::Json(Some(format!("[{}]", items.join(","))))
+                }
+                Err(e) => failed(e),
+            }
+        })
+    }
+
+    /// `Rest::discover`: `{"socket_url", "api_url", "flavor"}`.
+    #[pyo3(signature = (email=None))]
+    fn discover(&self, email: Option<String>) -> PyResult<Pending> {
+        let rest = self.rest.clone();
+        Pending::spawn(async move {
+            match rest.discover(email.as_deref()).await {
+                Ok(found) => Outcome::Json(Some(
+                    serde_json::json!({
+                        "socket_url": found.socket_url,
+                        "api_url": found.api_url,
+                        "flavor": found.flavor,
+                    })
+                    .to_string(),
+                )),
+                Err(e) => failed(e),
+            }
+        })
+    }
+
     /// `GET /service-configurations`: its JSON.
     fn service_configurations(&self) -> PyResult<Pending> {
         let rest = self.rest.clone();

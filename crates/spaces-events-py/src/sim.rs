@@ -207,6 +207,12 @@ impl Simulator {
         Ok(())
     }
 
+    /// The spaces `GET /users/me/spaces` lists from now on.
+    fn set_spaces(&self, spaces: Vec<String>) -> PyResult<()> {
+        self.sim()?.set_spaces(&spaces);
+        Ok(())
+    }
+
     /// Refuses subscriptions to `space` (SUBSCRIBE_CHANNEL_FAILED `not.a.member`).
     fn refuse_space(&self, space: &str) -> PyResult<()> {
         self.sim()?.refuse_space(space);

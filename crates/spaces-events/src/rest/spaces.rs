@@ -2,8 +2,10 @@
 
 use std::collections::HashSet;
 
-use super::{Rest, RestError, parse};
-use crate::types::{Topic, TopicPage};
+use serde_json::value::RawValue;
+
+use super::{Answer, Rest, RestError};
+use crate::types::Topic;
 
 /// Spaces asked for per page.
 const PAGE: usize = 100;
@@ -20,7 +22,8 @@ impl Rest {
     /// # async fn run() -> Result<(), spaces_events::rest::RestError> {
     /// let rest = Rest::builder(PRODUCTION_API_URL).token("eyJhbGciOi…").build()?;
     /// for space in rest.my_spaces().await? {
-    ///     println!("{} {}", space.id.as_deref().unwrap_or(""), space.title.as_deref().unwrap_or(""));
+    ///     let topic = space.typed();
+    ///     println!("{} {}", topic.id.as_deref().unwrap_or(""), topic.title.as_deref().unwrap_or(""));
     /// }
     /// # Ok(()) }
     /// ```
@@ -28,7 +31,14 @@ impl Rest {
     /// # Errors
     /// See [`RestError`]; a page that fails fails the listing (a partial list would drop the
     /// spaces not yet listed).
-    pub async fn my_spaces(&self) -> Result<Vec<Topic>, RestError> {
+    pub async fn my_spaces(&self) -> Result<Vec<Answer<Topic>>, RestError> {
+        /// A page, each space kept as sent (`TopicPage` with the spaces' JSON).
+        #[derive(serde::Deserialize)]
+        struct Page {
+            #[serde(default)]
+            data: Vec<Box<RawValue>>,
+            total: Option<u64>,
+        }
         let mut spaces = Vec::new();
         let mut seen = HashSet::new();
         let mut offset = 0;
@@ -38,13 +48,22 @@ impl Rest {
                 offset
             );
             let call = format!("GET {path}");
-            let page = parse::<TopicPage>(&call, self.get(&call, &path).await?)?.typed;
+            let body = self.get(&call, &path).await?;
+            let bad = |e: serde_json::Error| RestError::Body {
+                call: call.clone(),
+                reason: e.to_string(),
+            };
+            let page: Page = serde_json::from_str(&body).map_err(bad)?;
             let listed = page.data.len();
             offset += listed;
             let before = spaces.len();
-            for topic in page.data {
-                if topic.id.as_ref().is_some_and(|id| seen.insert(id.clone())) {
-                    spaces.push(topic);
+            for raw in page.data {
+                let typed: Topic = serde_json::from_str(raw.get()).map_err(bad)?;
+                if typed.id.as_ref().is_some_and(|id| seen.insert(id.clone())) {
+                    spaces.push(Answer {
+                        typed,
+                        json: raw.get().to_owned(),
+                    });
                 }
             }
             let complete = page.total.is_some_and(|t| offset as u64 >= t);
