@@ -25,6 +25,10 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "parsed once per process; boxing would only obscure the arguments"
+)]
 enum Command {
     /// Decode MEDIA_SESSION_RESPONSE payloads, one JSON object per line.
     ///
