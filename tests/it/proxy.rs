@@ -4,12 +4,21 @@
 //! the proxy. (The proxy environment variables and `NO_PROXY` are tested through the CLI, whose
 //! environment is its own: `crates/spaces-events-cli/tests/proxy.rs`.)
 
-use spaces_events::client::{Error, Roots};
+use spaces_events::client::{Builder, Error, Roots};
 use spaces_events::rest::Rest;
 use spaces_events_tests::net::tls_terminator;
 use spaces_events_tests::peer::NodePeer;
 use spaces_events_tests::tinyproxy::Tinyproxy;
 use spaces_events_tests::{builder, heartbeat, next_event};
+
+/// Connects `builder`, subscribes to space-1 and gets the event `peer` sends there.
+async fn one_event(builder: Builder, peer: &mut NodePeer) {
+    let client = builder.connect().await.unwrap();
+    let mut sub = client.subscribe("space-1").await.unwrap();
+    peer.emit_media("space-1", 1).await;
+    assert_eq!(next_event(&mut sub).await.id(), Some("event-1"));
+    client.close().await;
+}
 
 #[tokio::test]
 async fn events_arrive_through_a_connect_tunnel() {
@@ -17,21 +26,17 @@ async fn events_arrive_through_a_connect_tunnel() {
         return;
     };
     let mut peer = NodePeer::start(heartbeat()).await;
-    let client = builder(&peer.url(), "good")
-        .proxy(&proxy.url(None))
-        .connect()
-        .await
-        .unwrap();
-    let mut sub = client.subscribe("space-1").await.unwrap();
-    peer.emit_media("space-1", 1).await;
-    assert_eq!(next_event(&mut sub).await.id(), Some("event-1"));
+    one_event(
+        builder(&peer.url(), "good").proxy(&proxy.url(None)),
+        &mut peer,
+    )
+    .await;
     let requests = proxy.requests();
     eprintln!("tinyproxy saw: {requests:?}");
     assert!(
         requests.contains(&format!("CONNECT 127.0.0.1:{} HTTP/1.1", peer.port)),
         "{requests:?}"
     );
-    client.close().await;
 }
 
 #[tokio::test]
@@ -41,22 +46,16 @@ async fn tls_to_spaces_runs_inside_the_tunnel() {
     };
     let mut peer = NodePeer::start(heartbeat()).await;
     let (port, ca) = tls_terminator(([127, 0, 0, 1], peer.port).into()).await;
-    let client = builder(&format!("wss://localhost:{port}/chat"), "good")
+    let tls = builder(&format!("wss://localhost:{port}/chat"), "good")
         .roots(Roots::None)
         .add_root_certificate(ca.as_bytes())
-        .proxy(&proxy.url(None))
-        .connect()
-        .await
-        .unwrap();
-    let mut sub = client.subscribe("space-1").await.unwrap();
-    peer.emit_media("space-1", 1).await;
-    assert_eq!(next_event(&mut sub).await.id(), Some("event-1"));
+        .proxy(&proxy.url(None));
+    one_event(tls, &mut peer).await;
     let requests = proxy.requests();
     assert!(
         requests.contains(&format!("CONNECT localhost:{port} HTTP/1.1")),
         "{requests:?}"
     );
-    client.close().await;
 }
 
 #[tokio::test]
@@ -65,15 +64,8 @@ async fn basic_auth_and_a_wrong_password() {
         return;
     };
     let mut peer = NodePeer::start(heartbeat()).await;
-    let client = builder(&peer.url(), "good")
-        .proxy(&tinyproxy.url(Some(("bot", "s3cret"))))
-        .connect()
-        .await
-        .unwrap();
-    let mut sub = client.subscribe("space-1").await.unwrap();
-    peer.emit_media("space-1", 1).await;
-    assert_eq!(next_event(&mut sub).await.id(), Some("event-1"));
-    client.close().await;
+    let authorized = builder(&peer.url(), "good").proxy(&tinyproxy.url(Some(("bot", "s3cret"))));
+    one_event(authorized, &mut peer).await;
 
     let error = builder(&peer.url(), "good")
         .proxy(&tinyproxy.url(Some(("bot", "wrong-pass"))))

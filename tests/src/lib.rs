@@ -229,3 +229,16 @@ macro_rules! each_reading {
         }
     };
 }
+
+/// Waits (up to 60 s) for a process whose output is piped: (exit code, stdout, stderr).
+pub async fn finish(child: tokio::process::Child) -> (Option<i32>, String, String) {
+    let output = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
+        .await
+        .expect("exits in time")
+        .expect("waits");
+    (
+        output.status.code(),
+        String::from_utf8(output.stdout).expect("UTF-8 stdout"),
+        String::from_utf8(output.stderr).expect("UTF-8 stderr"),
+    )
+}

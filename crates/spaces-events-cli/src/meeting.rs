@@ -9,13 +9,11 @@ use clap::{Args, ValueEnum};
 use futures_util::StreamExt;
 use futures_util::future::Either;
 use futures_util::stream::select_all;
-use spaces_events::client::Client;
 use spaces_events::meeting::MeetingError;
-use spaces_events::rest::Rest;
 use spaces_events::types::{MeetingChange, MeetingSnapshot, MeetingStatus, RecordingPhase};
 use tokio::sync::mpsc;
 
-use crate::spaces::{Follow, Listing, Mux, follow_changes};
+use crate::spaces::{Listing, Streams, follow_changes};
 use crate::view::View;
 use crate::watch::{Connection, block_on, fail, listed, report_states, shutdown};
 
@@ -67,12 +65,16 @@ async fn follow(args: Meeting) -> ExitCode {
             Ok(listed) => listed,
             Err(code) => return code,
         };
-        let (mux, changes) = Mux::new();
-        let follower = Following {
-            client: client.clone(),
-            rest,
-            mux,
-        };
+        let client = client.clone();
+        let (follower, changes) = Streams::new(move |space: String| {
+            let (client, rest) = (client.clone(), rest.clone());
+            async move {
+                client
+                    .meeting(&space, &rest)
+                    .await
+                    .map_err(|e| e.to_string())
+            }
+        });
         tokio::spawn(follow_changes(wanted, pace, follower, HashSet::new()));
         Either::Right(changes)
     } else {
@@ -125,29 +127,6 @@ async fn follow(args: Meeting) -> ExitCode {
     sink.finish().await;
     client.close().await;
     code
-}
-
-/// Meetings as a [`Follow`]er: each space's changes into one [`Mux`].
-struct Following {
-    client: Client,
-    rest: Rest,
-    mux: Mux<Result<MeetingChange, MeetingError>>,
-}
-
-impl Follow for Following {
-    async fn follow(&mut self, space: &str) -> Result<(), String> {
-        let meeting = self
-            .client
-            .meeting(space, &self.rest)
-            .await
-            .map_err(|e| e.to_string())?;
-        self.mux.add(space, meeting);
-        Ok(())
-    }
-
-    fn stop(&mut self, space: &str) {
-        self.mux.remove(space);
-    }
 }
 
 /// Where changes go.

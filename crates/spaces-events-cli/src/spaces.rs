@@ -217,35 +217,39 @@ pub(crate) async fn follow_changes(
     }
 }
 
-/// The items of many streams, one per space, in one bounded channel: a forwarding task per
-/// space, aborted (its stream dropped: the space unsubscribed) when the space is dropped. A
-/// full channel holds the tasks up, their streams fill, and the client stops reading: nothing
-/// is dropped.
-pub(crate) struct Mux<T> {
+/// A [`Follow`]er of streams, one per space (`open` makes it: a subscription, a meeting),
+/// their items in one bounded channel: a forwarding task per space, aborted (its stream
+/// dropped: the space unsubscribed) when the space is dropped. A full channel holds the tasks
+/// up, their streams fill, and the client stops reading: nothing is dropped.
+pub(crate) struct Streams<T, F> {
+    open: F,
     items: mpsc::Sender<T>,
     tasks: HashMap<String, AbortHandle>,
 }
 
-impl<T: Send + 'static> Mux<T> {
-    /// A mux and the stream of its items.
-    pub(crate) fn new() -> (Mux<T>, impl Stream<Item = T> + Unpin) {
+impl<T: Send + 'static, F> Streams<T, F> {
+    /// The follower and the stream of its items.
+    pub(crate) fn new(open: F) -> (Self, impl Stream<Item = T> + Unpin) {
         let (items, mut rx) = mpsc::channel(1024);
         let stream = futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx));
-        (
-            Mux {
-                items,
-                tasks: HashMap::new(),
-            },
-            stream,
-        )
+        let streams = Streams {
+            open,
+            items,
+            tasks: HashMap::new(),
+        };
+        (streams, stream)
     }
+}
 
-    /// Forwards the items of `space`'s stream.
-    pub(crate) fn add(
-        &mut self,
-        space: &str,
-        mut stream: impl Stream<Item = T> + Send + Unpin + 'static,
-    ) {
+impl<T, F, Fut, S> Follow for Streams<T, F>
+where
+    T: Send + 'static,
+    F: FnMut(String) -> Fut,
+    Fut: Future<Output = Result<S, String>>,
+    S: Stream<Item = T> + Send + Unpin + 'static,
+{
+    async fn follow(&mut self, space: &str) -> Result<(), String> {
+        let mut stream = (self.open)(space.to_owned()).await?;
         let items = self.items.clone();
         let task = tokio::spawn(async move {
             while let Some(item) = stream.next().await {
@@ -255,10 +259,10 @@ impl<T: Send + 'static> Mux<T> {
             }
         });
         self.tasks.insert(space.to_owned(), task.abort_handle());
+        Ok(())
     }
 
-    /// Stops forwarding `space`.
-    pub(crate) fn remove(&mut self, space: &str) {
+    fn stop(&mut self, space: &str) {
         if let Some(task) = self.tasks.remove(space) {
             task.abort();
         }

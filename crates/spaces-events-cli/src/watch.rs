@@ -16,7 +16,7 @@ use spaces_events::rest::{Rest, RestBuilder};
 use spaces_events::{Category, MediaSessionEvent};
 
 use crate::output::{Recorder, Writer};
-use crate::spaces::{Follow, Listing, Mux, Pace, Wanted, follow_changes};
+use crate::spaces::{Listing, Pace, Streams, Wanted, follow_changes};
 
 /// Exit codes, as documented in `--help`.
 const AUTH_REJECTED: u8 = 3;
@@ -347,11 +347,11 @@ pub(crate) async fn consume(
             Either::Left(select_all(subscriptions))
         }
         Spaces::Listed(wanted, pace) => {
-            let (mux, events) = Mux::new();
-            let follower = Subscribing {
-                client: client.clone(),
-                mux,
-            };
+            let client = client.clone();
+            let (follower, events) = Streams::new(move |space: String| {
+                let client = client.clone();
+                async move { client.subscribe(&space).await.map_err(|e| e.to_string()) }
+            });
             tokio::spawn(follow_changes(wanted, pace, follower, HashSet::new()));
             Either::Right(events)
         }
@@ -419,28 +419,6 @@ async fn pump(
         printed += 1;
     }
     ExitCode::SUCCESS
-}
-
-/// Subscriptions as a [`Follow`]er: each space's events into one [`Mux`].
-struct Subscribing {
-    client: Client,
-    mux: Mux<Result<MediaSessionEvent, Error>>,
-}
-
-impl Follow for Subscribing {
-    async fn follow(&mut self, space: &str) -> Result<(), String> {
-        let subscription = self
-            .client
-            .subscribe(space)
-            .await
-            .map_err(|e| e.to_string())?;
-        self.mux.add(space, subscription);
-        Ok(())
-    }
-
-    fn stop(&mut self, space: &str) {
-        self.mux.remove(space);
-    }
 }
 
 /// Resolves at Ctrl-C (SIGINT) or SIGTERM (how systemd and Kubernetes stop a service).

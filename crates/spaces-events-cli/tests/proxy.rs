@@ -4,9 +4,9 @@
 //! exits 5 naming the proxy, never the password.
 
 use std::process::Stdio;
-use std::time::Duration;
 
 use serde_json::json;
+use spaces_events_tests::finish;
 use spaces_events_tests::peer::NodePeer;
 use spaces_events_tests::tinyproxy::Tinyproxy;
 use tokio::process::{Child, Command};
@@ -58,18 +58,6 @@ async fn one_event(
         .await;
     peer.emit_media("space-1", subscriptions as u32).await;
     finish(child).await
-}
-
-async fn finish(child: Child) -> (Option<i32>, String, String) {
-    let output = tokio::time::timeout(Duration::from_secs(30), child.wait_with_output())
-        .await
-        .expect("exits in time")
-        .expect("waits");
-    (
-        output.status.code(),
-        String::from_utf8(output.stdout).unwrap(),
-        String::from_utf8(output.stderr).unwrap(),
-    )
 }
 
 #[tokio::test]

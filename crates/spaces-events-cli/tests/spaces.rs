@@ -6,6 +6,7 @@
 use std::process::Stdio;
 use std::time::Duration;
 
+use spaces_events_tests::finish;
 use spaces_events_tests::peer::media_event;
 use spaces_sim::{DEMO_SPACE, Scenario, Sim, Simulator};
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -22,18 +23,6 @@ fn run(token: &str, args: &[&str]) -> Child {
         .kill_on_drop(true)
         .spawn()
         .expect("the binary runs")
-}
-
-async fn finish(child: Child) -> (Option<i32>, String, String) {
-    let output = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
-        .await
-        .expect("exits in time")
-        .expect("waits");
-    (
-        output.status.code(),
-        String::from_utf8(output.stdout).unwrap(),
-        String::from_utf8(output.stderr).unwrap(),
-    )
 }
 
 /// A simulator that plays nothing by itself.

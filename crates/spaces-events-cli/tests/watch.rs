@@ -5,6 +5,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use serde_json::json;
+use spaces_events_tests::finish;
 use spaces_events_tests::peer::{NodePeer, peers_dir};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 use tokio::process::{Child, Command};
@@ -29,17 +30,6 @@ fn run(command: &[&str], peer: &NodePeer, token: &str, extra: &[&str]) -> Child 
 }
 
 /// Waits for the process; returns (exit code, stdout, stderr).
-async fn finish(child: Child) -> (Option<i32>, String, String) {
-    let output = tokio::time::timeout(Duration::from_secs(30), child.wait_with_output())
-        .await
-        .expect("exits in time")
-        .expect("waits");
-    (
-        output.status.code(),
-        String::from_utf8(output.stdout).unwrap(),
-        String::from_utf8(output.stderr).unwrap(),
-    )
-}
 
 #[tokio::test]
 async fn jsonl_shows_what_socket_io_client_receives_across_a_drop() {

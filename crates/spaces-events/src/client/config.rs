@@ -430,7 +430,7 @@ impl Builder {
     /// `CONNECT` tunnel (Basic auth from the URL's credentials; TLS to Spaces runs inside the
     /// tunnel with the usual roots). Replaces `HTTPS_PROXY`/`HTTP_PROXY`/`ALL_PROXY`, which are
     /// read by default; `NO_PROXY` still applies, as with curl's `--proxy`. A proxy that refuses
-    /// the tunnel is [`Error::Proxy`], fatal for 407 and 403.
+    /// the tunnel is [`Error::Proxy`], fatal for 401, 403 and 407.
     ///
     /// ```no_run
     /// # use spaces_events::client::{Client, PRODUCTION_URL};
