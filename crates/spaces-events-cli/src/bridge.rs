@@ -17,6 +17,7 @@ use spaces_events_nats::lease::{LeaseConfig, Leases};
 use spaces_events_nats::{Bridge as Publisher, BridgeError, Config, Sources, Stats};
 
 use crate::spaces::{self, Follow, Listing, Wanted};
+use crate::telemetry::HEALTH;
 use crate::watch::{Connection, block_on, fail, shutdown};
 
 /// Exit code when NATS cannot be reached or refuses us (documented in `--help`).
@@ -187,6 +188,7 @@ async fn bridge(args: Bridge) -> ExitCode {
         Ok(nats) => nats,
         Err(e) => return nats_failed(&e),
     };
+    let _ = HEALTH.nats.set(nats.clone());
     let config = Config {
         stream: args.stream.clone(),
         in_flight: args.in_flight,
@@ -197,6 +199,7 @@ async fn bridge(args: Bridge) -> ExitCode {
         Ok(publisher) => publisher,
         Err(e) => return nats_failed(&e),
     };
+    let _ = HEALTH.stats.set(publisher.stats());
     let listed: BTreeSet<String> = spaces.into_iter().collect();
     let pace = match args.listing.pace() {
         Ok(pace) => pace,
@@ -349,6 +352,7 @@ async fn share(
         let spaces: Vec<String> = wanted.borrow().iter().cloned().collect();
         match leases.round(&spaces).await {
             Ok(now) => {
+                HEALTH.leases.store(now.len(), Ordering::Relaxed);
                 held.send_if_modified(|spaces| {
                     let modified = *spaces != now;
                     *spaces = now;

@@ -6,6 +6,7 @@ mod meeting;
 mod output;
 mod sim;
 mod spaces;
+mod telemetry;
 mod view;
 mod watch;
 
@@ -22,6 +23,17 @@ use clap::{Parser, Subcommand, ValueEnum};
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Logs on stderr: `text`, or `json` (one object a line, with the fields of the spans
+    /// around it: the connection's URL and attempt, the space). Levels from RUST_LOG (info
+    /// by default with json). Tokens and passwords are never logged.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Subcommand)]
@@ -114,14 +126,27 @@ enum SchemaName {
 }
 
 fn main() -> ExitCode {
-    if std::env::var_os("RUST_LOG").is_some() {
+    let cli = Cli::parse();
+    let filter = || {
+        tracing_subscriber::EnvFilter::try_from_default_env()
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"))
+    };
+    if cli.log_format == LogFormat::Json {
         tracing_subscriber::fmt()
-            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .json()
+            .with_current_span(true)
+            .with_span_list(true)
+            .with_env_filter(filter())
+            .with_writer(std::io::stderr)
+            .init();
+    } else if std::env::var_os("RUST_LOG").is_some() {
+        tracing_subscriber::fmt()
+            .with_env_filter(filter())
             .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
             .with_writer(std::io::stderr)
             .init();
     }
-    match Cli::parse().command {
+    match cli.command {
         Command::Decode { file } => decode::run(&file),
         Command::Watch(args) => watch::run(args, None),
         Command::Record { watch, out, append } => watch::run(watch, Some((out, append))),

@@ -4,6 +4,7 @@
 use std::collections::HashSet;
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
+use std::sync::atomic::Ordering;
 
 use clap::{Args, ValueEnum};
 use futures_util::StreamExt;
@@ -11,9 +12,11 @@ use futures_util::future::Either;
 use futures_util::stream::select_all;
 use spaces_events::meeting::MeetingError;
 use spaces_events::types::{MeetingChange, MeetingSnapshot, MeetingStatus, RecordingPhase};
+use spaces_events_nats::telemetry;
 use tokio::sync::mpsc;
 
 use crate::spaces::{Listing, Streams, follow_changes};
+use crate::telemetry::HEALTH;
 use crate::view::View;
 use crate::watch::{Connection, block_on, fail, listed, report_states, shutdown};
 
@@ -85,6 +88,9 @@ async fn follow(args: Meeting) -> ExitCode {
                 Err(e) => return fail(&e),
             }
         }
+        HEALTH
+            .subscriptions
+            .store(meetings.len(), Ordering::Relaxed);
         Either::Left(select_all(meetings))
     };
     let sink = if view {
@@ -109,6 +115,7 @@ async fn follow(args: Meeting) -> ExitCode {
         match item {
             None => break ExitCode::SUCCESS,
             Some(Ok(change)) => {
+                telemetry::changed(&change);
                 let open = tokio::select! {
                     open = sink.send(change) => open,
                     () = shutdown() => break ExitCode::SUCCESS,
@@ -121,7 +128,10 @@ async fn follow(args: Meeting) -> ExitCode {
                 sink.finish().await;
                 return fail(&e);
             }
-            Some(Err(e)) => sink.warn(&e.to_string()),
+            Some(Err(e)) => {
+                telemetry::failed(&e);
+                sink.warn(&e.to_string());
+            }
         }
     };
     sink.finish().await;

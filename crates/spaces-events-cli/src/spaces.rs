@@ -14,6 +14,8 @@ use spaces_events::rest::{Rest, RestError};
 use tokio::sync::{Notify, mpsc, watch};
 use tokio::task::AbortHandle;
 
+use crate::telemetry::HEALTH;
+
 /// The spaces wanted now; it changes while the command runs.
 pub(crate) type Wanted = watch::Receiver<BTreeSet<String>>;
 
@@ -194,6 +196,9 @@ pub(crate) async fn follow_changes(
         let next = now
             .iter()
             .find(|s| !following.contains(*s) && !failed.contains(*s));
+        HEALTH
+            .subscriptions
+            .store(following.len(), std::sync::atomic::Ordering::Relaxed);
         let Some(space) = next else {
             if told != Some(following.len()) {
                 eprintln!("following {} space(s)", following.len());

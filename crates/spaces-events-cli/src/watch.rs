@@ -5,7 +5,10 @@ use std::collections::HashSet;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use std::time::SystemTime;
 
 use clap::{Args, ValueEnum};
 use futures_util::future::Either;
@@ -14,9 +17,11 @@ use futures_util::{Stream, StreamExt};
 use spaces_events::client::{Client, ConnectionState, Error, Reconnect, StateChanges, TokenType};
 use spaces_events::rest::{Rest, RestBuilder};
 use spaces_events::{Category, MediaSessionEvent};
+use spaces_events_nats::telemetry::{self, TOKEN_RENEWALS};
 
 use crate::output::{Recorder, Writer};
 use crate::spaces::{Listing, Pace, Streams, Wanted, follow_changes};
+use crate::telemetry::{HEALTH, Telemetry, count_reconnections};
 
 /// Exit codes, as documented in `--help`.
 const AUTH_REJECTED: u8 = 3;
@@ -95,6 +100,8 @@ pub(crate) struct Connection {
     /// Extra handshake header, `Name: value` (e.g. `Origin: https://spaces.avayacloud.com`).
     #[arg(long = "header", value_name = "HEADER")]
     headers: Vec<String>,
+    #[command(flatten)]
+    telemetry: Telemetry,
     /// HTTP proxy for the socket (a CONNECT tunnel) and the REST API,
     /// `http://[user:password@]host:port`; default: HTTPS_PROXY, HTTP_PROXY or ALL_PROXY.
     /// NO_PROXY applies either way.
@@ -215,6 +222,7 @@ impl Connection {
             eprintln!("error: {message}");
             ExitCode::from(USAGE)
         };
+        self.telemetry.start().await.map_err(usage)?;
         let token_type = match self.token_type {
             Kind::Jwt => TokenType::Jwt,
             Kind::Oauth => TokenType::Oauth,
@@ -228,7 +236,21 @@ impl Connection {
                 // Any unique name will do; this one says where it came from.
                 let username =
                     format!("spaces-events-{}-{}", std::process::id(), fastrand::u32(..));
-                (None, Some(guests.guest_tokens(name, &username)))
+                let guest = guests.guest_tokens(name, &username);
+                let last = Arc::new(Mutex::new(String::new()));
+                let counted = move || {
+                    let (guest, last) = (guest.clone(), last.clone());
+                    async move {
+                        let token = guest().await?;
+                        let mut last = last.lock().expect("token lock");
+                        if *last != token.expose() {
+                            telemetry::count(TOKEN_RENEWALS);
+                            token.expose().clone_into(&mut last);
+                        }
+                        Ok(token)
+                    }
+                };
+                (None, Some(counted))
             }
             None => (Some(token(self).map_err(usage)?), None),
         };
@@ -290,6 +312,8 @@ impl Connection {
         }
         let client = builder.connect().await.map_err(|e| fail(&e))?;
         eprintln!("connected to {}", redact_query(&url));
+        let _ = HEALTH.client.set(client.clone());
+        count_reconnections(&client);
         Ok((client, api))
     }
 }
@@ -344,6 +368,9 @@ pub(crate) async fn consume(
                     Err(e) => return fail(&e),
                 }
             }
+            HEALTH
+                .subscriptions
+                .store(subscriptions.len(), Ordering::Relaxed);
             Either::Left(select_all(subscriptions))
         }
         Spaces::Listed(wanted, pace) => {
@@ -409,6 +436,7 @@ async fn pump(
         if let Some(seen) = seen.as_deref_mut() {
             seen(&event);
         }
+        telemetry::received(&event, SystemTime::now());
         let handed = tokio::select! {
             handed = writer.send(event) => handed,
             () = shutdown() => break,

@@ -13,9 +13,9 @@ use std::time::{Duration, SystemTime};
 use async_nats::jetstream;
 use futures_util::TryStreamExt;
 use serde_json::{Value, json};
-use spaces_events_tests::each_reading;
 use spaces_events_tests::nats::NatsServer;
 use spaces_events_tests::peer::NodePeer;
+use spaces_events_tests::{each_reading, http_get};
 use spaces_sim::{DEMO_SPACE, Identity, Scenario, Sim, Simulator};
 use tokio::process::{Child, Command};
 
@@ -538,6 +538,48 @@ async fn refused(sim: &Sim, nats: &str, extra: &[&str], env: &[(&str, &str)]) ->
     assert_eq!(out.status.code(), Some(6), "{extra:?}: {stderr}");
     assert_eq!(sim.connections(), before, "Spaces is not even tried");
     stderr
+}
+
+/// `/readyz` says what is missing while NATS is down, `/healthz` stays up, and both recover.
+#[tokio::test]
+async fn ready_only_while_spaces_and_nats_are_connected() {
+    let mut nats = NatsServer::start().await;
+    let sim = sim().await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let child = bridge(
+        &sim,
+        &nats.url(),
+        &["--space", DEMO_SPACE, "--metrics-addr", &addr],
+    );
+    let probe = async |path: &str, want: u16| -> String {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let (status, body) = http_get(&addr, path).await;
+            if status == want {
+                return body;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{path} never answered {want} (last {status} {body})"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    assert_eq!(probe("/readyz", 200).await, "ready\n");
+    nats.stop().await;
+    let body = probe("/readyz", 503).await;
+    assert!(body.contains("not connected to NATS"), "{body}");
+    probe("/healthz", 200).await;
+    let metrics = probe("/metrics", 200).await;
+    assert!(metrics.contains("spaces_nats_connected 0"), "{metrics}");
+    nats.restart().await;
+    probe("/readyz", 200).await;
+    assert_eq!(terminate(child).await, Some(0));
 }
 
 #[tokio::test]

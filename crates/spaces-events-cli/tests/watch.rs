@@ -4,7 +4,7 @@
 use std::process::Stdio;
 use std::time::Duration;
 
-use serde_json::json;
+use serde_json::{Value, json};
 use spaces_events_tests::finish;
 use spaces_events_tests::peer::{NodePeer, peers_dir};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
@@ -213,6 +213,45 @@ async fn a_token_on_the_command_line_gets_a_warning_and_a_missing_one_is_usage()
 
 #[tokio::test]
 async fn trace_logs_and_output_never_contain_the_token() {
+    token_never_in_logs("text").await;
+}
+
+/// JSON logs: each line an object with the fields of its spans (the connection's URL and
+/// attempt), the token in none.
+#[tokio::test]
+async fn json_logs_carry_their_spans_and_never_the_token() {
+    let stderr = token_never_in_logs("json").await;
+    let logs: Vec<Value> = stderr
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).expect("each log line is JSON"))
+        .collect();
+    assert!(logs.len() > 10, "{stderr}");
+    let connections: Vec<&Value> = logs
+        .iter()
+        .filter(|l| l["span"]["name"] == "connection")
+        .collect();
+    assert!(
+        connections.iter().any(|l| l["span"]["attempt"] == 1)
+            && connections.iter().any(|l| l["span"]["attempt"] == 2),
+        "{stderr}"
+    );
+    assert!(
+        connections
+            .iter()
+            .all(|l| l["span"]["url"].as_str().is_some_and(|u| !u.contains('?'))),
+        "the URL without its query"
+    );
+    assert!(
+        logs.iter()
+            .any(|l| l["fields"]["space"] == "space-1" && l["level"] == "DEBUG"),
+        "{stderr}"
+    );
+}
+
+/// Runs `watch` with trace logs in `format` through a drop and a rejected token; asserts the
+/// token is nowhere; returns stderr.
+async fn token_never_in_logs(format: &str) -> String {
     const SECRET: &str = "tok-SECRET-7f3a9c+/=";
     let mut peer =
         NodePeer::start(json!({ "pingInterval": 300, "pingTimeout": 600, "tokens": [SECRET] }))
@@ -226,6 +265,8 @@ async fn trace_logs_and_output_never_contain_the_token() {
             "space-1",
             "--format",
             "jsonl",
+            "--log-format",
+            format,
         ])
         .env("SPACES_TOKEN", SECRET)
         .env("RUST_LOG", "trace")
@@ -255,6 +296,7 @@ async fn trace_logs_and_output_never_contain_the_token() {
             "the token leaked:\n{text}"
         );
     }
+    stderr
 }
 
 async fn finish_split(

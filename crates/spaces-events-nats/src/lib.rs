@@ -37,6 +37,7 @@
 pub mod lease;
 mod publish;
 mod subject;
+pub mod telemetry;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -52,6 +53,7 @@ use spaces_events::rest::Rest;
 use spaces_events::types::{MeetingChange, MeetingSnapshot};
 use tokio::sync::{Notify, mpsc};
 use tokio::task::JoinHandle;
+use tracing::Instrument;
 use tracing::{info, warn};
 
 pub use subject::{msg_id, subject, token};
@@ -166,36 +168,43 @@ impl Sources {
         let mut following = client.follow(space, rest).await?;
         let (events, states, fatal) =
             (self.events.clone(), self.states.clone(), self.fatal.clone());
-        let task = tokio::spawn(async move {
-            while let Some(item) = following.next().await {
-                let sent = match item {
-                    Ok(Followed::Event(event)) => {
-                        let at = SystemTime::now();
-                        events.send(Received { event, at }).await.is_ok()
-                    }
-                    Ok(Followed::Change(change)) => {
-                        // Only the latest state matters: a burst of changes is one write.
-                        if let Some(states) = &states {
-                            let MeetingChange { space, state, .. } = *change;
-                            states.0.lock().expect("states lock").insert(space, state);
-                            states.1.notify_one();
+        let span = tracing::info_span!("space", space);
+        let task = tokio::spawn(
+            async move {
+                while let Some(item) = following.next().await {
+                    let sent = match item {
+                        Ok(Followed::Event(event)) => {
+                            let at = SystemTime::now();
+                            telemetry::received(&event, at);
+                            events.send(Received { event, at }).await.is_ok()
                         }
-                        true
+                        Ok(Followed::Change(change)) => {
+                            telemetry::changed(&change);
+                            // Only the latest state matters: a burst of changes is one write.
+                            if let Some(states) = &states {
+                                let MeetingChange { space, state, .. } = *change;
+                                states.0.lock().expect("states lock").insert(space, state);
+                                states.1.notify_one();
+                            }
+                            true
+                        }
+                        Err(MeetingError::Socket(e)) if e.is_fatal() => {
+                            let _ = fatal.send(e).await;
+                            false
+                        }
+                        Err(e) => {
+                            telemetry::failed(&e);
+                            warn!(error = %e, "skipped");
+                            true
+                        }
+                    };
+                    if !sent {
+                        break;
                     }
-                    Err(MeetingError::Socket(e)) if e.is_fatal() => {
-                        let _ = fatal.send(e).await;
-                        false
-                    }
-                    Err(e) => {
-                        warn!(error = %e, "skipped");
-                        true
-                    }
-                };
-                if !sent {
-                    break;
                 }
             }
-        });
+            .instrument(span),
+        );
         self.tasks
             .lock()
             .expect("sources lock")

@@ -109,6 +109,7 @@ impl<'a> Pipeline<'a> {
                 stats
                     .lag_ms
                     .store(lag.as_millis() as u64, Ordering::Relaxed);
+                crate::telemetry::published(lag, ack.duplicate);
                 stats
                     .in_flight
                     .store(self.queue.len() as u64, Ordering::Relaxed);

@@ -11,6 +11,7 @@ use serde_json::value::RawValue;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::{Instant, sleep_until, timeout};
 use tokio_tungstenite::tungstenite::{self, Message};
+use tracing::Instrument;
 use tracing::warn;
 
 use super::backpressure::{Backlog, Delivery, Outcome};
@@ -110,12 +111,18 @@ impl Driver {
         let fixed = matches!(self.config.token, TokenSource::Fixed(_));
         let first_by = std::time::Instant::now() + self.config.connect_timeout;
         let url = self.endpoint.base.clone();
-        let mut policy = Policy::new(self.config.reconnect.clone(), fixed, url, first_by);
+        let mut policy = Policy::new(self.config.reconnect.clone(), fixed, url.clone(), first_by);
+        let mut attempt = 0u64;
         let fatal = loop {
-            let (end, token) = match self.token().await {
+            attempt += 1;
+            // Every log line of a connection names it (the URL without its query: no token).
+            let span = tracing::info_span!("connection", url = %url, attempt);
+            let (end, token) = match self.token().instrument(span.clone()).await {
                 Ok(token) => match policy.check(&token) {
                     Ok(()) => (
-                        self.connection(&token, policy.first_by()).await,
+                        self.connection(&token, policy.first_by())
+                            .instrument(span)
+                            .await,
                         Some(token),
                     ),
                     Err(error) => break Some(error),
