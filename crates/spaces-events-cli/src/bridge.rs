@@ -136,21 +136,13 @@ fn redact(url: &str) -> String {
 }
 
 async fn bridge(args: Bridge) -> ExitCode {
-    let mut spaces = args.spaces.clone();
-    if let Some(path) = &args.spaces_file {
-        match std::fs::read_to_string(path) {
-            Ok(text) => spaces.extend(
-                text.lines()
-                    .map(str::trim)
-                    .filter(|l| !l.is_empty())
-                    .map(str::to_owned),
-            ),
-            Err(e) => {
-                eprintln!("error: {}: {e}", path.display());
-                return ExitCode::from(USAGE);
-            }
+    let listed = match named(&args) {
+        Ok(listed) => listed,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(USAGE);
         }
-    }
+    };
     let ttl = match Duration::try_from_secs_f64(args.lease_ttl) {
         Ok(ttl) if ttl >= Duration::from_secs(1) => ttl,
         _ => {
@@ -200,7 +192,6 @@ async fn bridge(args: Bridge) -> ExitCode {
         Err(e) => return nats_failed(&e),
     };
     let _ = HEALTH.stats.set(publisher.stats());
-    let listed: BTreeSet<String> = spaces.into_iter().collect();
     let pace = match args.listing.pace() {
         Ok(pace) => pace,
         Err(e) => {
@@ -240,7 +231,7 @@ async fn bridge(args: Bridge) -> ExitCode {
                 return ExitCode::FAILURE;
             }
         },
-        None => spaces::fixed(listed),
+        None => reloadable(listed),
     };
     tokio::spawn(count_reconnects(client.clone(), reconnects.clone()));
     let sources = publisher.sources();
@@ -323,6 +314,47 @@ async fn bridge(args: Bridge) -> ExitCode {
         Err(BridgeError::Spaces(e)) => fail(&e),
         Err(e) => nats_failed(&e),
     }
+}
+
+/// The spaces of `--space` and `--spaces-file`.
+fn named(args: &Bridge) -> Result<BTreeSet<String>, String> {
+    let mut spaces: BTreeSet<String> = args.spaces.iter().cloned().collect();
+    if let Some(path) = &args.spaces_file {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        spaces.extend(
+            text.lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .map(str::to_owned),
+        );
+    }
+    Ok(spaces)
+}
+
+/// `listed`, and on each SIGHUP the spaces named again (the command line, `--config` and
+/// `--spaces-file` read anew): new ones are followed, removed ones dropped, the others kept.
+fn reloadable(listed: BTreeSet<String>) -> Wanted {
+    let (wanted, receiver) = tokio::sync::watch::channel(listed);
+    tokio::spawn(async move {
+        let hangup = tokio::signal::unix::SignalKind::hangup();
+        let Ok(mut hangups) = tokio::signal::unix::signal(hangup) else {
+            return;
+        };
+        while hangups.recv().await.is_some() {
+            let reloaded = crate::arguments().and_then(|cli| match cli.command {
+                crate::Command::Bridge(args) => named(&args),
+                _ => Err("not a bridge".into()),
+            });
+            match reloaded {
+                Ok(spaces) => {
+                    eprintln!("reloaded: {} space(s)", spaces.len());
+                    wanted.send_replace(spaces);
+                }
+                Err(e) => eprintln!("warning: reloading the spaces: {e} (the list stays)"),
+            }
+        }
+    });
+    receiver
 }
 
 /// Resolves once `max` events are acknowledged (never without `max`).

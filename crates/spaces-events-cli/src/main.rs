@@ -1,6 +1,7 @@
 //! `spaces-events`: decode, inspect and watch Avaya Spaces media-session events.
 
 mod bridge;
+mod config;
 mod decode;
 mod meeting;
 mod output;
@@ -20,9 +21,15 @@ use clap::{Parser, Subcommand, ValueEnum};
     version,
     about = "Avaya Spaces media-session events: decode, inspect, watch"
 )]
-struct Cli {
+pub(crate) struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Options from this TOML file: keys are the long option names (`nats = ["nats://…"]`,
+    /// `lease-ttl = 10`, `all-spaces = true`); `SPACES_<OPTION>` variables override it, and
+    /// the command line overrides both. An unknown key is an error naming it and its line.
+    /// `bridge` reads its spaces again on SIGHUP.
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<std::path::PathBuf>,
     /// Logs on stderr: `text`, or `json` (one object a line, with the fields of the spans
     /// around it: the connection's URL and attempt, the space). Levels from RUST_LOG (info
     /// by default with json). Tokens and passwords are never logged.
@@ -41,7 +48,7 @@ enum LogFormat {
     clippy::large_enum_variant,
     reason = "parsed once per process; boxing would only obscure the arguments"
 )]
-enum Command {
+pub(crate) enum Command {
     /// Decode MEDIA_SESSION_RESPONSE payloads, one JSON object per line.
     ///
     /// Each valid line is printed to stdout as compact JSON equal to the input (decoded, then
@@ -125,8 +132,20 @@ enum SchemaName {
     MeetingState,
 }
 
+/// The command line, with what `--config` and the `SPACES_*` variables add.
+pub(crate) fn arguments() -> Result<Cli, String> {
+    let argv = config::resolve::<Cli>(std::env::args_os().collect())?;
+    Cli::try_parse_from(argv).map_err(|e| e.to_string())
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match config::resolve::<Cli>(std::env::args_os().collect()) {
+        Ok(argv) => Cli::parse_from(argv),
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let filter = || {
         tracing_subscriber::EnvFilter::try_from_default_env()
             .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"))

@@ -102,11 +102,6 @@ async fn list(rest: &Rest) -> Result<BTreeSet<String>, RestError> {
         .collect())
 }
 
-/// `listed` and nothing else, for good.
-pub(crate) fn fixed(listed: BTreeSet<String>) -> Wanted {
-    watch::Sender::new(listed).subscribe()
-}
-
 /// `listed` and the keys of `bucket`, kept up to date by a task that watches the bucket: a key
 /// put adds its space, a key deleted removes it (unless listed).
 pub(crate) async fn with_bucket(
