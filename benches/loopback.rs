@@ -9,6 +9,11 @@
 //! loopback raw --url URL --count N                 tokio-tungstenite, frames counted, no decode
 //!     (also against the Node socket.io 2.0.4 peer: the token is in the query)
 //! loopback idle --url URL --connections N          RSS per idle, subscribed connection
+//! loopback spaces --url URL --spaces S --idle SECS  one connection: subscribe S spaces (timed),
+//!     RSS per followed space, then CPU while idle (heartbeats only) for SECS
+//! loopback watch --bin PATH --url URL --count N     `PATH watch --format jsonl`: latency per line
+//! loopback jetstream --nats URL --count N           an ordered JetStream consumer of `SPACES`:
+//!     latency per message (for the bridge, from the pusher's send to the consumer)
 //! ```
 //!
 //! The pusher serves every connection alike: the open packet, `40` for `/` and `/chat`,
@@ -60,7 +65,14 @@ async fn main() -> Result {
         }
         "raw" => raw(&get("url")?, num("count", 0)?).await?,
         "idle" => idle(&get("url")?, num("connections", 1000)?).await?,
-        _ => return Err("usage: loopback push|rust|raw|idle [--key value]...".into()),
+        "spaces" => spaces(&get("url")?, num("spaces", 10_000)?, num("idle", 10)?).await?,
+        "watch" => watch(&get("bin")?, &get("url")?, num("count", 0)?).await?,
+        "jetstream" => jetstream(&get("nats")?, num("count", 0)?).await?,
+        _ => {
+            return Err(
+                "usage: loopback push|rust|raw|idle|spaces|watch|jetstream [--key value]...".into(),
+            );
+        }
     };
     println!("{report}");
     Ok(())
@@ -327,4 +339,91 @@ async fn idle(url: &str, connections: usize) -> Result<Value> {
         "rss_after_kib": after,
         "per_connection_kib": (after - before) as f64 / connections as f64,
     }))
+}
+
+/// CPU time (user and system) of this process so far.
+fn cpu() -> Duration {
+    // SAFETY: an all-zero rusage is a valid value for getrusage to fill.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: `usage` is a valid rusage for the call to fill.
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
+    let time = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    time(usage.ru_utime) + time(usage.ru_stime)
+}
+
+/// One connection following `spaces` spaces: the time to subscribe them all, the memory each
+/// costs, and the CPU the process uses while nothing happens but heartbeats.
+async fn spaces(url: &str, spaces: usize, idle: usize) -> Result<Value> {
+    let client = spaces_events::client::Client::connect(url, "bench-token").await?;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let before = rss_kib()?;
+    let start = Instant::now();
+    let subscriptions = futures_util::future::try_join_all((0..spaces).map(|n| {
+        let client = &client;
+        async move { client.subscribe(&format!("space-{n}")).await }
+    }))
+    .await?;
+    let subscribe_seconds = start.elapsed().as_secs_f64();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let after = rss_kib()?;
+    let (cpu_before, wall) = (cpu(), Instant::now());
+    tokio::time::sleep(Duration::from_secs(idle as u64)).await;
+    let idle_cpu = (cpu() - cpu_before).as_secs_f64() / wall.elapsed().as_secs_f64();
+    drop(subscriptions);
+    client.close().await;
+    Ok(json!({
+        "spaces": spaces,
+        "subscribe_seconds": subscribe_seconds,
+        "rss_per_space_bytes": (after.saturating_sub(before)) as f64 * 1024.0 / spaces as f64,
+        "idle_cpu_percent": idle_cpu * 100.0,
+    }))
+}
+
+/// `spaces-events watch --format jsonl` against the pusher: each line's latency, from the
+/// pusher's send to the line read here.
+async fn watch(bin: &str, url: &str, count: usize) -> Result<Value> {
+    use tokio::io::AsyncBufReadExt;
+    let mut child = tokio::process::Command::new(bin)
+        .args([
+            "watch", "--url", url, "--space", "space-0", "--format", "jsonl",
+        ])
+        .args(["--max-events", &count.to_string()])
+        .env("SPACES_TOKEN", "bench-token")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()?;
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().ok_or("stdout")?).lines();
+    let mut tally = Tally::default();
+    while tally.count < count {
+        let line = lines.next_line().await?.ok_or("watch ended early")?;
+        let payload: Value = serde_json::from_str(&line)?;
+        tally.event(payload["_id"].as_str());
+    }
+    child.wait().await?;
+    Ok(tally.report(json!({})))
+}
+
+/// An ordered consumer of the stream `SPACES` (created by the bridge; waited for): each
+/// message's latency from the pusher's send to its delivery here.
+async fn jetstream(nats: &str, count: usize) -> Result<Value> {
+    let js = async_nats::jetstream::new(async_nats::connect(nats).await?);
+    let stream = loop {
+        if let Ok(stream) = js.get_stream("SPACES").await {
+            break stream;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    };
+    let consumer = stream
+        .create_consumer(async_nats::jetstream::consumer::pull::OrderedConfig::default())
+        .await?;
+    let mut messages = consumer.messages().await?;
+    println!("{}", json!({ "ready": true }));
+    let mut tally = Tally::default();
+    while tally.count < count {
+        let message = messages.next().await.ok_or("the consumer ended")??;
+        let payload: Value = serde_json::from_slice(&message.payload)?;
+        tally.event(payload["_id"].as_str());
+    }
+    Ok(tally.report(json!({})))
 }

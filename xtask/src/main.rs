@@ -9,6 +9,7 @@
 //! - `fuzz --time SECS`: each fuzz target for SECS seconds, then its corpus minimized.
 //! - `wheels`: manylinux2014 abi3 wheels (x86_64, aarch64) and an sdist in `target/wheels/`.
 //! - `soak --minutes N`: many clients against the simulator with random drops and restarts.
+//! - `chaos [--seconds N] [--seed S]`: a bridge cluster under a seeded schedule of faults.
 
 mod bench;
 mod codegen;
@@ -35,6 +36,10 @@ commands:
                       tag checked by auditwheel) and an sdist, into target/wheels/
   soak --minutes N    100 clients x 10 spaces against the simulator, with random drops and
                       restarts, for N minutes: exactly-once delivery, RSS, fds, tasks
+  chaos [--seconds N] [--seed S]
+                      3 bridges (--lease --replicas 2) on 30 spaces of the simulator and a real
+                      nats-server, under a seeded schedule of faults for N seconds (default 1800,
+                      seed 1): every event once, the meeting states true; figures printed
 ";
 
 fn main() -> ExitCode {
@@ -46,6 +51,9 @@ fn main() -> ExitCode {
         ["test"] => test::run(),
         ["wheels"] => wheels::run(),
         ["soak", "--minutes", minutes] => soak(minutes),
+        ["chaos"] => chaos("1800", "1"),
+        ["chaos", "--seconds", seconds] => chaos(seconds, "1"),
+        ["chaos", "--seconds", seconds, "--seed", seed] => chaos(seconds, seed),
         ["bench"] => bench::run(false),
         ["bench", "--quick"] => bench::run(true),
         ["fuzz", "--time", secs] => match secs.parse() {
@@ -82,6 +90,30 @@ fn soak(minutes: &str) -> Result {
         "--",
         minutes,
     ])
+}
+
+/// `cargo xtask chaos`: the chaos binary of the tests crate against the `spaces-events` binary
+/// built beside it (debug: what the tests run).
+pub(crate) fn chaos(seconds: &str, seed: &str) -> Result {
+    for (what, value) in [("--seconds", seconds), ("--seed", seed)] {
+        value
+            .parse::<u64>()
+            .map_err(|_| format!("{what} takes a whole number, not {value:?}"))?;
+    }
+    test::cargo(&[
+        "build",
+        "--locked",
+        "-p",
+        "spaces-events-cli",
+        "-p",
+        "spaces-events-tests",
+        "--bin",
+        "spaces-events",
+        "--bin",
+        "chaos",
+    ])?;
+    test::step(&format!("chaos: {seconds} s, seed {seed}"));
+    test::exec(std::process::Command::new(root().join("target/debug/chaos")).args([seconds, seed]))
 }
 
 /// The workspace root (the parent of `xtask/`).

@@ -21,6 +21,8 @@ pub(crate) fn run() -> Result {
     npm_ci()?;
     debian(&[("tinyproxy", "/usr/bin/tinyproxy")]);
     cargo(&["test", "--workspace", "--locked"])?;
+    // The chaos test in its short form (`cargo xtask chaos` is the long one).
+    crate::chaos("45", "1")?;
     python()?;
     Ok(())
 }

