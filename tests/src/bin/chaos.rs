@@ -181,7 +181,14 @@ async fn main() {
         cluster.start(slot);
     }
     for space in &spaces {
-        sim.subscribed(space, 2).await;
+        tokio::time::timeout(Duration::from_secs(60), sim.subscribed(space, 2))
+            .await
+            .unwrap_or_else(|_| {
+                panic!(
+                    "{space} was not held twice within 60 s; logs in {}",
+                    logs.display()
+                )
+            });
     }
     println!("chaos: {BRIDGES} bridges, {SPACES} spaces, {seconds} s, seed {seed}");
 
@@ -387,32 +394,46 @@ async fn takeover(js: &jetstream::Context, pid: &str, killed: Instant) -> Durati
     killed.elapsed()
 }
 
-/// (space, event id) of every message, once the stream stopped growing for 3 s.
+/// (space, event id) of every message, once the stream stopped growing for 3 s. Every call
+/// is retried: NATS may have just been restarted, on a busy machine.
 async fn quiet_stream(js: &jetstream::Context) -> Vec<(String, String)> {
-    let mut count = 0;
-    let mut still = Instant::now();
-    let started = Instant::now();
-    while still.elapsed() < Duration::from_secs(3) && started.elapsed() < Duration::from_secs(60) {
+    let info = async || {
+        for _ in 0..150 {
+            if let Ok(mut stream) = js.get_stream("SPACES").await
+                && let Ok(state) = stream.info().await.map(|i| i.state.clone())
+            {
+                return (stream, state.messages, state.last_sequence);
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        panic!("the stream SPACES did not answer for 30 s");
+    };
+    let (mut count, mut still) = (info().await.1, Instant::now());
+    while still.elapsed() < Duration::from_secs(3) {
         tokio::time::sleep(Duration::from_millis(250)).await;
-        let now = match js.get_stream("SPACES").await {
-            Ok(mut stream) => stream
-                .info()
-                .await
-                .map(|i| i.state.messages)
-                .unwrap_or(count),
-            Err(_) => count,
-        };
+        let now = info().await.1;
         if now != count {
             (count, still) = (now, Instant::now());
         }
     }
-    let mut stream = js.get_stream("SPACES").await.expect("the stream");
-    let last = stream.info().await.expect("its info").state.last_sequence;
+    let (stream, _, last) = info().await;
     let mut out = Vec::new();
     for seq in 1..=last {
-        let Ok(m) = stream.get_raw_message(seq).await else {
-            continue;
-        };
+        let mut message = None;
+        for _ in 0..20 {
+            match stream.get_raw_message(seq).await {
+                Ok(m) => {
+                    message = Some(m);
+                    break;
+                }
+                // A sequence removed by the duplicate window has nothing to read.
+                Err(e) if e.kind() == jetstream::stream::RawMessageErrorKind::NoMessageFound => {
+                    break;
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        }
+        let Some(m) = message else { continue };
         let payload: Value = serde_json::from_slice(&m.payload).expect("JSON");
         out.push((
             payload["topicId"].as_str().unwrap_or_default().to_owned(),
