@@ -10,6 +10,7 @@ mod spaces;
 mod telemetry;
 mod view;
 mod watch;
+mod webhook;
 
 use std::process::ExitCode;
 
@@ -106,6 +107,20 @@ pub(crate) enum Command {
                       (wrong URL or password, JetStream off, an incompatible stream); 1 other errors."
     )]
     Bridge(bridge::Bridge),
+    /// POST each event (or meeting change) of the spaces to a URL, signed as Standard Webhooks
+    /// sign, in order, retried until the receiver takes it.
+    ///
+    /// Headers `webhook-id` (`<space>:<_id>`, the same on every try: the receiver's idempotency
+    /// key), `webhook-timestamp` (Unix seconds) and `webhook-signature`
+    /// (`v1,<base64 HMAC-SHA256 of "<id>.<timestamp>.<body>">` with the secret's key); the body
+    /// is the event's JSON as Spaces sent it, or with --changes the change as `meeting` prints
+    /// it. 5xx, 429, timeouts: retried with backoff (0.5 s doubling to 30 s) while the socket is
+    /// held back, nothing dropped; another 4xx: skipped after --max-refusals tries, reported.
+    #[command(
+        after_help = "Exit codes: 0 Ctrl-C, SIGTERM or --max-events; 2 usage (no secret, a bad one); \
+                      3 authentication rejected; 4 a subscription refused; 5 could not connect; 1 other errors."
+    )]
+    Webhook(webhook::Webhook),
     /// Run a local simulator of the Spaces socket server and REST API (prints their URLs and the
     /// token).
     Sim(sim::Sim),
@@ -171,6 +186,7 @@ fn main() -> ExitCode {
         Command::Record { watch, out, append } => watch::run(watch, Some((out, append))),
         Command::Meeting(args) => meeting::run(args),
         Command::Bridge(args) => bridge::run(args),
+        Command::Webhook(args) => webhook::run(args),
         Command::Sim(args) => sim::sim(args),
         Command::Demo(args) => sim::demo(args),
         Command::Schema { name } => {

@@ -7,10 +7,12 @@ use std::process::ExitCode;
 use std::sync::atomic::Ordering;
 
 use clap::{Args, ValueEnum};
-use futures_util::StreamExt;
 use futures_util::future::Either;
 use futures_util::stream::select_all;
+use futures_util::{Stream, StreamExt};
+use spaces_events::client::Client;
 use spaces_events::meeting::MeetingError;
+use spaces_events::rest::Rest;
 use spaces_events::types::{MeetingChange, MeetingSnapshot, MeetingStatus, RecordingPhase};
 use spaces_events_nats::telemetry;
 use tokio::sync::mpsc;
@@ -63,35 +65,9 @@ async fn follow(args: Meeting) -> ExitCode {
         // On a terminal the view shows the connection; elsewhere stderr does.
         tokio::spawn(report_states(client.state_changes()));
     }
-    let changes = if args.listing.all_spaces {
-        let (wanted, pace) = match listed(&args.listing, &client, rest.clone()).await {
-            Ok(listed) => listed,
-            Err(code) => return code,
-        };
-        let client = client.clone();
-        let (follower, changes) = Streams::new(move |space: String| {
-            let (client, rest) = (client.clone(), rest.clone());
-            async move {
-                client
-                    .meeting(&space, &rest)
-                    .await
-                    .map_err(|e| e.to_string())
-            }
-        });
-        tokio::spawn(follow_changes(wanted, pace, follower, HashSet::new()));
-        Either::Right(changes)
-    } else {
-        let mut meetings = Vec::new();
-        for space in &args.spaces {
-            match client.meeting(space, &rest).await {
-                Ok(meeting) => meetings.push(meeting),
-                Err(e) => return fail(&e),
-            }
-        }
-        HEALTH
-            .subscriptions
-            .store(meetings.len(), Ordering::Relaxed);
-        Either::Left(select_all(meetings))
+    let changes = match changes(&client, rest, &args.spaces, &args.listing).await {
+        Ok(changes) => changes,
+        Err(code) => return code,
     };
     let sink = if view {
         View::spawn(&args.spaces).map(Sink::View)
@@ -137,6 +113,39 @@ async fn follow(args: Meeting) -> ExitCode {
     sink.finish().await;
     client.close().await;
     code
+}
+
+/// The meeting changes of `spaces` (or, with `--all-spaces`, of the listed spaces as they
+/// change); a refused named space is fatal (the exit code returned).
+pub(crate) async fn changes(
+    client: &Client,
+    rest: Rest,
+    spaces: &[String],
+    listing: &Listing,
+) -> Result<impl Stream<Item = Result<MeetingChange, MeetingError>> + Unpin + use<>, ExitCode> {
+    if listing.all_spaces {
+        let (wanted, pace) = listed(listing, client, rest.clone()).await?;
+        let client = client.clone();
+        let (follower, changes) = Streams::new(move |space: String| {
+            let (client, rest) = (client.clone(), rest.clone());
+            async move {
+                client
+                    .meeting(&space, &rest)
+                    .await
+                    .map_err(|e| e.to_string())
+            }
+        });
+        tokio::spawn(follow_changes(wanted, pace, follower, HashSet::new()));
+        return Ok(Either::Right(changes));
+    }
+    let mut meetings = Vec::new();
+    for space in spaces {
+        meetings.push(client.meeting(space, &rest).await.map_err(|e| fail(&e))?);
+    }
+    HEALTH
+        .subscriptions
+        .store(meetings.len(), Ordering::Relaxed);
+    Ok(Either::Left(select_all(meetings)))
 }
 
 /// Where changes go.

@@ -336,6 +336,36 @@ pub(crate) async fn listed(
     Ok((wanted, pace))
 }
 
+/// The events of `spaces`: named ones subscribed at once (a refusal is fatal: the exit code
+/// returned), listed ones followed as they change.
+pub(crate) async fn events(
+    client: &Client,
+    spaces: Spaces<'_>,
+) -> Result<impl Stream<Item = Result<MediaSessionEvent, Error>> + Unpin + use<>, ExitCode> {
+    match spaces {
+        Spaces::Named(spaces) => {
+            let mut subscriptions = Vec::new();
+            for space in spaces {
+                subscriptions.push(client.subscribe(space).await.map_err(|e| fail(&e))?);
+                eprintln!("subscribed to {space}");
+            }
+            HEALTH
+                .subscriptions
+                .store(subscriptions.len(), Ordering::Relaxed);
+            Ok(Either::Left(select_all(subscriptions)))
+        }
+        Spaces::Listed(wanted, pace) => {
+            let client = client.clone();
+            let (follower, events) = Streams::new(move |space: String| {
+                let client = client.clone();
+                async move { client.subscribe(&space).await.map_err(|e| e.to_string()) }
+            });
+            tokio::spawn(follow_changes(wanted, pace, follower, HashSet::new()));
+            Ok(Either::Right(events))
+        }
+    }
+}
+
 /// Subscribes to `spaces` and prints their events until `--max-events`, Ctrl-C, a closed stdout
 /// or a fatal error; the output goes through a [`Writer`], so stdout never holds the client up.
 /// `seen` is shown each event printed.
@@ -356,32 +386,9 @@ pub(crate) async fn consume(
         }
     }
     tokio::spawn(report_states(client.state_changes()));
-    let events = match spaces {
-        Spaces::Named(spaces) => {
-            let mut subscriptions = Vec::new();
-            for space in spaces {
-                match client.subscribe(space).await {
-                    Ok(sub) => {
-                        eprintln!("subscribed to {space}");
-                        subscriptions.push(sub);
-                    }
-                    Err(e) => return fail(&e),
-                }
-            }
-            HEALTH
-                .subscriptions
-                .store(subscriptions.len(), Ordering::Relaxed);
-            Either::Left(select_all(subscriptions))
-        }
-        Spaces::Listed(wanted, pace) => {
-            let client = client.clone();
-            let (follower, events) = Streams::new(move |space: String| {
-                let client = client.clone();
-                async move { client.subscribe(&space).await.map_err(|e| e.to_string()) }
-            });
-            tokio::spawn(follow_changes(wanted, pace, follower, HashSet::new()));
-            Either::Right(events)
-        }
+    let events = match events(client, spaces).await {
+        Ok(events) => events,
+        Err(code) => return code,
     };
     let colour = output.format == Format::Pretty && std::io::stdout().is_terminal();
     let writer = match Writer::spawn(output.format, colour, recorder) {
