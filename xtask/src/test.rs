@@ -19,7 +19,10 @@ pub(crate) fn run() -> Result {
     step("codegen --check");
     codegen::run(true)?;
     npm_ci()?;
-    debian(&[("tinyproxy", "/usr/bin/tinyproxy")]);
+    debian(&[
+        ("tinyproxy", "/usr/bin/tinyproxy"),
+        ("chromium", "/usr/bin/chromium"),
+    ]);
     cargo(&["test", "--workspace", "--locked"])?;
     // The chaos test in its short form (`cargo xtask chaos` is the long one).
     crate::chaos("45", "1")?;

@@ -78,7 +78,7 @@ pub(crate) fn run(args: Bridge) -> ExitCode {
 
 /// How the bridge proves itself to NATS, and trusts it.
 #[derive(Args)]
-struct NatsAuth {
+pub(crate) struct NatsAuth {
     /// A credentials file (a user JWT and its nkey seed, as `nsc` writes them).
     #[arg(long, value_name = "FILE")]
     nats_creds: Option<PathBuf>,
@@ -99,7 +99,7 @@ struct NatsAuth {
 
 impl NatsAuth {
     /// `options` with these credentials and TLS settings.
-    async fn apply(
+    pub(crate) async fn apply(
         &self,
         mut options: async_nats::ConnectOptions,
     ) -> Result<async_nats::ConnectOptions, String> {

@@ -5,6 +5,7 @@ mod config;
 mod decode;
 mod meeting;
 mod output;
+mod serve;
 mod sim;
 mod spaces;
 mod telemetry;
@@ -45,10 +46,6 @@ enum LogFormat {
 }
 
 #[derive(Subcommand)]
-#[expect(
-    clippy::large_enum_variant,
-    reason = "parsed once per process; boxing would only obscure the arguments"
-)]
 pub(crate) enum Command {
     /// Decode MEDIA_SESSION_RESPONSE payloads, one JSON object per line.
     ///
@@ -107,6 +104,19 @@ pub(crate) enum Command {
                       (wrong URL or password, JetStream off, an incompatible stream); 1 other errors."
     )]
     Bridge(bridge::Bridge),
+    /// A live web dashboard of every followed meeting (and its JSON API and change stream),
+    /// from the socket or from a bridge cluster's NATS bucket.
+    ///
+    /// Open http://127.0.0.1:8080/ (--bind). Status and duration, attendees with their media,
+    /// recordings, raised hands, updated live (Server-Sent Events), with a filter and the
+    /// link's state. API: GET /api/spaces, /api/spaces/{id}/meeting, /api/changes (SSE,
+    /// Last-Event-ID resumes). Another address than loopback needs --auth-token.
+    #[command(
+        after_help = "Exit codes: 0 Ctrl-C or SIGTERM; 2 usage (a public --bind without --auth-token); \
+                      3 authentication rejected; 4 a subscription refused; 5 could not connect; \
+                      6 NATS unreachable or no bucket; 1 other errors."
+    )]
+    Serve(serve::Serve),
     /// POST each event (or meeting change) of the spaces to a URL, signed as Standard Webhooks
     /// sign, in order, retried until the receiver takes it.
     ///
@@ -187,6 +197,7 @@ fn main() -> ExitCode {
         Command::Meeting(args) => meeting::run(args),
         Command::Bridge(args) => bridge::run(args),
         Command::Webhook(args) => webhook::run(args),
+        Command::Serve(args) => serve::run(args),
         Command::Sim(args) => sim::sim(args),
         Command::Demo(args) => sim::demo(args),
         Command::Schema { name } => {
