@@ -1,5 +1,6 @@
 """Typed, lossless Avaya Spaces media-session events, and a client that subscribes to them.
 
+```pycon
 >>> import spaces_events
 >>> event = spaces_events.decode(b'{"category":"app.event.attendee.added","topicId":"s1",'
 ...     b'"content":{"attendee":{"_id":"u1","displayname":"Ann"}}}')
@@ -7,7 +8,8 @@
 <Category.ATTENDEE_ADDED: 'app.event.attendee.added'>
 >>> event.content.attendee.displayname
 'Ann'
-"""
+
+```"""
 
 from ._category import Category
 from ._client import (

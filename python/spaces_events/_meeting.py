@@ -15,16 +15,16 @@ class MeetingState:
     """A space's meeting — status, attendees with their media, recordings, raised hands,
     mute-all — folded from its events by the same Rust code as ``client.meeting()``; no I/O.
 
-    >>> import spaces_events
-    >>> state = spaces_events.MeetingState("s1")
-    >>> changes = state.apply(spaces_events.decode(b'{"_id":"e1","messageId":"m1","topicId":"s1",'
-    ...     b'"category":"app.event.meeting.started","content":{"attendees":[{"_id":"u1","displayname":"Ann"}]}}'))
-    >>> [(c["change"], c["source"]) for c in changes]
-    [('meeting.started', 'event')]
-    >>> state.snapshot()["attendees"][0]["displayname"]
-    'Ann'
-    >>> [c["change"] for c in state.resync(None)]  # the API says: no meeting any more
-    ['meeting.ended', 'resynced']
+        >>> import spaces_events
+        >>> state = spaces_events.MeetingState("s1")
+        >>> changes = state.apply(spaces_events.decode(b'{"_id":"e1","messageId":"m1","topicId":"s1",'
+        ...     b'"category":"app.event.meeting.started","content":{"attendees":[{"_id":"u1","displayname":"Ann"}]}}'))
+        >>> [(c["change"], c["source"]) for c in changes]
+        [('meeting.started', 'event')]
+        >>> state.snapshot()["attendees"][0]["displayname"]
+        'Ann'
+        >>> [c["change"] for c in state.resync(None)]  # the API says: no meeting any more
+        ['meeting.ended', 'resynced']
     """
 
     __slots__ = ("_native",)

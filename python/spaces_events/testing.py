@@ -1,10 +1,13 @@
 """An offline Spaces for testing bots: the simulator the ``spaces-events sim`` command runs,
 started in-process on 127.0.0.1, and (through the pytest plugin) the ``spaces_sim`` fixture.
 
+```pycon
 >>> from spaces_events.testing import Simulator
 >>> with Simulator() as sim:
 ...     sim.url.startswith("http://127.0.0.1:")
 True
+
+```
 
 The simulator speaks the Spaces socket API (namespace ``/chat``, SUBSCRIBE_CHANNEL,
 MEDIA_SESSION_RESPONSE) and its REST API (``sim.api_url``: guest tokens, join, the active

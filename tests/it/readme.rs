@@ -1,5 +1,6 @@
-//! The README's Rust examples are `crates/spaces-events/examples/{meeting,roster}.rs`, word for
-//! word, and they run: built by `cargo test --workspace`, run here against the simulator.
+//! The Rust examples of the README and the documentation site (`docs/src/`) are
+//! `crates/spaces-events/examples/{meeting,roster}.rs`, word for word, and they run: built by
+//! `cargo test --workspace`, run here against the simulator.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -11,18 +12,38 @@ fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-/// The README's fenced blocks in `language`.
+/// The README's and the documentation pages' Markdown.
+fn pages() -> Vec<String> {
+    fn walk(dir: &Path, out: &mut Vec<String>) {
+        for entry in std::fs::read_dir(dir).expect("docs/src") {
+            let path = entry.expect("an entry").path();
+            if path.is_dir() {
+                walk(&path, out);
+            } else if path.extension().is_some_and(|e| e == "md") {
+                out.push(std::fs::read_to_string(&path).expect("a page"));
+            }
+        }
+    }
+    let mut pages = vec![std::fs::read_to_string(root().join("README.md")).expect("README.md")];
+    walk(&root().join("docs/src"), &mut pages);
+    pages
+}
+
+/// The fenced blocks in `language` of the README and the documentation pages.
 fn blocks(language: &str) -> Vec<String> {
-    let readme = std::fs::read_to_string(root().join("README.md")).expect("README.md");
     let fence = format!("```{language}\n");
-    readme
-        .split(&fence)
-        .skip(1)
-        .map(|rest| {
-            rest.split("```\n")
-                .next()
-                .expect("a closed block")
-                .to_owned()
+    pages()
+        .iter()
+        .flat_map(|page| {
+            page.split(&fence)
+                .skip(1)
+                .map(|rest| {
+                    rest.split("```\n")
+                        .next()
+                        .expect("a closed block")
+                        .to_owned()
+                })
+                .collect::<Vec<_>>()
         })
         .collect()
 }
@@ -34,7 +55,7 @@ fn the_readme_shows_the_example_files() {
         let example = std::fs::read_to_string(root().join(&path)).unwrap();
         assert!(
             blocks("rust").contains(&example),
-            "README.md must show {path} as it is"
+            "the README or a docs page must show {path} as it is"
         );
     }
 }

@@ -1,6 +1,7 @@
-"""Every Python block of README.md passes ``mypy --strict``. Each program block runs: against the
-Node socket.io 2.0.4 peer, through the README's own ``SPACES_URL``/``SPACES_TOKEN``, it prints the
-meeting and ends with it. Blocks with a file name (```` ```python bot.py ````) are also written to
+"""Every Python block of README.md and of the documentation pages (docs/src/) passes
+``mypy --strict``. Each program block runs: against the
+Node socket.io 2.0.4 peer, through their own ``SPACES_URL``/``SPACES_TOKEN``, it prints the
+meeting and ends with it. Blocks with a file name (```` ```python title="bot.py" ````) are also written to
 that file, and the ``test_*.py`` ones run under pytest as a user's would (the plugin from the
 installed package, nothing from this suite)."""
 
@@ -15,8 +16,10 @@ from pathlib import Path
 import pytest
 from peer import NodePeer
 
-README = Path(__file__).resolve().parents[2] / "README.md"
-NAMED = re.findall(r"```python(?: (\S+))?\n(.*?)```\n", README.read_text(), flags=re.S)
+ROOT = Path(__file__).resolve().parents[2]
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs/src").rglob("*.md"))]
+NAMED = [found for page in PAGES
+         for found in re.findall(r'```python(?: title="([^"]+)")?\n(.*?)```\n', page.read_text(), flags=re.S)]
 BLOCKS = [code for name, code in NAMED if not name.startswith("test_")]
 FILES = {name: code for name, code in NAMED if name}
 SPACE = "5f1051f0f3ed772f915e19ed"

@@ -10,9 +10,11 @@
 //! - `wheels`: manylinux2014 abi3 wheels (x86_64, aarch64) and an sdist in `target/wheels/`.
 //! - `soak --minutes N`: many clients against the simulator with random drops and restarts.
 //! - `chaos [--seconds N] [--seed S]`: a bridge cluster under a seeded schedule of faults.
+//! - `docs [--check]`: the documentation site into `target/docs`.
 
 mod bench;
 mod codegen;
+mod docs;
 mod fuzz;
 mod test;
 mod wheels;
@@ -32,6 +34,9 @@ commands:
   fuzz --time SECS    run each fuzz target for SECS seconds (cargo-fuzz, installed if missing),
                       then minimize its corpus in fuzz/corpus/
   bench [--quick]     benchmarks beside their peers; one table and target/bench/report.json
+  docs [--check]      the documentation site (MkDocs, strict: broken links fail) into
+                      target/docs; regenerates the CLI and schema reference pages (--check:
+                      fail if either is stale)
   wheels              manylinux2014 abi3 wheels (x86_64 and aarch64, zig-linked, stripped,
                       tag checked by auditwheel) and an sdist, into target/wheels/
   soak --minutes N    100 clients x 10 spaces against the simulator, with random drops and
@@ -50,6 +55,8 @@ fn main() -> ExitCode {
         ["codegen", "--check"] => codegen::run(true),
         ["test"] => test::run(),
         ["wheels"] => wheels::run(),
+        ["docs"] => docs::run(false),
+        ["docs", "--check"] => docs::run(true),
         ["soak", "--minutes", minutes] => soak(minutes),
         ["chaos"] => chaos("1800", "1"),
         ["chaos", "--seconds", seconds] => chaos(seconds, "1"),

@@ -27,6 +27,7 @@ pub(crate) fn run() -> Result {
     // The chaos test in its short form (`cargo xtask chaos` is the long one).
     crate::chaos("45", "1")?;
     python()?;
+    crate::docs::run(true)?;
     Ok(())
 }
 

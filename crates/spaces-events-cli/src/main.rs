@@ -137,6 +137,9 @@ pub(crate) enum Command {
     /// Show the whole built-in meeting, live: a simulator in-process, the real client over a real
     /// websocket; exits when the meeting is over.
     Demo(sim::Demo),
+    /// Print this command-line reference as Markdown (the docs site's CLI page).
+    #[command(hide = true)]
+    MarkdownHelp,
     /// Print a JSON Schema (draft-07) of the socket payloads.
     Schema {
         /// Which schema.
@@ -198,6 +201,10 @@ fn main() -> ExitCode {
         Command::Bridge(args) => bridge::run(args),
         Command::Webhook(args) => webhook::run(args),
         Command::Serve(args) => serve::run(args),
+        Command::MarkdownHelp => {
+            print!("{}", clap_markdown::help_markdown::<Cli>());
+            ExitCode::SUCCESS
+        }
         Command::Sim(args) => sim::sim(args),
         Command::Demo(args) => sim::demo(args),
         Command::Schema { name } => {

@@ -258,7 +258,7 @@ mod tests {
 
     use super::*;
 
-    /// One frame of the view, as text: the snapshot the README shows.
+    /// One frame of the view, as text: the snapshot the meeting guide shows.
     #[test]
     fn a_frame_of_the_view() {
         let state: MeetingSnapshot = serde_json::from_value(serde_json::json!({
