@@ -1,21 +1,18 @@
-//! `spaces-events webhook`: each event (or, with `--changes`, each meeting change) POSTed as
-//! JSON to a URL, signed as Standard Webhooks sign (`webhook-id`, `webhook-timestamp`,
-//! `webhook-signature: v1,<base64 HMAC-SHA256 of "id.timestamp.body">`), one at a time in
-//! arrival order (so in order per space). A 5xx, a 429, a timeout or a failed connection is
-//! retried with backoff until it goes through — meanwhile nothing else is read, the client's
-//! buffer fills and it stops reading the socket (heartbeats go on): nothing is dropped, memory is
-//! bounded. Another 4xx is reported and, after `--max-refusals` tries, skipped.
+//! `spaces-events webhook`: each event (or, with `--changes`, each meeting change) delivered
+//! through the library's webhook sink (`spaces_events::webhook`: signed as Standard Webhooks
+//! sign, retried with backoff) one at a time in arrival order, so in order per space; while one
+//! is retried nothing else is read, the client's buffer fills and it stops reading the socket
+//! (heartbeats go on): nothing is dropped, memory is bounded. An item refused `--max-refusals`
+//! times is reported and skipped. (`--to`, not `--url`: every command's `--url` is the socket.)
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use clap::Args;
 use futures_util::StreamExt;
-use spaces_events::client::Reconnect;
+use spaces_events::webhook::{Delivery, Webhook as Sink};
 use spaces_events_nats::msg_id;
-use standardwebhooks::Webhook as Signer;
 
 use crate::meeting::changes;
 use crate::spaces::Listing;
@@ -81,14 +78,25 @@ async fn deliver_all(args: Webhook) -> ExitCode {
         None => std::env::var("SPACES_WEBHOOK_SECRET")
             .map_err(|_| "no secret: set SPACES_WEBHOOK_SECRET or use --secret-file".into()),
     };
-    let signer = match secret.and_then(|s| {
-        Signer::new(&s).map_err(|e| format!("the secret is not whsec_ and base64: {e}"))
-    }) {
-        Ok(signer) => signer,
-        Err(e) => return usage(e),
+    let timeout = match Duration::try_from_secs_f64(args.timeout) {
+        Ok(timeout) => timeout,
+        Err(e) => return usage(format!("--timeout {}: {e}", args.timeout)),
     };
-    let http = match http(&args) {
-        Ok(http) => http,
+    let hook = secret.and_then(|secret| {
+        Sink::builder(&args.to, &secret)
+            .timeout(timeout)
+            .max_refusals(args.max_refusals)
+            .on_retry(|id, why, wait| {
+                eprintln!(
+                    "warning: {id}: {why}; trying again in {:.1} s",
+                    wait.as_secs_f64()
+                );
+            })
+            .build()
+            .map_err(|e| e.to_string())
+    });
+    let hook = match hook {
+        Ok(hook) => hook,
         Err(e) => return usage(e),
     };
     let (client, rest) = match args.connection.connect().await {
@@ -148,10 +156,17 @@ async fn deliver_all(args: Webhook) -> ExitCode {
         match item {
             None => break ExitCode::SUCCESS,
             Some(Ok(item)) => {
-                tokio::select! {
-                    () = deliver(&http, &args, &signer, &item) => done += 1,
+                let delivery = tokio::select! {
+                    delivery = hook.deliver(&item.id, &item.body) => delivery,
                     () = shutdown() => break ExitCode::SUCCESS,
+                };
+                if let Delivery::Refused { status, tries } = delivery {
+                    eprintln!(
+                        "warning: {}: refused with HTTP {status} {tries} time(s); skipped",
+                        item.id
+                    );
                 }
+                done += 1;
             }
             Some(Err(e)) if e.starts_with("fatal: ") => {
                 eprintln!("error: {}", &e["fatal: ".len()..]);
@@ -162,81 +177,4 @@ async fn deliver_all(args: Webhook) -> ExitCode {
     };
     client.close().await;
     code
-}
-
-/// A reqwest client on rustls with Mozilla's roots (ring, as the rest of the binary).
-fn http(args: &Webhook) -> Result<reqwest::Client, String> {
-    let timeout = Duration::try_from_secs_f64(args.timeout)
-        .map_err(|e| format!("--timeout {}: {e}", args.timeout))?;
-    let mut roots = rustls::RootCertStore::empty();
-    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-    let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .map_err(|e| e.to_string())?
-    .with_root_certificates(roots)
-    .with_no_client_auth();
-    reqwest::Client::builder()
-        .tls_backend_preconfigured(tls)
-        .timeout(timeout)
-        .user_agent(concat!("spaces-events/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .map_err(|e| e.to_string())
-}
-
-/// POSTs `item` until it is accepted, or refused `--max-refusals` times (then reported and
-/// skipped); signed anew at each try (the timestamp is part of the signature).
-async fn deliver(http: &reqwest::Client, args: &Webhook, signer: &Signer, item: &Item) {
-    let backoff = Reconnect {
-        initial_delay: Duration::from_millis(500),
-        max_delay: Duration::from_secs(30),
-        ..Reconnect::default()
-    };
-    let (mut tries, mut refusals) = (0u32, 0u32);
-    loop {
-        tries += 1;
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_secs() as i64;
-        let signature = signer
-            .sign(&item.id, now, item.body.as_bytes())
-            .unwrap_or_default();
-        let sent = http
-            .post(&args.to)
-            .header("content-type", "application/json")
-            .header("webhook-id", &item.id)
-            .header("webhook-timestamp", now.to_string())
-            .header("webhook-signature", signature)
-            .body(item.body.clone())
-            .send()
-            .await;
-        let why = match sent {
-            Ok(answer) if answer.status().is_success() => return,
-            Ok(answer) if answer.status().is_client_error() && answer.status().as_u16() != 429 => {
-                refusals += 1;
-                if refusals >= args.max_refusals {
-                    eprintln!(
-                        "warning: {}: refused with HTTP {} {refusals} time(s); skipped",
-                        item.id,
-                        answer.status()
-                    );
-                    return;
-                }
-                format!("HTTP {}", answer.status())
-            }
-            Ok(answer) => format!("HTTP {}", answer.status()),
-            Err(e) if e.is_timeout() => "timed out".to_owned(),
-            // Without the URL: a receiver's URL may hold a secret of its own.
-            Err(e) => format!("failed: {}", e.without_url()),
-        };
-        let delay = backoff.delay(tries);
-        eprintln!(
-            "warning: {}: {why}; trying again in {:.1} s",
-            item.id,
-            delay.as_secs_f64()
-        );
-        tokio::time::sleep(delay).await;
-    }
 }

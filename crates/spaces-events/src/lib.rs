@@ -67,6 +67,8 @@ pub mod protocol;
 #[cfg(feature = "rest")]
 pub mod rest;
 mod timestamp;
+#[cfg(feature = "webhook")]
+pub mod webhook;
 
 /// The payload types, generated from `schema/` by `cargo xtask codegen` (never edited by hand).
 ///
