@@ -34,11 +34,27 @@ async fn quiet() -> Sim {
         .expect("the simulator starts")
 }
 
-/// A file of this test's own with `text`.
-fn file(name: &str, text: &str) -> PathBuf {
+/// A file of this test's own with `text`, removed when dropped.
+struct File(PathBuf);
+
+impl Drop for File {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+impl std::ops::Deref for File {
+    type Target = PathBuf;
+
+    fn deref(&self) -> &PathBuf {
+        &self.0
+    }
+}
+
+fn file(name: &str, text: &str) -> File {
     let path = std::env::temp_dir().join(format!("{}-{name}", std::process::id()));
     std::fs::write(&path, text).unwrap();
-    path
+    File(path)
 }
 
 async fn emit(sim: &Sim, space: &str, n: u32) {
@@ -134,10 +150,10 @@ async fn sighup_reads_the_spaces_again_and_keeps_the_others() {
             .unwrap();
     };
     sim.subscribed("a", 1).await;
-    std::fs::write(&spaces, "a\nb\n").unwrap();
+    std::fs::write(&*spaces, "a\nb\n").unwrap();
     hangup();
     sim.subscribed("b", 1).await;
-    std::fs::write(&spaces, "b\n").unwrap();
+    std::fs::write(&*spaces, "b\n").unwrap();
     hangup();
     sim.unsubscribed("a", 1).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
