@@ -198,18 +198,8 @@ async fn authorized(State(board): State<Arc<Board>>, request: Request, next: Nex
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "));
-    let query = request
-        .uri()
-        .query()
-        .unwrap_or_default()
-        .split('&')
-        .find_map(|pair| {
-            pair.strip_prefix("token=").map(|t| {
-                t.replace("%2B", "+")
-                    .replace("%2F", "/")
-                    .replace("%3D", "=")
-            })
-        });
+    let query = form_urlencoded::parse(request.uri().query().unwrap_or_default().as_bytes())
+        .find_map(|(key, value)| (key == "token").then_some(value));
     if bearer == Some(token.as_str()) || query.as_deref() == Some(token.as_str()) {
         next.run(request).await
     } else {
