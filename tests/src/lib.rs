@@ -268,3 +268,12 @@ pub async fn http_get(addr: &str, path: &str) -> (u16, String) {
         .unwrap_or_default();
     (status, body)
 }
+
+/// A simulator that plays nothing by itself (events only when a test emits or plays them).
+pub async fn quiet_sim() -> spaces_sim::Sim {
+    spaces_sim::Simulator::new()
+        .scenario(spaces_sim::Scenario::default())
+        .start()
+        .await
+        .expect("the simulator starts")
+}

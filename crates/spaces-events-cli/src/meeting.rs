@@ -20,21 +20,12 @@ use tokio::sync::mpsc;
 use crate::spaces::{Listing, Streams, follow_changes};
 use crate::telemetry::HEALTH;
 use crate::view::View;
-use crate::watch::{Connection, block_on, fail, listed, report_states, shutdown};
+use crate::watch::{Followed, block_on, fail, listed, report_states, shutdown};
 
 #[derive(Args)]
 pub(crate) struct Meeting {
     #[command(flatten)]
-    connection: Connection,
-    /// Space (topic) id to follow; repeat for several.
-    #[arg(
-        long = "space",
-        required_unless_present = "all_spaces",
-        value_name = "ID"
-    )]
-    spaces: Vec<String>,
-    #[command(flatten)]
-    listing: Listing,
+    followed: Followed,
     /// `view`: a live view redrawn in place (the default on a terminal); `jsonl`: one line per
     /// change, `{"space","change","source","subject","state"}` (the default otherwise).
     #[arg(long, value_enum)]
@@ -52,7 +43,7 @@ pub(crate) fn run(args: Meeting) -> ExitCode {
 }
 
 async fn follow(args: Meeting) -> ExitCode {
-    let (client, rest) = match args.connection.connect().await {
+    let (client, rest) = match args.followed.connection.connect().await {
         Ok(connected) => connected,
         Err(code) => return code,
     };
@@ -65,12 +56,13 @@ async fn follow(args: Meeting) -> ExitCode {
         // On a terminal the view shows the connection; elsewhere stderr does.
         tokio::spawn(report_states(client.state_changes()));
     }
-    let changes = match changes(&client, rest, &args.spaces, &args.listing).await {
+    let changes = match changes(&client, rest, &args.followed.spaces, &args.followed.listing).await
+    {
         Ok(changes) => changes,
         Err(code) => return code,
     };
     let sink = if view {
-        View::spawn(&args.spaces).map(Sink::View)
+        View::spawn(&args.followed.spaces).map(Sink::View)
     } else {
         Lines::spawn().map(Sink::Lines)
     };

@@ -33,18 +33,37 @@ const OTHER: u8 = 1;
 #[derive(Args)]
 pub(crate) struct Watch {
     #[command(flatten)]
-    connection: Connection,
-    /// Space (topic) id to watch; repeat for several.
+    followed: Followed,
+    #[command(flatten)]
+    output: Output,
+}
+
+/// Where Spaces is and which spaces to follow (`watch`, `record`, `meeting`, `webhook`).
+#[derive(Args)]
+pub(crate) struct Followed {
+    #[command(flatten)]
+    pub(crate) connection: Connection,
+    /// Space (topic) id to follow; repeat for several.
     #[arg(
         long = "space",
         required_unless_present = "all_spaces",
         value_name = "ID"
     )]
-    spaces: Vec<String>,
+    pub(crate) spaces: Vec<String>,
     #[command(flatten)]
-    listing: Listing,
-    #[command(flatten)]
-    output: Output,
+    pub(crate) listing: Listing,
+}
+
+impl Followed {
+    /// The named spaces, or (`--all-spaces`) the listed ones and their pace; on failure the
+    /// message is printed and the exit code returned.
+    pub(crate) async fn spaces(&self, client: &Client, rest: Rest) -> Result<Spaces<'_>, ExitCode> {
+        if !self.listing.all_spaces {
+            return Ok(Spaces::Named(&self.spaces));
+        }
+        let (wanted, pace) = listed(&self.listing, client, rest).await?;
+        Ok(Spaces::Listed(wanted, pace))
+    }
 }
 
 /// Which spaces `consume` follows.
@@ -186,17 +205,13 @@ async fn watch(args: Watch, record: Option<(PathBuf, bool)>) -> ExitCode {
             return ExitCode::from(USAGE);
         }
     };
-    let (client, rest) = match args.connection.connect().await {
+    let (client, rest) = match args.followed.connection.connect().await {
         Ok(connected) => connected,
         Err(code) => return code,
     };
-    let spaces = if args.listing.all_spaces {
-        match listed(&args.listing, &client, rest).await {
-            Ok((wanted, pace)) => Spaces::Listed(wanted, pace),
-            Err(code) => return code,
-        }
-    } else {
-        Spaces::Named(&args.spaces)
+    let spaces = match args.followed.spaces(&client, rest).await {
+        Ok(spaces) => spaces,
+        Err(code) => return code,
     };
     let code = consume(&client, spaces, &args.output, recorder, None).await;
     client.close().await;

@@ -15,8 +15,7 @@ use spaces_events::webhook::{Delivery, Webhook as Sink};
 use spaces_events_nats::msg_id;
 
 use crate::meeting::changes;
-use crate::spaces::Listing;
-use crate::watch::{Connection, Spaces, block_on, events, listed, shutdown};
+use crate::watch::{Followed, block_on, events, shutdown};
 
 /// Exit code for a bad option (documented in `--help`).
 const USAGE: u8 = 2;
@@ -24,16 +23,7 @@ const USAGE: u8 = 2;
 #[derive(Args)]
 pub(crate) struct Webhook {
     #[command(flatten)]
-    connection: Connection,
-    /// Space (topic) id to follow; repeat for several.
-    #[arg(
-        long = "space",
-        required_unless_present = "all_spaces",
-        value_name = "ID"
-    )]
-    spaces: Vec<String>,
-    #[command(flatten)]
-    listing: Listing,
+    followed: Followed,
     /// Where to POST (http or https).
     #[arg(long, value_name = "URL")]
     to: String,
@@ -99,13 +89,13 @@ async fn deliver_all(args: Webhook) -> ExitCode {
         Ok(hook) => hook,
         Err(e) => return usage(e),
     };
-    let (client, rest) = match args.connection.connect().await {
+    let (client, rest) = match args.followed.connection.connect().await {
         Ok(connected) => connected,
         Err(code) => return code,
     };
     let mut items: futures_util::stream::BoxStream<'static, Result<Item, String>> = if args.changes
     {
-        match changes(&client, rest, &args.spaces, &args.listing).await {
+        match changes(&client, rest, &args.followed.spaces, &args.followed.listing).await {
             Ok(changes) => {
                 let mut n = 0u64;
                 changes
@@ -122,13 +112,9 @@ async fn deliver_all(args: Webhook) -> ExitCode {
             Err(code) => return code,
         }
     } else {
-        let spaces = if args.listing.all_spaces {
-            match listed(&args.listing, &client, rest).await {
-                Ok((wanted, pace)) => Spaces::Listed(wanted, pace),
-                Err(code) => return code,
-            }
-        } else {
-            Spaces::Named(&args.spaces)
+        let spaces = match args.followed.spaces(&client, rest).await {
+            Ok(spaces) => spaces,
+            Err(code) => return code,
         };
         match events(&client, spaces).await {
             Ok(events) => events

@@ -7,9 +7,9 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use serde_json::json;
-use spaces_events_tests::finish;
 use spaces_events_tests::nats::NatsServer;
-use spaces_sim::{Scenario, Sim, Simulator};
+use spaces_events_tests::{finish, quiet_sim};
+use spaces_sim::Sim;
 use tokio::process::{Child, Command};
 
 fn bridge(args: &[&str], env: &[(&str, &str)], token: &str) -> Child {
@@ -24,14 +24,6 @@ fn bridge(args: &[&str], env: &[(&str, &str)], token: &str) -> Child {
         .kill_on_drop(true)
         .spawn()
         .expect("the binary runs")
-}
-
-async fn quiet() -> Sim {
-    Simulator::new()
-        .scenario(Scenario::default())
-        .start()
-        .await
-        .expect("the simulator starts")
 }
 
 /// A file of this test's own with `text`, removed when dropped.
@@ -66,7 +58,7 @@ async fn emit(sim: &Sim, space: &str, n: u32) {
 #[tokio::test]
 async fn the_file_sets_options_the_environment_and_the_command_line_override() {
     let nats = NatsServer::start().await;
-    let sim = quiet().await;
+    let sim = quiet_sim().await;
     let dead = "nats://127.0.0.1:1";
     let config = file(
         "bridge.toml",
@@ -129,7 +121,7 @@ async fn an_unknown_key_or_a_bad_value_names_its_line() {
 #[tokio::test]
 async fn sighup_reads_the_spaces_again_and_keeps_the_others() {
     let nats = NatsServer::start().await;
-    let sim = quiet().await;
+    let sim = quiet_sim().await;
     let spaces = file("spaces.txt", "a\n");
     let config = file(
         "reload.toml",

@@ -10,8 +10,8 @@ use std::time::{Duration, SystemTime};
 use serde_json::Value;
 use spaces_events_tests::nats::NatsServer;
 use spaces_events_tests::peer::peers_dir;
-use spaces_events_tests::{finish, http_get};
-use spaces_sim::{DEMO_SPACE, Scenario, Sim, Simulator};
+use spaces_events_tests::{finish, http_get, quiet_sim};
+use spaces_sim::{DEMO_SPACE, Scenario};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, Command};
 
@@ -22,14 +22,6 @@ fn free() -> String {
         .unwrap()
         .port();
     format!("127.0.0.1:{port}")
-}
-
-async fn quiet() -> Sim {
-    Simulator::new()
-        .scenario(Scenario::default())
-        .start()
-        .await
-        .expect("the simulator starts")
 }
 
 /// `spaces-events serve --bind ADDR <args>` with the simulator's token.
@@ -71,7 +63,7 @@ async fn the_page_shows_the_meeting_as_it_plays_in_a_real_browser() {
         );
         return;
     }
-    let sim = quiet().await;
+    let sim = quiet_sim().await;
     let addr = free();
     let _serve = serve(
         &addr,
@@ -154,7 +146,7 @@ async fn sse(addr: &str, path: &str, last_event_id: Option<&str>, wait: Duration
 
 #[tokio::test]
 async fn the_api_the_change_stream_and_its_resume() {
-    let sim = quiet().await;
+    let sim = quiet_sim().await;
     let addr = free();
     let _serve = serve(
         &addr,
@@ -208,7 +200,7 @@ async fn the_api_the_change_stream_and_its_resume() {
 
 #[tokio::test]
 async fn a_token_guards_the_dashboard_and_a_public_address_needs_one() {
-    let sim = quiet().await;
+    let sim = quiet_sim().await;
     let (code, _, stderr) = finish(serve("0.0.0.0:0", sim.token(), &["--space", "s"])).await;
     assert_eq!(code, Some(2), "{stderr}");
     assert!(
@@ -250,7 +242,7 @@ async fn a_token_guards_the_dashboard_and_a_public_address_needs_one() {
 #[tokio::test]
 async fn from_a_bridge_clusters_bucket_with_no_socket_of_its_own() {
     let nats = NatsServer::start().await;
-    let sim = quiet().await;
+    let sim = quiet_sim().await;
     let mut bridge = Command::new(env!("CARGO_BIN_EXE_spaces-events"))
         .args(["bridge", "--url", sim.url(), "--api-url", sim.api_url()])
         .args(["--nats", &nats.url(), "--space", DEMO_SPACE])

@@ -6,8 +6,8 @@
 use std::process::Stdio;
 use std::time::Duration;
 
-use spaces_events_tests::finish;
 use spaces_events_tests::peer::media_event;
+use spaces_events_tests::{finish, quiet_sim};
 use spaces_sim::{DEMO_SPACE, Scenario, Sim, Simulator};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
@@ -25,15 +25,6 @@ fn run(token: &str, args: &[&str]) -> Child {
         .expect("the binary runs")
 }
 
-/// A simulator that plays nothing by itself.
-async fn quiet() -> Sim {
-    Simulator::new()
-        .scenario(Scenario::default())
-        .start()
-        .await
-        .expect("the simulator starts")
-}
-
 async fn emit(sim: &Sim, space: &str, n: u32) {
     sim.emit("MEDIA_SESSION_RESPONSE", &media_event(space, n))
         .await;
@@ -41,7 +32,7 @@ async fn emit(sim: &Sim, space: &str, n: u32) {
 
 #[tokio::test]
 async fn discover_finds_the_socket_and_the_regional_cluster() {
-    let region = quiet().await;
+    let region = quiet_sim().await;
     let global = Simulator::new()
         .scenario(Scenario::default())
         .flavor(
@@ -138,7 +129,7 @@ fn watch_all(sim: &Sim, relist: &str, max_events: &str) -> Child {
 
 #[tokio::test]
 async fn watch_all_spaces_follows_the_list_as_it_changes() {
-    let sim = quiet().await;
+    let sim = quiet_sim().await;
     // Three pages (the simulator serves 100 at most), and one space that refuses.
     let mut spaces: Vec<String> = (0..250).map(|n| format!("space-{n:03}")).collect();
     spaces.push("space-refused".into());
@@ -183,7 +174,7 @@ async fn watch_all_spaces_follows_the_list_as_it_changes() {
 
 #[tokio::test]
 async fn the_list_is_asked_again_on_a_timer() {
-    let sim = quiet().await;
+    let sim = quiet_sim().await;
     sim.set_spaces(&["a"]);
     let child = watch_all(&sim, "0.2", "1");
     sim.subscribed("a", 1).await;

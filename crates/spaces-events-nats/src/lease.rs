@@ -8,9 +8,15 @@
 //!    (`update` with the revision it last wrote): a claim someone else took is lost, at once.
 //! 3. Its fair share is `ceil(slots / live bridges)`. Below it, it claims free slots with
 //!    `create` (only if absent: two bridges cannot both win), never two slots of one space.
-//! 4. Above it (a bridge joined), it releases its extra claims (`delete` with the revision
-//!    check) but keeps following those spaces until another bridge holds the claim, so there is
-//!    no moment when nobody subscribes (the stream drops the duplicates of the overlap).
+//! 4. A slot left free for a whole round (nobody below its share could take it: with replicas,
+//!    a bridge never takes two slots of one space, so the one below its share may hold the other
+//!    slot of every free one) is claimed by any bridge that does not hold its space, even above
+//!    its share.
+//! 5. Above its share (a bridge joined, or after step 4), it releases its oldest extra claims
+//!    (`delete` with the revision check) but keeps following those spaces until another bridge
+//!    holds the claim, so there is no moment when nobody subscribes (the stream drops the
+//!    duplicates of the overlap). A bridge below its share takes a released slot at once, so
+//!    the shares even out; the slots a bridge holds are kept whole.
 //!
 //! Guarantees and failures:
 //! - A space is held by at most `replicas` bridges; while all are healthy, by exactly that many
@@ -64,6 +70,8 @@ impl LeaseConfig {
 struct Claim {
     space: String,
     revision: u64,
+    /// When it was made (the oldest are released first).
+    made: Instant,
     /// Released at this time: followed until a successor holds it (or a TTL passed).
     released: Option<Instant>,
 }
@@ -74,6 +82,8 @@ pub struct Leases {
     kv: kv::Store,
     config: LeaseConfig,
     claims: BTreeMap<String, Claim>,
+    /// The slots nobody held at the last round.
+    free: BTreeSet<String>,
 }
 
 impl Leases {
@@ -97,6 +107,7 @@ impl Leases {
             kv,
             config,
             claims: BTreeMap::new(),
+            free: BTreeSet::new(),
         })
     }
 
@@ -167,41 +178,58 @@ impl Leases {
             .values()
             .filter(|c| c.released.is_none())
             .count();
-        if held < fair {
-            // Start at a place of our own, so that bridges do not all race for the same slots.
-            let start = id
-                .bytes()
-                .fold(0usize, |h, b| h.wrapping_mul(31).wrapping_add(b.into()))
-                % slots.len().max(1);
-            let mut need = fair - held;
-            for (key, space) in slots.iter().cycle().skip(start).take(slots.len()) {
-                if need == 0 {
-                    break;
-                }
-                if self.claims.values().any(|c| c.space == *space) {
-                    continue;
-                }
-                if let Ok(revision) = self.kv.create(key, id.clone().into()).await {
-                    debug!(key, "claimed");
-                    self.claims.insert(
-                        key.clone(),
-                        Claim {
-                            space: space.clone(),
-                            revision,
-                            released: None,
-                        },
-                    );
-                    need -= 1;
-                }
+        let taken: BTreeSet<&String> = keys.iter().collect();
+        let free: BTreeSet<String> = slots
+            .iter()
+            .filter(|(key, _)| !taken.contains(key))
+            .map(|(key, _)| key.clone())
+            .collect();
+        // Start at a place of our own, so that bridges do not all race for the same slots.
+        let start = id
+            .bytes()
+            .fold(0usize, |h, b| h.wrapping_mul(31).wrapping_add(b.into()))
+            % slots.len().max(1);
+        let mut need = fair.saturating_sub(held);
+        for (key, space) in slots.iter().cycle().skip(start).take(slots.len()) {
+            // Below its share: any free slot. At or above: one free since the last round.
+            let stale = self.free.contains(key);
+            if (need == 0 && !stale) || !free.contains(key) {
+                continue;
             }
-        } else if held > fair {
-            let extra: Vec<String> = self
+            if self.claims.values().any(|c| c.space == *space) {
+                continue;
+            }
+            if let Ok(revision) = self.kv.create(key, id.clone().into()).await {
+                debug!(key, stale, "claimed");
+                self.claims.insert(
+                    key.clone(),
+                    Claim {
+                        space: space.clone(),
+                        revision,
+                        made: Instant::now(),
+                        released: None,
+                    },
+                );
+                need = need.saturating_sub(1);
+            }
+        }
+        self.free = free;
+        let held = self
+            .claims
+            .values()
+            .filter(|c| c.released.is_none())
+            .count();
+        if held > fair {
+            let mut mine: Vec<(&String, &Claim)> = self
                 .claims
                 .iter()
                 .filter(|(_, c)| c.released.is_none())
-                .map(|(k, _)| k.clone())
-                .rev()
+                .collect();
+            mine.sort_by_key(|(_, c)| c.made);
+            let extra: Vec<String> = mine
+                .iter()
                 .take(held - fair)
+                .map(|(k, _)| (*k).clone())
                 .collect();
             for key in extra {
                 let claim = self.claims.get_mut(&key).expect("listed above");
