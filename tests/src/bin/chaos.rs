@@ -226,8 +226,11 @@ async fn main() {
     let mut takeovers: Vec<Duration> = Vec::new();
     // While a link is dropped or silent, what the server sends is lost whoever holds the space
     // (Socket.IO 2 has no replay; the resync repairs the state): from the fault until the
-    // clients have noticed and re-subscribed.
+    // clients have noticed and re-subscribed, and the server has noticed the old connections
+    // closed (until then it still counts them in the space's room).
     let mut broken: Vec<(Instant, Instant)> = Vec::new();
+    // Every fault and when it began, to tell what a loss followed.
+    let mut log: Vec<(Instant, &str)> = Vec::new();
     while Instant::now() + Duration::from_secs(3) < deadline {
         tokio::time::sleep(Duration::from_millis(rng.u64(1500..4000))).await;
         match rng.u8(0..5) {
@@ -240,6 +243,7 @@ async fn main() {
                 let _ = child.kill().await;
                 let killed = Instant::now();
                 *faults.entry("bridge SIGKILL").or_default() += 1;
+                log.push((Instant::now(), "bridge SIGKILL"));
                 takeovers.push(takeover(&js, &pid, killed).await);
                 tokio::time::sleep(Duration::from_millis(rng.u64(0..2000))).await;
                 cluster.start(slot);
@@ -247,24 +251,28 @@ async fn main() {
             1 => {
                 nats.stop().await;
                 *faults.entry("NATS SIGKILL").or_default() += 1;
+                log.push((Instant::now(), "NATS SIGKILL"));
                 tokio::time::sleep(Duration::from_millis(rng.u64(500..2000))).await;
                 nats.restart().await;
             }
             2 => {
-                broken.push((Instant::now(), Instant::now() + Duration::from_secs(3)));
+                broken.push((Instant::now(), Instant::now() + Duration::from_secs(5)));
                 sim.drop_connections();
                 *faults.entry("socket drop").or_default() += 1;
+                log.push((Instant::now(), "socket drop"));
             }
             3 => {
                 let silence = Duration::from_millis(rng.u64(700..2000));
-                let until = Instant::now() + silence + Duration::from_secs(3);
+                let until = Instant::now() + silence + Duration::from_secs(5);
                 broken.push((Instant::now(), until));
                 sim.silence(silence);
                 *faults.entry("silence").or_default() += 1;
+                log.push((Instant::now(), "silence"));
             }
             _ => {
                 sim.rest_fault(RestFault::Status(503));
                 *faults.entry("REST 503").or_default() += 1;
+                log.push((Instant::now(), "REST 503"));
                 tokio::time::sleep(Duration::from_millis(rng.u64(1000..3000))).await;
                 sim.rest_fault(RestFault::None);
             }
@@ -295,10 +303,24 @@ async fn main() {
         |e: &Emitted| broken.iter().any(|(from, to)| (*from..*to).contains(&e.at));
     let lost_to_links = lost.iter().filter(|e| on_a_broken_link(e)).count();
     // The guarantee: outside a broken link, an event that reached two bridges is stored.
-    let lost_with_two = lost
+    let unexplained: Vec<&&&Emitted> = lost
         .iter()
         .filter(|e| e.receivers >= 2 && !on_a_broken_link(e))
-        .count();
+        .collect();
+    let lost_with_two = unexplained.len();
+    for e in unexplained.iter().take(10) {
+        let before = log.iter().rev().find(|(at, _)| *at <= e.at);
+        let after = log.iter().find(|(at, _)| *at > e.at);
+        eprintln!(
+            "unexplained loss {} ({} receivers): {:?} after {:?}, {:?} before {:?}",
+            e.id,
+            e.receivers,
+            before.map(|(at, _)| e.at - *at),
+            before.map(|(_, kind)| kind),
+            after.map(|(at, _)| *at - e.at),
+            after.map(|(_, kind)| kind),
+        );
+    }
     // Per-space order: pairs stored in the other order than emitted.
     let position: HashMap<&str, usize> = emitted
         .iter()
