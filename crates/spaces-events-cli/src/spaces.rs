@@ -164,18 +164,22 @@ pub(crate) trait Follow {
     fn stop(&mut self, space: &str);
 }
 
+/// How long a space that could not be followed waits before it is tried again.
+const RETRY: Duration = Duration::from_secs(10);
+
 /// Follows the spaces of `wanted` as it changes, until it closes (`following`: those the
 /// follower follows already): a space removed is dropped at once; new ones are subscribed one
 /// by one at `pace`, the set checked again between each (a space removed meanwhile is dropped
-/// before the next subscription). A space that cannot be followed is reported, and not tried
-/// again until it leaves the set and comes back.
+/// before the next subscription). A space that cannot be followed is reported once and tried
+/// again every [`RETRY`] (a refusal may be a race: a space dropped and taken back at once is
+/// still being unsubscribed), until it leaves the set.
 pub(crate) async fn follow_changes(
     mut wanted: Wanted,
     mut pace: Pace,
     mut follower: impl Follow,
     mut following: HashSet<String>,
 ) {
-    let mut failed = HashSet::new();
+    let mut failed: HashMap<String, tokio::time::Instant> = HashMap::new();
     let mut told = None;
     loop {
         let now = wanted.borrow_and_update().clone();
@@ -187,10 +191,11 @@ pub(crate) async fn follow_changes(
             }
             keep
         });
-        failed.retain(|space: &String| now.contains(space));
-        let next = now
-            .iter()
-            .find(|s| !following.contains(*s) && !failed.contains(*s));
+        failed.retain(|space, _| now.contains(space));
+        let at = tokio::time::Instant::now();
+        let next = now.iter().find(|s| {
+            !following.contains(*s) && failed.get(*s).is_none_or(|since| at >= *since + RETRY)
+        });
         HEALTH
             .subscriptions
             .store(following.len(), std::sync::atomic::Ordering::Relaxed);
@@ -199,19 +204,36 @@ pub(crate) async fn follow_changes(
                 eprintln!("following {} space(s)", following.len());
                 told = Some(following.len());
             }
-            if wanted.changed().await.is_err() {
-                return;
+            let retry = failed.values().min().map(|since| *since + RETRY);
+            tokio::select! {
+                changed = wanted.changed() => if changed.is_err() {
+                    return;
+                },
+                () = async {
+                    match retry {
+                        Some(at) => tokio::time::sleep_until(at).await,
+                        None => std::future::pending().await,
+                    }
+                } => {}
             }
             continue;
         };
         pace.wait().await;
         match follower.follow(space).await {
             Ok(()) => {
+                failed.remove(space);
                 following.insert(space.clone());
             }
             Err(e) => {
-                eprintln!("warning: {space}: {e}");
-                failed.insert(space.clone());
+                if failed
+                    .insert(space.clone(), tokio::time::Instant::now())
+                    .is_none()
+                {
+                    eprintln!(
+                        "warning: {space}: {e} (tried again every {} s)",
+                        RETRY.as_secs()
+                    );
+                }
             }
         }
     }
