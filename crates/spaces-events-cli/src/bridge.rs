@@ -276,7 +276,10 @@ async fn bridge(args: Bridge) -> ExitCode {
         let mut initial = HashSet::new();
         if !args.listing.all_spaces {
             // Spaces named on the command line must all be followed: a refusal is fatal.
-            for space in wanted.borrow().clone() {
+            // Cloned first: a borrow held across the awaits below would block the reload's
+            // send (a deadlock on this single thread).
+            let named = wanted.borrow().clone();
+            for space in named {
                 pace.wait().await;
                 if let Err(e) = sources.follow(&client, &follower.rest, &space).await {
                     return fail(&e);
@@ -335,9 +338,11 @@ fn named(args: &Bridge) -> Result<BTreeSet<String>, String> {
 /// `--spaces-file` read anew): new ones are followed, removed ones dropped, the others kept.
 fn reloadable(listed: BTreeSet<String>) -> Wanted {
     let (wanted, receiver) = tokio::sync::watch::channel(listed);
+    // Registered now, before any space is followed: a SIGHUP before the task first runs would
+    // otherwise end the process (its default action).
+    let hangups = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup());
     tokio::spawn(async move {
-        let hangup = tokio::signal::unix::SignalKind::hangup();
-        let Ok(mut hangups) = tokio::signal::unix::signal(hangup) else {
+        let Ok(mut hangups) = hangups else {
             return;
         };
         while hangups.recv().await.is_some() {

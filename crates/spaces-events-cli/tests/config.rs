@@ -141,13 +141,23 @@ async fn sighup_reads_the_spaces_again_and_keeps_the_others() {
             .status()
             .unwrap();
     };
-    sim.subscribed("a", 1).await;
+    // Bounded: a bridge that stopped listening must fail the test, not hang it.
+    let within = async |what: &str, wait: std::pin::Pin<Box<dyn Future<Output = ()> + '_>>| {
+        tokio::time::timeout(Duration::from_secs(30), wait)
+            .await
+            .unwrap_or_else(|_| panic!("{what} within 30 s"));
+    };
+    within("a subscribed", Box::pin(sim.subscribed("a", 1))).await;
     std::fs::write(&*spaces, "a\nb\n").unwrap();
     hangup();
-    sim.subscribed("b", 1).await;
+    within(
+        "b subscribed after SIGHUP",
+        Box::pin(sim.subscribed("b", 1)),
+    )
+    .await;
     std::fs::write(&*spaces, "b\n").unwrap();
     hangup();
-    sim.unsubscribed("a", 1).await;
+    within("a dropped after SIGHUP", Box::pin(sim.unsubscribed("a", 1))).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(
         (sim.subscriptions_to("a"), sim.subscriptions_to("b")),
