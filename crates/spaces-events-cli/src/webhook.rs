@@ -11,11 +11,13 @@ use std::time::Duration;
 
 use clap::Args;
 use futures_util::StreamExt;
+use spaces_events::client::Error;
+use spaces_events::meeting::MeetingError;
 use spaces_events::webhook::{Delivery, Webhook as Sink};
 use spaces_events_nats::msg_id;
 
 use crate::meeting::changes;
-use crate::watch::{Followed, block_on, events, shutdown};
+use crate::watch::{Followed, block_on, events, fail, shutdown};
 
 /// Exit code for a bad option (documented in `--help`).
 const USAGE: u8 = 2;
@@ -56,6 +58,14 @@ struct Item {
     body: String,
 }
 
+/// What the source said instead of an item.
+enum Failure {
+    /// The client stopped: the command ends with its exit code.
+    Fatal(Error),
+    /// Skipped, reported, and the rest goes on.
+    Warning(String),
+}
+
 async fn deliver_all(args: Webhook) -> ExitCode {
     let usage = |message: String| {
         eprintln!("error: {message}");
@@ -93,7 +103,7 @@ async fn deliver_all(args: Webhook) -> ExitCode {
         Ok(connected) => connected,
         Err(code) => return code,
     };
-    let mut items: futures_util::stream::BoxStream<'static, Result<Item, String>> = if args.changes
+    let mut items: futures_util::stream::BoxStream<'static, Result<Item, Failure>> = if args.changes
     {
         match changes(&client, rest, &args.followed.spaces, &args.followed.listing).await {
             Ok(changes) => {
@@ -101,10 +111,14 @@ async fn deliver_all(args: Webhook) -> ExitCode {
                 changes
                     .map(move |change| {
                         n += 1;
-                        let change = change.map_err(|e| e.to_string())?;
+                        let change = change.map_err(|e| match e {
+                            MeetingError::Socket(e) if e.is_fatal() => Failure::Fatal(e),
+                            e => Failure::Warning(e.to_string()),
+                        })?;
                         Ok(Item {
                             id: format!("{}:change:{n}", change.space),
-                            body: serde_json::to_string(&change).map_err(|e| e.to_string())?,
+                            body: serde_json::to_string(&change)
+                                .expect("a generated type serializes"),
                         })
                     })
                     .boxed()
@@ -123,8 +137,8 @@ async fn deliver_all(args: Webhook) -> ExitCode {
                         id: msg_id(&event),
                         body: event.json().to_owned(),
                     }),
-                    Err(e) if e.is_fatal() => Err(format!("fatal: {e}")),
-                    Err(e) => Err(e.to_string()),
+                    Err(e) if e.is_fatal() => Err(Failure::Fatal(e)),
+                    Err(e) => Err(Failure::Warning(e.to_string())),
                 })
                 .boxed(),
             Err(code) => return code,
@@ -154,11 +168,8 @@ async fn deliver_all(args: Webhook) -> ExitCode {
                 }
                 done += 1;
             }
-            Some(Err(e)) if e.starts_with("fatal: ") => {
-                eprintln!("error: {}", &e["fatal: ".len()..]);
-                break ExitCode::FAILURE;
-            }
-            Some(Err(e)) => eprintln!("warning: {e}"),
+            Some(Err(Failure::Fatal(e))) => break fail(&e),
+            Some(Err(Failure::Warning(e))) => eprintln!("warning: {e}"),
         }
     };
     client.close().await;
