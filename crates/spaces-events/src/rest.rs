@@ -29,12 +29,12 @@ use base64::Engine;
 use reqwest::{Method, StatusCode, header};
 use tracing::debug;
 
-use crate::client::{ProxyChoice, ProxySecret, TokenFuture, TokenSource, added_roots, tls_config};
 mod discover;
 mod spaces;
 
 pub use discover::Endpoints;
 
+use crate::client::{ProxyChoice, ProxySecret, TokenFuture, TokenSource, added_roots, tls_config};
 use crate::client::{Reconnect, Roots, Token, TokenType};
 use crate::types::{ActiveMeeting, AnonymousAuth, AnonymousAuthRequest, ServiceConfigurations};
 
@@ -320,16 +320,8 @@ impl RestBuilder {
                 "invalid API URL {base:?}: not an http(s) URL with a host"
             )));
         }
-        let roots = added_roots(&self.extra_roots).map_err(|e| RestError::Config(e.to_string()))?;
-        let http = self
-            .proxy
-            .apply(reqwest::Client::builder())
-            .map_err(RestError::Config)?
-            .tls_backend_preconfigured((*tls_config(&self.roots, roots)).clone())
-            .timeout(self.timeout)
-            .user_agent(concat!("spaces-events/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| RestError::Config(e.to_string()))?;
+        let http = http_client(&self.roots, &self.extra_roots, &self.proxy, self.timeout)
+            .map_err(RestError::Config)?;
         Ok(Rest {
             inner: Arc::new(Inner {
                 http,
@@ -634,6 +626,24 @@ impl Rest {
             tokio::time::sleep(delay).await;
         }
     }
+}
+
+/// The HTTP client of the REST API and the webhook sink: the socket client's rustls settings
+/// (ring, `roots` and `extra_roots`), its proxy rules, `timeout` per request, our user agent.
+pub(crate) fn http_client(
+    roots: &Roots,
+    extra_roots: &[Vec<u8>],
+    proxy: &ProxyChoice,
+    timeout: Duration,
+) -> Result<reqwest::Client, String> {
+    let added = added_roots(extra_roots).map_err(|e| e.to_string())?;
+    proxy
+        .apply(reqwest::Client::builder())?
+        .tls_backend_preconfigured((*tls_config(roots, added)).clone())
+        .timeout(timeout)
+        .user_agent(concat!("spaces-events/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| e.to_string())
 }
 
 /// A transport error, in words (reqwest's own `Display` names the URL; ours names the call).

@@ -23,7 +23,8 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::client::{Reconnect, Roots, added_roots, tls_config};
+use crate::client::{ProxyChoice, Reconnect, Roots};
+use crate::rest::http_client;
 
 /// A webhook that cannot be set up.
 #[derive(Clone, Debug, thiserror::Error)]
@@ -140,13 +141,8 @@ impl WebhookBuilder {
             .ok()
             .filter(|u| matches!(u.scheme(), "http" | "https"))
             .ok_or_else(|| WebhookError::Config(format!("{:?} is not an http(s) URL", self.url)))?;
-        let roots = added_roots(&[]).map_err(|e| WebhookError::Config(e.to_string()))?;
-        let http = reqwest::Client::builder()
-            .tls_backend_preconfigured((*tls_config(&Roots::WebPki, roots)).clone())
-            .timeout(self.timeout)
-            .user_agent(concat!("spaces-events/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| WebhookError::Config(e.to_string()))?;
+        let http = http_client(&Roots::WebPki, &[], &ProxyChoice::Env, self.timeout)
+            .map_err(WebhookError::Config)?;
         Ok(Webhook {
             inner: Arc::new(Inner {
                 http,

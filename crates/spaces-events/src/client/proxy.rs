@@ -151,14 +151,9 @@ const MAX_ANSWER: usize = 8 << 10;
 impl Proxy {
     fn new(intercept: Intercept) -> Result<Self, Error> {
         let uri = intercept.uri();
+        // A variable may name a proxy of another scheme (`socks5://`): the same check.
+        check(&uri.to_string())?;
         let host = uri.host().unwrap_or_default();
-        let bad = |why: &str| Error::Url(format!("proxy {}: {why}", shown(&uri.to_string())));
-        if uri.scheme_str() != Some("http") {
-            return Err(bad("only http:// proxies are supported (HTTP CONNECT)"));
-        }
-        if host.is_empty() {
-            return Err(bad("no host"));
-        }
         let port = uri.port_u16().unwrap_or(80);
         let address = format!("{host}:{port}");
         Ok(Proxy {
