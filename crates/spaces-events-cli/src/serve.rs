@@ -31,14 +31,15 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use clap::Args;
 use futures_util::{Stream, StreamExt};
-use spaces_events::client::{Client, ConnectionState};
+use spaces_events::client::{Client, ConnectionState, Error};
+use spaces_events::meeting::MeetingError;
 use spaces_events::types::{ChangeKind, ChangeSource, MeetingSnapshot};
 use tokio::sync::broadcast;
 
 use crate::bridge::NatsAuth;
 use crate::meeting::changes;
 use crate::spaces::Listing;
-use crate::watch::{Connection, block_on, shutdown};
+use crate::watch::{Connection, block_on, fail, shutdown};
 
 const USAGE: u8 = 2;
 /// Exit code when NATS cannot be reached or has no bucket (as `bridge`).
@@ -161,7 +162,15 @@ async fn serve(args: Serve) -> ExitCode {
         tokio::spawn(from_changes(changes, board.clone()))
     } else {
         match bucket(&args).await {
-            Ok(watch) => tokio::spawn(from_bucket(watch, board.clone())),
+            Ok(watch) => {
+                let shown = board.clone();
+                tokio::spawn(async move {
+                    from_bucket(watch, shown).await;
+                    // As before: the last states stay served, now with a word why they stopped.
+                    eprintln!("warning: the bucket's watch ended: the states shown are the last");
+                    std::future::pending::<Option<Error>>().await
+                })
+            }
             Err(e) => {
                 eprintln!("error: {e}");
                 return ExitCode::from(NATS_FAILED);
@@ -176,16 +185,31 @@ async fn serve(args: Serve) -> ExitCode {
         .route("/api/changes", get(stream))
         .layer(middleware::from_fn_with_state(board.clone(), authorized))
         .with_state(board);
-    let served = axum::serve(listener, router).with_graceful_shutdown(shutdown());
-    let code = match served.await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
+    // Until Ctrl-C or SIGTERM, or until the source ends: a client stopped for good (its
+    // fatal error decides the exit code), not a dashboard of frozen meetings.
+    let fatal: Arc<Mutex<Option<Error>>> = Arc::default();
+    let stop = {
+        let (fatal, mut source) = (fatal.clone(), source);
+        async move {
+            tokio::select! {
+                () = shutdown() => {}
+                ended = &mut source => *fatal.lock().expect("fatal lock") = ended.ok().flatten(),
+            }
+            source.abort();
+        }
+    };
+    let served = axum::serve(listener, router)
+        .with_graceful_shutdown(stop)
+        .await;
+    let fatal = fatal.lock().expect("fatal lock").take();
+    match (served, fatal) {
+        (Err(e), _) => {
             eprintln!("error: {e}");
             ExitCode::FAILURE
         }
-    };
-    source.abort();
-    code
+        (Ok(()), Some(e)) => fail(&e),
+        (Ok(()), None) => ExitCode::SUCCESS,
+    }
 }
 
 /// Every request carries the token, when there is one.
@@ -305,11 +329,9 @@ async fn links(client: Client, board: Arc<Board>) {
 }
 
 async fn from_changes(
-    mut changes: impl Stream<
-        Item = Result<spaces_events::types::MeetingChange, spaces_events::meeting::MeetingError>,
-    > + Unpin,
+    mut changes: impl Stream<Item = Result<spaces_events::types::MeetingChange, MeetingError>> + Unpin,
     board: Arc<Board>,
-) {
+) -> Option<Error> {
     let mut resyncs: BTreeMap<String, u32> = BTreeMap::new();
     while let Some(change) = changes.next().await {
         match change {
@@ -326,9 +348,11 @@ async fn from_changes(
                     }
                 }
             }
+            Err(MeetingError::Socket(e)) if e.is_fatal() => return Some(e),
             Err(e) => eprintln!("warning: {e}"),
         }
     }
+    None
 }
 
 /// The bridges' bucket of meeting states, watched from its current values on.
