@@ -255,6 +255,19 @@ impl Tally {
     }
 }
 
+/// Subscribes to `space-0`… `space-{spaces - 1}` at once (pipelined); the seconds it took.
+async fn subscribe_all(
+    client: &spaces_events::client::Client,
+    spaces: usize,
+) -> Result<(Vec<spaces_events::client::Subscription>, f64)> {
+    let start = Instant::now();
+    let subscriptions = futures_util::future::try_join_all(
+        (0..spaces).map(|n| async move { client.subscribe(&format!("space-{n}")).await }),
+    )
+    .await?;
+    Ok((subscriptions, start.elapsed().as_secs_f64()))
+}
+
 /// Our client: subscribes to `spaces` spaces at once (timed), then takes `count` typed events.
 /// `read_buffer` 0 keeps the client's default.
 async fn ours(url: &str, count: usize, spaces: usize, read_buffer: usize) -> Result<Value> {
@@ -263,13 +276,7 @@ async fn ours(url: &str, count: usize, spaces: usize, read_buffer: usize) -> Res
         builder = builder.read_buffer(read_buffer);
     }
     let client = builder.connect().await?;
-    let start = Instant::now();
-    let subscriptions = futures_util::future::try_join_all((0..spaces).map(|n| {
-        let client = &client;
-        async move { client.subscribe(&format!("space-{n}")).await }
-    }))
-    .await?;
-    let subscribe_seconds = start.elapsed().as_secs_f64();
+    let (subscriptions, subscribe_seconds) = subscribe_all(&client, spaces).await?;
     let mut events = futures_util::stream::select_all(subscriptions);
     let mut tally = Tally::default();
     while tally.count < count {
@@ -357,13 +364,7 @@ async fn spaces(url: &str, spaces: usize, idle: usize) -> Result<Value> {
     let client = spaces_events::client::Client::connect(url, "bench-token").await?;
     tokio::time::sleep(Duration::from_millis(200)).await;
     let before = rss_kib()?;
-    let start = Instant::now();
-    let subscriptions = futures_util::future::try_join_all((0..spaces).map(|n| {
-        let client = &client;
-        async move { client.subscribe(&format!("space-{n}")).await }
-    }))
-    .await?;
-    let subscribe_seconds = start.elapsed().as_secs_f64();
+    let (subscriptions, subscribe_seconds) = subscribe_all(&client, spaces).await?;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let after = rss_kib()?;
     let (cpu_before, wall) = (cpu(), Instant::now());
