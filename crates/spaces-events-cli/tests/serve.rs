@@ -11,7 +11,7 @@ use serde_json::Value;
 use spaces_events_tests::nats::NatsServer;
 use spaces_events_tests::peer::peers_dir;
 use spaces_events_tests::{finish, http_get, quiet_sim};
-use spaces_sim::{DEMO_SPACE, Scenario};
+use spaces_sim::{DEMO_SPACE, Scenario, Sim};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, Command};
 
@@ -39,6 +39,25 @@ fn serve(addr: &str, token: &str, args: &[&str]) -> Child {
         .expect("the binary runs")
 }
 
+/// The dashboard of `sim`'s DEMO_SPACE, once it answers: its address and process.
+async fn serving_demo_space(sim: &Sim) -> (String, Child) {
+    let addr = free();
+    let child = serve(
+        &addr,
+        sim.token(),
+        &[
+            "--url",
+            sim.url(),
+            "--api-url",
+            sim.api_url(),
+            "--space",
+            DEMO_SPACE,
+        ],
+    );
+    until(&addr, "/api/spaces", |b| b.contains(DEMO_SPACE)).await;
+    (addr, child)
+}
+
 /// Waits until `path` answers 200 and `ready` holds of its body.
 async fn until(addr: &str, path: &str, ready: impl Fn(&str) -> bool) -> String {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
@@ -64,20 +83,7 @@ async fn the_page_shows_the_meeting_as_it_plays_in_a_real_browser() {
         return;
     }
     let sim = quiet_sim().await;
-    let addr = free();
-    let _serve = serve(
-        &addr,
-        sim.token(),
-        &[
-            "--url",
-            sim.url(),
-            "--api-url",
-            sim.api_url(),
-            "--space",
-            DEMO_SPACE,
-        ],
-    );
-    until(&addr, "/api/spaces", |b| b.contains(DEMO_SPACE)).await;
+    let (addr, _serve) = serving_demo_space(&sim).await;
     let screenshot = Path::new(env!("CARGO_TARGET_TMPDIR")).join("dashboard.png");
     let mut browser = Command::new("node")
         .arg(peers_dir().join("dashboard.js"))
@@ -147,20 +153,7 @@ async fn sse(addr: &str, path: &str, last_event_id: Option<&str>, wait: Duration
 #[tokio::test]
 async fn the_api_the_change_stream_and_its_resume() {
     let sim = quiet_sim().await;
-    let addr = free();
-    let _serve = serve(
-        &addr,
-        sim.token(),
-        &[
-            "--url",
-            sim.url(),
-            "--api-url",
-            sim.api_url(),
-            "--space",
-            DEMO_SPACE,
-        ],
-    );
-    until(&addr, "/api/spaces", |b| b.contains(DEMO_SPACE)).await;
+    let (addr, _serve) = serving_demo_space(&sim).await;
     sim.play(&Scenario::meeting(SystemTime::now()), f64::INFINITY)
         .await;
     let meeting = until(&addr, &format!("/api/spaces/{DEMO_SPACE}/meeting"), |b| {
