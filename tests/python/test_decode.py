@@ -124,3 +124,46 @@ def test_events_are_immutable_and_repr_is_useful():
         event.topic_id = "other"  # type: ignore[misc]
     assert repr(event) == "MediaSessionEvent(category='video.end', topic_id='s1', id='e1')"
     assert event != decode('{"category":"video.end","topicId":"s2"}')
+
+
+# Values `to_dict()` builds itself (not through `json.loads`): each must equal what `json.loads`
+# gives, type included.
+EDGES = [
+    '{"category":"x","n":[0,-0,1,-1,9223372036854775807,-9223372036854775808,'
+    '9223372036854775808,123456789012345678901234567890,-1e400,1.5,-0.0,1E2,2.5e-3]}',
+    '{"category":"x","s":["\\u00e9\\n\\"\\\\\\/","\\ud83d\\ude00","\\ud800","a\\udc00b","é😀",""]}',
+    '{"category":"x","d":{"k":1,"k":2},"\\u006b":3,"e":{},"a":[],"z":[null,true,false]}',
+    '{ "category" : "x" ,\n "content" : { "attendees" : [ { "_id" : "a" , "displayname" : "A\\tB" } ] } }',
+]
+
+
+@pytest.mark.parametrize("text", EDGES)
+def test_to_dict_equals_json_loads(text):
+    event = decode(text)
+    expected = json.loads(text)
+    got = event.to_dict()
+    assert got == expected
+    assert repr(got) == repr(expected)  # the same types: int stays int, -0.0 stays a float
+
+
+@pytest.mark.parametrize("path", VALID, ids=lambda p: p.stem)
+def test_fields_are_read_from_the_text(path):
+    data = json.loads(path.read_bytes())
+    event = decode(path.read_bytes())
+    content = data.get("content") or {}
+    assert event.topic_id == data.get("topicId")
+    assert event.modified == data.get("modified")
+    if event.content is None:
+        assert not content
+        return
+    assert event.content is event.content  # made once
+    assert event.content.to_dict() == data["content"]
+    assert event.content.meeting_status == content.get("meetingStatus")
+    assert event.content.start_time == content.get("startTime")
+    assert [a.displayname for a in event.content.attendees] == [
+        a.get("displayname") for a in content.get("attendees") or []
+    ]
+    assert [r.id for r in event.content.recordings] == [
+        r.get("_id") for r in content.get("recordings") or []
+    ]
+    assert event.content.data == (content.get("data") or [])

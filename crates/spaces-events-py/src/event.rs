@@ -1,16 +1,16 @@
 //! `decode` and the event classes. Events keep the Rust value; Python objects are made only for
-//! what is read.
+//! what is read, from the JSON text where it lies (not through the typed view), each once.
 
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Arc;
 
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyBytes, PyString, PyTuple};
-use spaces_events::types::{self, Timestamp};
-use spaces_events::{Category, MediaSessionEvent, decode as decode_event};
+use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
+use spaces_events::{Category, MediaSessionEvent, decode as decode_event, raw};
 
 use crate::errors::decode_error;
+use crate::json;
 
 /// Decodes one MEDIA_SESSION_RESPONSE payload (JSON, as `bytes` or `str`).
 ///
@@ -31,50 +31,156 @@ pub(crate) fn decode(py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<Event>
     result.map(Event::from).map_err(|e| decode_error(py, &e))
 }
 
-/// A timestamp as it arrived: `str` (ISO-8601) or `int` (epoch milliseconds).
-fn timestamp<'py>(py: Python<'py>, t: Option<&Timestamp>) -> PyResult<Option<Bound<'py, PyAny>>> {
-    Ok(match t {
-        None => None,
-        Some(Timestamp::Iso(s)) => Some(PyString::new(py, s).into_any()),
-        Some(Timestamp::EpochMillis(ms)) => Some(ms.into_pyobject(py)?.into_any()),
-    })
-}
+/// Python values made from an object's fields on first read, each once: `N` slots.
+struct Cache<const N: usize>([PyOnceLock<Py<PyAny>>; N]);
 
-/// `json.loads`.
-fn json_loads<'py>(py: Python<'py>, text: &str) -> PyResult<Bound<'py, PyAny>> {
-    static LOADS: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-    LOADS.import(py, "json", "loads")?.call1((text,))
-}
-
-/// A step into the payload's JSON.
-enum Step {
-    Key(&'static str),
-    Index(usize),
-}
-
-/// The part of `event`'s payload at `path`, as a `dict`, unknown fields included.
-fn subtree<'py>(
-    py: Python<'py>,
-    event: &MediaSessionEvent,
-    path: &[Step],
-) -> PyResult<Bound<'py, PyAny>> {
-    let mut value = json_loads(py, event.json())?;
-    for step in path {
-        value = match step {
-            Step::Key(key) => value.get_item(*key)?,
-            Step::Index(i) => value.get_item(*i)?,
-        };
+impl<const N: usize> Cache<N> {
+    fn new() -> Self {
+        Cache(std::array::from_fn(|_| PyOnceLock::new()))
     }
-    Ok(value)
+
+    /// Slot `slot`'s value, made by `make` the first time.
+    fn get<'py>(
+        &self,
+        py: Python<'py>,
+        slot: usize,
+        make: impl FnOnce() -> PyResult<Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let value = self.0[slot].get_or_try_init(py, || make().map(Bound::unbind))?;
+        Ok(value.bind(py).clone())
+    }
+}
+
+/// An object of an event's JSON: the event, and where the object starts in its text. Its fields
+/// are read from the text (`spaces_events::raw`), never through the typed view.
+struct Node {
+    event: Arc<MediaSessionEvent>,
+    offset: usize,
+}
+
+impl Node {
+    fn object(&self) -> raw::Object<'_> {
+        self.event
+            .raw_object(self.offset)
+            .unwrap_or(raw::Object::EMPTY)
+    }
+
+    /// Field `key`, when present and not `null`.
+    fn get(&self, key: &str) -> Option<raw::Value<'_>> {
+        self.object().get(key).filter(|v| *v != raw::Value::Null)
+    }
+
+    /// Field `key` as Python, in cache slot `slot`.
+    fn field<'py, const N: usize>(
+        &self,
+        py: Python<'py>,
+        cache: &Cache<N>,
+        slot: usize,
+        key: &str,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        cache.get(py, slot, || json::field(py, self.get(key)))
+    }
+
+    /// The object at field `key`, as `make` wraps it (`None` when absent or `null`).
+    fn child<'py, T: pyo3::PyClass + Into<pyo3::PyClassInitializer<T>>, const N: usize>(
+        &self,
+        py: Python<'py>,
+        cache: &Cache<N>,
+        slot: usize,
+        key: &str,
+        make: fn(Node) -> T,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        cache.get(py, slot, || match self.get(key).and_then(raw::Value::object) {
+            Some(object) => Ok(Bound::new(py, make(self.at(object)))?.into_any()),
+            None => Ok(py.None().into_bound(py)),
+        })
+    }
+
+    /// The objects of array field `key`, as `make` wraps them, as a new `list` (of objects made
+    /// once, in cache slot `slot`).
+    fn children<'py, T: pyo3::PyClass + Into<pyo3::PyClassInitializer<T>>, const N: usize>(
+        &self,
+        py: Python<'py>,
+        cache: &Cache<N>,
+        slot: usize,
+        key: &str,
+        make: fn(Node) -> T,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let items = cache.get(py, slot, || {
+            let items = self.get(key).and_then(raw::Value::array).into_iter().flatten();
+            let made = items
+                .filter_map(raw::Value::object)
+                .map(|object| Bound::new(py, make(self.at(object))))
+                .collect::<PyResult<Vec<_>>>()?;
+            Ok(PyTuple::new(py, made)?.into_any())
+        })?;
+        PyList::new(py, items.cast_into::<PyTuple>()?.iter())
+    }
+
+    /// How many items array field `key` has.
+    fn count(&self, key: &str) -> usize {
+        self.get(key)
+            .and_then(raw::Value::array)
+            .map_or(0, |a| a.iter().count())
+    }
+
+    fn at(&self, object: raw::Object<'_>) -> Node {
+        Node {
+            event: self.event.clone(),
+            offset: object.offset(),
+        }
+    }
+
+    /// A string field for `__repr__`.
+    fn text(&self, key: &str) -> Option<String> {
+        self.get(key)
+            .and_then(raw::Value::str)
+            .map(|s| s.get().into_owned())
+    }
+
+    fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        json::value(py, raw::Value::Object(self.object()))
+    }
 }
 
 /// One MEDIA_SESSION_RESPONSE: immutable; equal when the wire JSON is.
 #[pyclass(frozen, module = "spaces_events", name = "MediaSessionEvent")]
-pub(crate) struct Event(pub(crate) Arc<MediaSessionEvent>);
+pub(crate) struct Event {
+    pub(crate) event: Arc<MediaSessionEvent>,
+    /// `id`, `message_id`, `topic_id`, `sender`, `content`, `modified`.
+    cache: Cache<6>,
+}
 
 impl From<MediaSessionEvent> for Event {
     fn from(event: MediaSessionEvent) -> Self {
-        Event(Arc::new(event))
+        Event {
+            event: Arc::new(event),
+            cache: Cache::new(),
+        }
+    }
+}
+
+impl Event {
+    fn root(&self) -> Node {
+        Node {
+            event: self.event.clone(),
+            offset: self.event.raw().offset(),
+        }
+    }
+
+    /// A root string field the event found at decode: cached.
+    fn root_str<'py>(
+        &self,
+        py: Python<'py>,
+        slot: usize,
+        read: fn(&MediaSessionEvent) -> Option<&str>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        self.cache.get(py, slot, || {
+            Ok(match read(&self.event) {
+                Some(s) => PyString::new(py, s).into_any(),
+                None => py.None().into_bound(py),
+            })
+        })
     }
 }
 
@@ -87,20 +193,20 @@ impl Event {
 
     /// Event id (`_id`).
     #[getter]
-    fn id(&self) -> Option<&str> {
-        self.0.id()
+    fn id<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.root_str(py, 0, MediaSessionEvent::id)
     }
 
     /// Id of the message the event is about (`messageId`).
     #[getter]
-    fn message_id(&self) -> Option<&str> {
-        self.0.message_id()
+    fn message_id<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.root_str(py, 1, MediaSessionEvent::message_id)
     }
 
     /// Id of the space (`topicId`).
     #[getter]
-    fn topic_id(&self) -> Option<&str> {
-        self.0.topic_id()
+    fn topic_id<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.root_str(py, 2, MediaSessionEvent::topic_id)
     }
 
     /// The category, a `Category` (`Category.UNKNOWN` for one the schema does not list).
@@ -117,7 +223,7 @@ impl Event {
                 .map(|member| member.map(Bound::unbind))
                 .collect::<PyResult<Vec<_>>>()
         })?;
-        let category = self.0.category();
+        let category = self.event.category();
         let index = Category::KNOWN.iter().position(|&c| c == category);
         Ok(members[index.unwrap_or(Category::KNOWN.len())]
             .bind(py)
@@ -127,58 +233,55 @@ impl Event {
     /// The category exactly as it arrived.
     #[getter]
     fn category_name(&self) -> &str {
-        self.0.category_name()
+        self.event.category_name()
     }
 
-    /// Who caused the event.
+    /// Who caused the event: a `Party` or `None`.
     #[getter]
-    fn sender(&self) -> Option<Party> {
-        self.0.sender().map(|_| Party {
-            event: self.0.clone(),
-            at: At::Sender,
-        })
+    fn sender<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.root().child(py, &self.cache, 3, "sender", Party::new)
     }
 
-    /// The event body.
+    /// The event body: a `Content` or `None`.
     #[getter]
-    fn content(&self) -> Option<Content> {
-        self.0.content().map(|_| Content(self.0.clone()))
+    fn content<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.root().child(py, &self.cache, 4, "content", Content::new)
     }
 
     /// When the object of the event was last modified: `str`, `int` or `None`.
     #[getter]
-    fn modified<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
-        timestamp(py, self.0.modified())
+    fn modified<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.root().field(py, &self.cache, 5, "modified")
     }
 
     /// The payload as a `dict`, equal to the JSON that arrived (unknown fields included).
     fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        json_loads(py, self.0.json())
+        self.root().to_dict(py)
     }
 
     /// The payload as compact JSON, as it arrived.
     fn to_json(&self) -> &str {
-        self.0.json()
+        self.event.json()
     }
 
     fn __repr__(&self) -> String {
         format!(
             "MediaSessionEvent(category={}, topic_id={}, id={})",
-            repr(Some(self.0.category_name())),
-            repr(self.0.topic_id()),
-            repr(self.0.id())
+            repr(Some(self.event.category_name())),
+            repr(self.event.topic_id()),
+            repr(self.event.id())
         )
     }
 
     fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
         other
             .cast::<Event>()
-            .is_ok_and(|o| o.get().0.json() == self.0.json())
+            .is_ok_and(|o| o.get().event.json() == self.event.json())
     }
 
     fn __hash__(&self) -> u64 {
         let mut h = DefaultHasher::new();
-        self.0.json().hash(&mut h);
+        self.event.json().hash(&mut h);
         h.finish()
     }
 }
@@ -191,76 +294,20 @@ fn repr(value: Option<&str>) -> String {
     )
 }
 
-/// A party: the sender, an attendee, or who started a recording. It reads from the event it
-/// belongs to: making one copies nothing.
+/// A party: the sender, an attendee, or who started a recording.
 #[pyclass(frozen, module = "spaces_events", name = "Party")]
 pub(crate) struct Party {
-    event: Arc<MediaSessionEvent>,
-    at: At,
-}
-
-/// Where a [`Party`] is in its event.
-#[derive(Clone, Copy)]
-enum At {
-    Sender,
-    /// `content.attendees[i]`.
-    Attendee(usize),
-    /// `content.attendee`.
-    Joined,
-    /// `content.recordings[i].startedBy`.
-    StartedBy(usize),
-}
-
-/// The fields a party has, whichever type holds them.
-struct Fields<'a> {
-    id: Option<&'a str>,
-    kind: Option<&'a str>,
-    username: Option<&'a str>,
-    displayname: Option<&'a str>,
-    picture_url: Option<&'a str>,
-    join_time: Option<&'a Timestamp>,
-}
-
-impl<'a> From<&'a types::Sender> for Fields<'a> {
-    fn from(s: &'a types::Sender) -> Self {
-        Fields {
-            id: s.id.as_deref(),
-            kind: s.type_.as_deref(),
-            username: s.username.as_deref(),
-            displayname: s.displayname.as_deref(),
-            picture_url: s.picture_url.as_deref(),
-            join_time: None,
-        }
-    }
-}
-
-impl<'a> From<&'a types::Attendee> for Fields<'a> {
-    fn from(a: &'a types::Attendee) -> Self {
-        Fields {
-            id: a.id.as_deref(),
-            kind: a.type_.as_deref(),
-            username: a.username.as_deref(),
-            displayname: a.displayname.as_deref(),
-            picture_url: a.picture_url.as_deref(),
-            join_time: a.join_time.as_ref(),
-        }
-    }
+    node: Node,
+    /// `_id`, `type`, `username`, `displayname`, `picture_url`, `joinTime`.
+    cache: Cache<6>,
 }
 
 impl Party {
-    fn fields(&self) -> Fields<'_> {
-        let event = &*self.event;
-        match self.at {
-            At::Sender => event.sender().map(Fields::from),
-            At::Attendee(i) => event.attendees().get(i).map(Fields::from),
-            At::Joined => event.attendee().map(Fields::from),
-            At::StartedBy(i) => event
-                .recordings()
-                .get(i)
-                .and_then(|r| r.started_by.as_ref())
-                .map(Fields::from),
+    fn new(node: Node) -> Self {
+        Party {
+            node,
+            cache: Cache::new(),
         }
-        .expect("a Party is made only where its event has one")
     }
 }
 
@@ -273,77 +320,71 @@ impl Party {
 
     /// The party as a `dict`, as it arrived (unknown fields included).
     fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        use Step::{Index, Key};
-        let path: &[Step] = match self.at {
-            At::Sender => &[Key("sender")],
-            At::Attendee(i) => &[Key("content"), Key("attendees"), Index(i)],
-            At::Joined => &[Key("content"), Key("attendee")],
-            At::StartedBy(i) => &[
-                Key("content"),
-                Key("recordings"),
-                Index(i),
-                Key("startedBy"),
-            ],
-        };
-        subtree(py, &self.event, path)
+        self.node.to_dict(py)
     }
 
     /// Id (`_id`).
     #[getter]
-    fn id(&self) -> Option<&str> {
-        self.fields().id
+    fn id<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.node.field(py, &self.cache, 0, "_id")
     }
 
     /// Kind of party (`type`): `user`, `anonymous`, `phone`, `spaceserver`, ...
     #[getter]
-    fn r#type(&self) -> Option<&str> {
-        self.fields().kind
+    fn r#type<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.node.field(py, &self.cache, 1, "type")
     }
 
     /// Login name.
     #[getter]
-    fn username(&self) -> Option<&str> {
-        self.fields().username
+    fn username<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.node.field(py, &self.cache, 2, "username")
     }
 
     /// Name to display.
     #[getter]
-    fn displayname(&self) -> Option<&str> {
-        self.fields().displayname
+    fn displayname<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.node.field(py, &self.cache, 3, "displayname")
     }
 
     /// Avatar URL.
     #[getter]
-    fn picture_url(&self) -> Option<&str> {
-        self.fields().picture_url
+    fn picture_url<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.node.field(py, &self.cache, 4, "picture_url")
     }
 
     /// When an attendee joined (`joinTime`): `str`, `int` or `None`.
     #[getter]
-    fn join_time<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
-        timestamp(py, self.fields().join_time)
+    fn join_time<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.node.field(py, &self.cache, 5, "joinTime")
     }
 
     fn __repr__(&self) -> String {
-        let f = self.fields();
+        let n = &self.node;
         format!(
             "Party(id={}, type={}, displayname={})",
-            repr(f.id),
-            repr(f.kind),
-            repr(f.displayname)
+            repr(n.text("_id").as_deref()),
+            repr(n.text("type").as_deref()),
+            repr(n.text("displayname").as_deref())
         )
     }
 }
 
 /// The body of an event.
 #[pyclass(frozen, module = "spaces_events", name = "Content")]
-pub(crate) struct Content(Arc<MediaSessionEvent>);
+pub(crate) struct Content {
+    node: Node,
+    /// `startTime`, `endTime`, `virtualEndTime`, `meetingStatus`, `mediaMode`, `bodyText`,
+    /// `attendees`, `attendee`, `recordings`, `mediaSession`.
+    cache: Cache<10>,
+}
 
 impl Content {
-    fn get(&self) -> &types::Content {
-        self.0
-            .content()
-            .expect("a Content is made only for an event with content")
+    fn new(node: Node) -> Self {
+        Content {
+            node,
+            cache: Cache::new(),
+        }
     }
 }
 
@@ -351,112 +392,105 @@ impl Content {
 impl Content {
     /// The content as a `dict`, as it arrived (unknown fields included).
     fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        subtree(py, &self.0, &[Step::Key("content")])
+        self.node.to_dict(py)
     }
 
     /// When the meeting started (`startTime`): `str`, `int` or `None`.
     #[getter]
-    fn start_time<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
-        timestamp(py, self.get().start_time.as_ref())
+    fn start_time<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.node.field(py, &self.cache, 0, "startTime")
     }
 
     /// When it ended (`endTime`).
     #[getter]
-    fn end_time<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
-        timestamp(py, self.get().end_time.as_ref())
+    fn end_time<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.node.field(py, &self.cache, 1, "endTime")
     }
 
     /// `virtualEndTime`.
     #[getter]
-    fn virtual_end_time<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
-        timestamp(py, self.get().virtual_end_time.as_ref())
+    fn virtual_end_time<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.node.field(py, &self.cache, 2, "virtualEndTime")
     }
 
     /// `active` or `inactive` (`meetingStatus`).
     #[getter]
-    fn meeting_status(&self) -> Option<&str> {
-        self.get().meeting_status.as_deref()
+    fn meeting_status<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.node.field(py, &self.cache, 3, "meetingStatus")
     }
 
     /// `video` or `audio` (`mediaMode`).
     #[getter]
-    fn media_mode(&self) -> Option<&str> {
-        self.get().media_mode.as_deref()
+    fn media_mode<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.node.field(py, &self.cache, 4, "mediaMode")
     }
 
     /// Message text (`bodyText`).
     #[getter]
-    fn body_text(&self) -> Option<&str> {
-        self.get().body_text.as_deref()
+    fn body_text<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.node.field(py, &self.cache, 5, "bodyText")
     }
 
     /// The meeting's attendees (empty when absent).
     #[getter]
-    fn attendees(&self) -> Vec<Party> {
-        (0..self.get().attendees.len())
-            .map(|i| Party {
-                event: self.0.clone(),
-                at: At::Attendee(i),
-            })
-            .collect()
+    fn attendees<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        self.node
+            .children(py, &self.cache, 6, "attendees", Party::new)
     }
 
     /// Who joined or left, on attendee events.
     #[getter]
-    fn attendee(&self) -> Option<Party> {
-        self.get().attendee.as_ref().map(|_| Party {
-            event: self.0.clone(),
-            at: At::Joined,
-        })
+    fn attendee<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.node.child(py, &self.cache, 7, "attendee", Party::new)
     }
 
     /// The meeting's recordings (empty when absent).
     #[getter]
-    fn recordings(&self) -> Vec<Recording> {
-        (0..self.get().recordings.len())
-            .map(|i| Recording(self.0.clone(), i))
-            .collect()
+    fn recordings<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        self.node
+            .children(py, &self.cache, 8, "recordings", Recording::new)
     }
 
-    /// User-provided objects (`data`), as Python values.
+    /// User-provided objects (`data`), as Python values (a new list each time).
     #[getter]
     fn data<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        json_loads(
-            py,
-            &serde_json::to_string(&self.get().data).unwrap_or_else(|_| "[]".into()),
-        )
+        match self.node.get("data") {
+            Some(data) => json::value(py, data),
+            None => Ok(PyList::empty(py).into_any()),
+        }
     }
 
     /// A participant's media state (`mediaSession`, on `tracksstatus`).
     #[getter]
-    fn media_session(&self) -> Option<MediaSession> {
-        self.get()
-            .media_session
-            .is_some()
-            .then(|| MediaSession(self.0.clone()))
+    fn media_session<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.node
+            .child(py, &self.cache, 9, "mediaSession", MediaSession::new)
     }
 
     fn __repr__(&self) -> String {
-        let c = self.get();
         format!(
             "Content(meeting_status={}, attendees={}, recordings={})",
-            repr(c.meeting_status.as_deref()),
-            c.attendees.len(),
-            c.recordings.len()
+            repr(self.node.text("meetingStatus").as_deref()),
+            self.node.count("attendees"),
+            self.node.count("recordings")
         )
     }
 }
 
-/// A recording of a meeting: `content.recordings[.1]` of its event.
+/// A recording of a meeting: an item of `content.recordings`.
 #[pyclass(frozen, module = "spaces_events", name = "Recording")]
-pub(crate) struct Recording(Arc<MediaSessionEvent>, usize);
+pub(crate) struct Recording {
+    node: Node,
+    /// `_id`, `startedBy`, `startTime`, `endTime`.
+    cache: Cache<4>,
+}
 
 impl Recording {
-    fn get(&self) -> &types::Recording {
-        self.0
-            .recordings()
-            .get(self.1)
-            .expect("a Recording is made only for a recording of its event")
+    fn new(node: Node) -> Self {
+        Recording {
+            node,
+            cache: Cache::new(),
+        }
     }
 }
 
@@ -464,56 +498,61 @@ impl Recording {
 impl Recording {
     /// The recording as a `dict`, as it arrived (unknown fields included).
     fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        use Step::{Index, Key};
-        subtree(
-            py,
-            &self.0,
-            &[Key("content"), Key("recordings"), Index(self.1)],
-        )
+        self.node.to_dict(py)
     }
 
     /// Recording id (`_id`).
     #[getter]
-    fn id(&self) -> Option<&str> {
-        self.get().id.as_deref()
+    fn id<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.node.field(py, &self.cache, 0, "_id")
     }
 
     /// Who started it (`startedBy`).
     #[getter]
-    fn started_by(&self) -> Option<Party> {
-        self.get().started_by.as_ref().map(|_| Party {
-            event: self.0.clone(),
-            at: At::StartedBy(self.1),
-        })
+    fn started_by<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.node
+            .child(py, &self.cache, 1, "startedBy", Party::new)
     }
 
     /// When it started.
     #[getter]
-    fn start_time<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
-        timestamp(py, self.get().start_time.as_ref())
+    fn start_time<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.node.field(py, &self.cache, 2, "startTime")
     }
 
     /// When it ended.
     #[getter]
-    fn end_time<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
-        timestamp(py, self.get().end_time.as_ref())
+    fn end_time<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.node.field(py, &self.cache, 3, "endTime")
     }
 
     fn __repr__(&self) -> String {
-        format!("Recording(id={})", repr(self.get().id.as_deref()))
+        format!("Recording(id={})", repr(self.node.text("_id").as_deref()))
     }
 }
 
 /// A participant's media state.
 #[pyclass(frozen, module = "spaces_events", name = "MediaSession")]
-pub(crate) struct MediaSession(Arc<MediaSessionEvent>);
+pub(crate) struct MediaSession {
+    node: Node,
+    /// `audio`, `video`, `connected`, `screenshare`, `selfMuted`.
+    cache: Cache<5>,
+}
 
 impl MediaSession {
-    fn get(&self) -> &types::MediaSession {
-        self.0
-            .content()
-            .and_then(|c| c.media_session.as_ref())
-            .expect("a MediaSession is made only for an event with one")
+    fn new(node: Node) -> Self {
+        MediaSession {
+            node,
+            cache: Cache::new(),
+        }
+    }
+
+    fn flag(&self, key: &str) -> &'static str {
+        match self.node.get(key) {
+            Some(raw::Value::Bool(true)) => "True",
+            Some(raw::Value::Bool(false)) => "False",
+            _ => "None",
+        }
     }
 }
 
@@ -521,55 +560,45 @@ impl MediaSession {
 impl MediaSession {
     /// The media state as a `dict`, as it arrived (unknown fields included).
     fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        subtree(
-            py,
-            &self.0,
-            &[Step::Key("content"), Step::Key("mediaSession")],
-        )
+        self.node.to_dict(py)
     }
 
     /// Microphone on.
     #[getter]
-    fn audio(&self) -> Option<bool> {
-        self.get().audio
+    fn audio<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.node.field(py, &self.cache, 0, "audio")
     }
 
     /// Camera on.
     #[getter]
-    fn video(&self) -> Option<bool> {
-        self.get().video
+    fn video<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.node.field(py, &self.cache, 1, "video")
     }
 
     /// Connected to the media server.
     #[getter]
-    fn connected(&self) -> Option<bool> {
-        self.get().connected
+    fn connected<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.node.field(py, &self.cache, 2, "connected")
     }
 
     /// Sharing the screen.
     #[getter]
-    fn screenshare(&self) -> Option<bool> {
-        self.get().screenshare
+    fn screenshare<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.node.field(py, &self.cache, 3, "screenshare")
     }
 
     /// Muted by the participant.
     #[getter]
-    fn self_muted(&self) -> Option<bool> {
-        self.get().self_muted
+    fn self_muted<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.node.field(py, &self.cache, 4, "selfMuted")
     }
 
     fn __repr__(&self) -> String {
-        let flag = |b: Option<bool>| match b {
-            Some(true) => "True",
-            Some(false) => "False",
-            None => "None",
-        };
-        let m = self.get();
         format!(
             "MediaSession(audio={}, video={}, screenshare={})",
-            flag(m.audio),
-            flag(m.video),
-            flag(m.screenshare)
+            self.flag("audio"),
+            self.flag("video"),
+            self.flag("screenshare")
         )
     }
 }

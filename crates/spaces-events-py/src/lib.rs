@@ -4,6 +4,7 @@
 mod client;
 mod errors;
 mod event;
+mod json;
 mod meeting;
 mod rest;
 mod sim;

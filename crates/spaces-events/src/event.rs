@@ -7,11 +7,12 @@ use std::sync::OnceLock;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::value::RawValue;
 
-use crate::Category;
+use crate::{Category, raw};
 use crate::decode::bytes as json;
 use crate::decode::scan::{Checked, Span, Spans};
 use crate::decode::shape;
 use crate::decode::{DecodeError, decode};
+use crate::text::Text;
 use crate::types::{Attendee, Content, MediaSessionResponse, Recording, Sender, Timestamp};
 
 /// One MEDIA_SESSION_RESPONSE payload: a typed view for reading, and the wire JSON it came from.
@@ -26,38 +27,45 @@ use crate::types::{Attendee, Content, MediaSessionResponse, Recording, Sender, T
 /// Immutable; equality compares the wire JSON. The typed view is built on first use (`decode`
 /// has already checked that it builds): the id, message id, space id and category are read
 /// from the JSON without it.
+///
+/// The text is shared with the websocket frame the payload arrived in, not copied; cloning an
+/// event shares it too (and copies a typed view already built).
 #[derive(Clone)]
-pub struct MediaSessionEvent(Box<Inner>);
-
-// Boxed: events travel through channels and queues, so they are one pointer.
-#[derive(Clone)]
-struct Inner {
+pub struct MediaSessionEvent {
     /// The payload as it arrived.
-    text: Box<str>,
+    text: Text,
     /// The compact wire JSON, made on first use; `None` when `text` is compact already (socket.io
     /// sends no whitespace, so this is the rule).
     compact: OnceLock<Option<Box<str>>>,
     spans: Spans,
     category: Category,
-    payload: OnceLock<MediaSessionResponse>,
+    /// Boxed: most events are never read through it, and it is large.
+    payload: OnceLock<Box<MediaSessionResponse>>,
 }
 
 impl MediaSessionEvent {
     /// An event of the JSON `text` that `decode::scan::check` accepted.
-    pub(crate) fn new(text: Box<str>, checked: Checked) -> Self {
+    pub(crate) fn new(text: Text, checked: Checked) -> Self {
         let compact = OnceLock::new();
         if !checked.spaced {
             // The text is the wire JSON: `json()` need not look for whitespace.
             let _ = compact.set(None);
         }
-        let mut event = Self(Box::new(Inner {
+        let category = Category::from_wire(
+            checked.spans[shape::CATEGORY]
+                .text(text.as_str())
+                .unwrap_or_default(),
+        );
+        let mut event = Self {
             text,
             compact,
             spans: checked.spans,
-            category: Category::Unknown,
+            category,
             payload: OnceLock::new(),
-        }));
-        event.0.category = Category::from_wire(event.category_name());
+        };
+        if matches!(event.spans[shape::CATEGORY], Span::Escaped) {
+            event.category = Category::from_wire(event.category_name());
+        }
         event
     }
 
@@ -67,16 +75,16 @@ impl MediaSessionEvent {
         slot: usize,
         typed: fn(&MediaSessionResponse) -> Option<&str>,
     ) -> Option<&str> {
-        match self.0.spans[slot] {
+        match self.spans[slot] {
             Span::Escaped => typed(self.payload()),
-            span => span.text(&self.0.text),
+            span => span.text(self.text.as_str()),
         }
     }
 
     /// The category; [`Category::Unknown`] for one the schema does not list (see
     /// [`category_name`](Self::category_name)).
     pub fn category(&self) -> Category {
-        self.0.category
+        self.category
     }
 
     /// The category exactly as it arrived, known or not.
@@ -148,30 +156,40 @@ impl MediaSessionEvent {
 
     /// The whole typed view (built on the first call).
     pub fn payload(&self) -> &MediaSessionResponse {
-        self.0
-            .payload
-            .get_or_init(|| typed_view(&self.0.text, &self.0.spans))
+        self.payload
+            .get_or_init(|| Box::new(typed_view(self.text.as_str(), &self.spans)))
+    }
+
+    /// The payload's JSON where it lies, to read without the typed view: any field by name,
+    /// unknown ones included (see [`raw`](crate::raw)).
+    pub fn raw(&self) -> raw::Object<'_> {
+        // `decode` checked that the text is an object, after any whitespace.
+        let text = self.text.as_str();
+        raw::Object::at(text, text.len() - text.trim_start().len())
+            .unwrap_or(raw::Object::EMPTY)
+    }
+
+    /// The object of this event's JSON that starts at `offset` (an [`Object::offset`](raw::Object::offset)
+    /// found before); `None` when no object starts there.
+    pub fn raw_object(&self, offset: usize) -> Option<raw::Object<'_>> {
+        raw::Object::at(self.text.as_str(), offset)
     }
 
     /// The wire JSON, compact.
     pub fn json(&self) -> &str {
-        let compact = self.0.compact.get_or_init(|| {
-            json::has_whitespace(self.0.text.as_bytes()).then(|| json::minify(&self.0.text).into())
+        let text = self.text.as_str();
+        let compact = self.compact.get_or_init(|| {
+            json::has_whitespace(text.as_bytes()).then(|| json::minify(text).into())
         });
-        compact.as_deref().unwrap_or(&self.0.text)
+        compact.as_deref().unwrap_or(text)
     }
 
     /// The typed view, owned.
     pub fn into_payload(self) -> MediaSessionResponse {
-        let Inner {
-            text,
-            spans,
-            payload,
-            ..
-        } = *self.0;
-        payload
-            .into_inner()
-            .unwrap_or_else(|| typed_view(&text, &spans))
+        match self.payload.into_inner() {
+            Some(payload) => *payload,
+            None => typed_view(self.text.as_str(), &self.spans),
+        }
     }
 }
 

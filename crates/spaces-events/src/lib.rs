@@ -64,8 +64,10 @@ mod decode;
 mod event;
 pub mod meeting;
 pub mod protocol;
+pub mod raw;
 #[cfg(feature = "rest")]
 pub mod rest;
+mod text;
 mod timestamp;
 #[cfg(feature = "webhook")]
 pub mod webhook;

@@ -3,7 +3,7 @@
 
 use proptest::prelude::*;
 use serde_json::{Map, Value, json};
-use spaces_events::{Category, decode};
+use spaces_events::{Category, decode, raw};
 
 /// Any JSON value, nested a few levels.
 fn json() -> impl Strategy<Value = Value> {
@@ -241,5 +241,41 @@ proptest! {
         prop_assert_eq!(&output, &serde_json::to_string(&payload).unwrap());
         prop_assert_eq!(serde_json::from_str::<Value>(&output).unwrap(), payload);
         prop_assert_eq!(decode(&output).unwrap(), event);
+    }
+
+    #[test]
+    fn the_raw_view_is_the_payload(payload in payload(), pretty in any::<bool>()) {
+        let text = if pretty { serde_json::to_string_pretty(&payload) } else { serde_json::to_string(&payload) }.unwrap();
+        let event = decode(&text).map_err(|e| TestCaseError::fail(format!("{e}\n{text}")))?;
+        let root = event.raw();
+        prop_assert_eq!(rebuilt(raw::Value::Object(root)), payload.clone());
+        // Every object is found again from its offset.
+        if let Some(content) = root.get("content").and_then(raw::Value::object) {
+            prop_assert_eq!(event.raw_object(content.offset()), Some(content));
+            prop_assert_eq!(serde_json::from_str::<Value>(content.json()).unwrap(), payload["content"].clone());
+        }
+        // Any offset, even one inside a string, reads something or nothing, never panics.
+        for offset in 0..text.len() + 2 {
+            if let Some(object) = event.raw_object(offset) {
+                let _ = (object.json(), object.entries().map(|(k, v)| (k.get(), v)).count());
+            }
+        }
+    }
+}
+
+/// A `serde_json::Value` of a raw value, from its parts (so that it checks the walk, not
+/// serde_json).
+fn rebuilt(value: raw::Value<'_>) -> Value {
+    match value {
+        raw::Value::Null => Value::Null,
+        raw::Value::Bool(b) => Value::Bool(b),
+        raw::Value::Number(n) => serde_json::from_str(n).expect("a number"),
+        raw::Value::String(s) => Value::String(s.get().into_owned()),
+        raw::Value::Array(a) => Value::Array(a.iter().map(rebuilt).collect()),
+        raw::Value::Object(o) => Value::Object(
+            o.entries()
+                .map(|(k, v)| (k.get().into_owned(), rebuilt(v)))
+                .collect(),
+        ),
     }
 }

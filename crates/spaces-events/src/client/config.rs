@@ -371,7 +371,9 @@ impl Builder {
 
     /// Bytes read from the socket at a time (16 KiB). Each connection holds a buffer this size:
     /// larger reads more events per system call under heavy load, smaller saves memory when one
-    /// process holds many connections.
+    /// process holds many connections. Events share the bytes they were read into rather than
+    /// copy them, so an event kept for long keeps at most this much (or its own frame, when
+    /// larger) alive.
     ///
     /// ```no_run
     /// # use spaces_events::client::{Client, PRODUCTION_URL};

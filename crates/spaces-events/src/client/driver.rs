@@ -21,6 +21,7 @@ use super::session::{Item, Output, Session, Settings};
 use super::websocket::{Opener, Ws, scrub};
 use super::{ConnectionState, Error, RawEvent, Timeout};
 use crate::protocol::Frame;
+use crate::text::Text;
 
 /// Frames read in one go when they are already there (see [`Driver::burst`]).
 const BURST: usize = 64;
@@ -356,7 +357,9 @@ impl Driver {
                 "the server closed the connection",
             ))),
             Some(Err(e)) => Err(End::Lost(Error::transport(scrub(e.to_string(), token)))),
-            Some(Ok(Message::Text(text))) => self.session.text(&text, std::time::Instant::now()),
+            Some(Ok(Message::Text(text))) => {
+                self.session.text(&Text::frame(text), std::time::Instant::now())
+            }
             Some(Ok(Message::Binary(bytes))) => {
                 self.session.binary(&bytes);
                 Ok(())

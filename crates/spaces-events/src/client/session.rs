@@ -23,6 +23,7 @@ use tracing::{debug, info, trace, warn};
 use super::policy::End;
 use super::{Error, RawEvent, Timeout};
 use crate::MediaSessionEvent;
+use crate::text::Text;
 use crate::protocol::{
     EnginePacket, EventMatcher, Frame, Packet, PacketType, Reassembler, check_depth, encode_event,
 };
@@ -314,12 +315,12 @@ impl<S: Clone> Session<S> {
     }
 
     /// A websocket text frame arrived at `now`.
-    pub(crate) fn text(&mut self, text: &str, now: Instant) -> Result<(), End> {
+    pub(crate) fn text(&mut self, frame: &Text, now: Instant) -> Result<(), End> {
         let Some(link) = self.link.as_mut() else {
             return Ok(());
         };
         link.unanswered = None;
-        match EnginePacket::decode_text(text) {
+        match EnginePacket::decode_text(frame.as_str()) {
             Ok(EnginePacket::Open(handshake)) if !link.opened => {
                 link.opened = true;
                 link.interval = handshake.ping_interval().max(Duration::from_millis(10));
@@ -336,7 +337,7 @@ impl<S: Clone> Session<S> {
                 self.emit(Output::Transmit(connect));
                 Ok(())
             }
-            Ok(EnginePacket::Message(sio)) => self.message(sio),
+            Ok(EnginePacket::Message(sio)) => self.message(frame, sio),
             // An EIO4-style server ping: answer it.
             Ok(EnginePacket::Ping(data)) => {
                 let pong = EnginePacket::Pong(data).encode();
@@ -371,9 +372,9 @@ impl<S: Clone> Session<S> {
         }
     }
 
-    /// A Socket.IO packet's text.
-    fn message(&mut self, sio: &str) -> Result<(), End> {
-        if let Some(event) = self.media_event_fast(sio) {
+    /// A Socket.IO packet's text, `sio`, a slice of `frame`.
+    fn message(&mut self, frame: &Text, sio: &str) -> Result<(), End> {
+        if let Some(event) = self.media_event_fast(frame, sio) {
             self.route(event);
             return Ok(());
         }
@@ -410,14 +411,14 @@ impl<S: Clone> Session<S> {
     /// the Socket.IO text (`decode`'s check validates the JSON and its depth, so the packet needs
     /// no pass of its own). `None` for anything else, or a payload that does not decode: the
     /// general path handles it and reports what is wrong.
-    fn media_event_fast(&self, sio: &str) -> Option<MediaSessionEvent> {
+    fn media_event_fast(&self, frame: &Text, sio: &str) -> Option<MediaSessionEvent> {
         if self.raw {
             return None;
         }
         let payload = self.media.argument(sio)?;
         // The payload sits inside the packet's array: one level less.
         let depth = self.settings.max_json_depth.saturating_sub(1);
-        crate::decode::try_decode(payload, depth)
+        crate::decode::try_decode_shared(frame, payload, depth)
     }
 
     /// A packet of our namespace.
@@ -671,7 +672,7 @@ pub(crate) fn fuzz_frames(data: &[u8]) {
             let Ok(text) = std::str::from_utf8(body) else {
                 continue;
             };
-            if session.text(text, now).is_err() {
+            if session.text(&Text::from(text), now).is_err() {
                 return; // the connection ended, as it would on this frame
             }
         } else {

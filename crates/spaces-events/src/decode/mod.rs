@@ -19,6 +19,7 @@ pub(crate) mod shape;
 use std::fmt;
 
 use crate::event::MediaSessionEvent;
+use crate::text::Text;
 use crate::types::MediaSessionResponse;
 use explain::Strict;
 
@@ -52,7 +53,16 @@ pub fn decode(data: impl AsRef<[u8]>) -> Result<MediaSessionEvent, DecodeError> 
 /// [`decode`] of text, refusing JSON nested more than `depth` arrays and objects deep, without
 /// explaining a failure (for callers that report it their own way).
 pub(crate) fn try_decode(text: &str, depth: usize) -> Option<MediaSessionEvent> {
-    scan::check(text, depth).map(|checked| MediaSessionEvent::new(text.into(), checked))
+    scan::check(text, depth).map(|checked| MediaSessionEvent::new(Text::copy(text), checked))
+}
+
+/// [`try_decode`] of `payload`, a slice of `text`, sharing its bytes.
+pub(crate) fn try_decode_shared(
+    text: &Text,
+    payload: &str,
+    depth: usize,
+) -> Option<MediaSessionEvent> {
+    scan::check(payload, depth).map(|checked| MediaSessionEvent::new(text.slice(payload), checked))
 }
 
 /// Why a payload did not decode.

@@ -276,7 +276,7 @@ impl<'t> Scan<'t> {
         let escaped = self.string(true)?;
         let raw = self.text.get(start..self.i - 1)?;
         Some(if escaped {
-            unescape(raw).into()
+            crate::raw::unescape(raw).into()
         } else {
             raw.into()
         })
@@ -478,45 +478,6 @@ impl<'t> Scan<'t> {
         // serde_json may enter `depth.serde - 1` more containers.
         de.deserialize_any(Skip(usize::from(depth.serde) - 1)).ok()
     }
-}
-
-/// A key with escapes, unescaped (it has been checked: escapes valid, surrogates paired).
-fn unescape(raw: &str) -> String {
-    let mut out = String::with_capacity(raw.len());
-    let mut chars = raw.chars();
-    let hex = |chars: &mut std::str::Chars<'_>| {
-        let digits: String = chars.take(4).collect();
-        u32::from_str_radix(&digits, 16).unwrap_or_default()
-    };
-    while let Some(c) = chars.next() {
-        if c != '\\' {
-            out.push(c);
-            continue;
-        }
-        let unescaped = match chars.next() {
-            Some('b') => '\u{8}',
-            Some('f') => '\u{c}',
-            Some('n') => '\n',
-            Some('r') => '\r',
-            Some('t') => '\t',
-            Some('u') => {
-                let unit = hex(&mut chars);
-                let code = if (0xD800..0xDC00).contains(&unit) {
-                    chars.nth(1); // the `\u` of the trailing surrogate
-                    // Checked to be DC00..=DFFF; if not, U+FFFD rather than a panic.
-                    let trailing = hex(&mut chars).checked_sub(0xDC00);
-                    trailing.map_or(u32::MAX, |t| 0x10000 + ((unit - 0xD800) << 10) + t)
-                } else {
-                    unit
-                };
-                char::from_u32(code).unwrap_or(char::REPLACEMENT_CHARACTER)
-            }
-            Some(other) => other,
-            None => break,
-        };
-        out.push(unescaped);
-    }
-    out
 }
 
 /// Any value as `serde_json::Value` accepts it, nested at most `.0` arrays and objects deep.

@@ -2,6 +2,13 @@
 
 use super::*;
 
+impl<S: Clone> Session<S> {
+    /// [`Session::text`] of a frame copied from `text`.
+    fn text_str(&mut self, text: &str, now: Instant) -> Result<(), End> {
+        self.text(&Text::from(text), now)
+    }
+}
+
 /// Sinks are plain names here.
 type Sink = &'static str;
 
@@ -55,9 +62,9 @@ fn connected(t0: Instant) -> Session<Sink> {
     let mut s = session();
     s.subscribe("s1".into(), None, "one").unwrap();
     s.start(Some("token=t&tokenType=jwt"), ms(t0, 20_000));
-    s.text(OPEN, t0).unwrap();
-    s.text("40/chat,", t0).unwrap();
-    s.text(
+    s.text_str(OPEN, t0).unwrap();
+    s.text_str("40/chat,", t0).unwrap();
+    s.text_str(
         r#"42/chat,["CHANNEL_SUBSCRIBED",{"channel":{"_id":"s1"}}]"#,
         t0,
     )
@@ -74,11 +81,11 @@ fn connects_after_the_open_packet_and_subscribes_once_accepted() {
         .unwrap();
     s.start(Some("token=t&tokenType=jwt"), ms(t0, 20_000));
     assert!(sent(&mut s).is_empty(), "nothing before the open packet");
-    s.text(OPEN, t0).unwrap();
+    s.text_str(OPEN, t0).unwrap();
     assert!(s.wants_write(), "a burst of reads stops for the CONNECT");
     assert_eq!(sent(&mut s), ["40/chat?token=t&tokenType=jwt,"]);
     assert!(!s.wants_write());
-    s.text("40/chat,", t0).unwrap();
+    s.text_str("40/chat,", t0).unwrap();
     let outputs: Vec<_> = s.outputs().collect();
     assert!(matches!(outputs[0], Output::Connected));
     assert!(matches!(
@@ -86,7 +93,7 @@ fn connects_after_the_open_packet_and_subscribes_once_accepted() {
         Output::Transmit(Frame::Text(t))
             if t == r#"42/chat,["SUBSCRIBE_CHANNEL",{"channel":{"_id":"s1","password":"1234","type":"topic"}}]"#
     ));
-    s.text(
+    s.text_str(
         r#"42/chat,["CHANNEL_SUBSCRIBED",{"channel":{"_id":"s1"}}]"#,
         t0,
     )
@@ -109,7 +116,7 @@ fn events_go_to_their_space_in_order() {
     s.subscribe("s2".into(), None, "two").unwrap();
     s.outputs().for_each(drop);
     for (space, id) in [("s1", "a"), ("s2", "b"), ("s3", "c"), ("s1", "d")] {
-        s.text(&media(space, id), t0).unwrap();
+        s.text_str(&media(space, id), t0).unwrap();
     }
     assert!(!s.wants_write(), "deliveries alone do not stop a burst");
     assert_eq!(
@@ -127,20 +134,20 @@ fn bad_input_is_reported_and_the_connection_goes_on() {
     let t0 = Instant::now();
     let mut s = connected(t0);
     // Undecodable payload of a known space: that stream learns of it.
-    s.text(
+    s.text_str(
         r#"42/chat,["MEDIA_SESSION_RESPONSE",{"category":1,"topicId":"s1"}]"#,
         t0,
     )
     .unwrap();
     // A malformed packet: every answered subscription learns of it.
-    s.text("42/chat,[", t0).unwrap();
-    s.text("9", t0).unwrap();
-    s.text(&format!("42/chat,{}", "[".repeat(100)), t0).unwrap();
+    s.text_str("42/chat,[", t0).unwrap();
+    s.text_str("9", t0).unwrap();
+    s.text_str(&format!("42/chat,{}", "[".repeat(100)), t0).unwrap();
     let errors = delivered(&mut s);
     assert_eq!(errors.len(), 4, "{errors:?}");
     assert!(errors[0].1.contains("undecodable"), "{errors:?}");
     assert!(errors[3].1.contains("deeper than 64"), "{errors:?}");
-    s.text(&media("s1", "after"), t0).unwrap();
+    s.text_str(&media("s1", "after"), t0).unwrap();
     assert_eq!(delivered(&mut s), [("one", "after".into())]);
 }
 
@@ -167,7 +174,7 @@ fn any_frame_answers_a_ping() {
     let t0 = Instant::now();
     let mut s = connected(t0);
     s.timeout(ms(t0, 1000)).unwrap();
-    s.text("3", ms(t0, 1100)).unwrap();
+    s.text_str("3", ms(t0, 1100)).unwrap();
     assert_eq!(
         s.deadline(),
         Some(ms(t0, 2000)),
@@ -201,8 +208,8 @@ fn a_shorter_heartbeat_deadline_wins() {
         max_json_depth: 64,
     });
     s.start(None, ms(t0, 20_000));
-    s.text(OPEN, t0).unwrap();
-    s.text("40/chat,", t0).unwrap();
+    s.text_str(OPEN, t0).unwrap();
+    s.text_str("40/chat,", t0).unwrap();
     s.timeout(ms(t0, 1000)).unwrap();
     assert!(s.timeout(ms(t0, 1500)).is_err());
 }
@@ -212,7 +219,7 @@ fn the_namespace_must_accept_in_time() {
     let t0 = Instant::now();
     let mut s = session();
     s.start(None, ms(t0, 500));
-    s.text(OPEN, t0).unwrap();
+    s.text_str(OPEN, t0).unwrap();
     assert_eq!(s.deadline(), Some(ms(t0, 500)));
     assert!(matches!(
         s.timeout(ms(t0, 500)),
@@ -223,7 +230,7 @@ fn the_namespace_must_accept_in_time() {
 #[test]
 fn how_a_connection_ends() {
     let t0 = Instant::now();
-    let end = |frame: &str| connected(t0).text(frame, t0);
+    let end = |frame: &str| connected(t0).text_str(frame, t0);
     assert!(
         matches!(end(r#"44/chat,"Not authorized""#), Err(End::Rejected(r)) if r == "Not authorized")
     );
@@ -240,7 +247,7 @@ fn a_refused_subscription_is_answered_and_forgotten() {
     let mut s = connected(t0);
     s.subscribe("bad".into(), None, "bad").unwrap();
     s.outputs().for_each(drop);
-    s.text(
+    s.text_str(
         r#"42/chat,["SUBSCRIBE_CHANNEL_FAILED",{"channel":{"_id":"bad"},"error":{"code":"not.a.member","message":"no"}}]"#,
         t0,
     )
@@ -263,8 +270,8 @@ fn a_refused_resubscription_ends_its_stream() {
     let mut s = connected(t0);
     assert!(s.reset(), "the namespace had accepted");
     s.start(None, ms(t0, 20_000));
-    s.text(OPEN, t0).unwrap();
-    s.text("40/chat,", t0).unwrap();
+    s.text_str(OPEN, t0).unwrap();
+    s.text_str("40/chat,", t0).unwrap();
     assert_eq!(
         sent(&mut s),
         [
@@ -272,7 +279,7 @@ fn a_refused_resubscription_ends_its_stream() {
             r#"42/chat,["SUBSCRIBE_CHANNEL",{"channel":{"_id":"s1","type":"topic"}}]"#
         ]
     );
-    s.text(
+    s.text_str(
         r#"42/chat,["SUBSCRIBE_CHANNEL_FAILED",{"channel":{"_id":"s1"},"error":{"code":"gone"}}]"#,
         t0,
     )
@@ -297,8 +304,8 @@ fn sends_wait_for_the_namespace_up_to_a_limit() {
         Err(Error::SendQueueFull(OUTBOX))
     ));
     s.start(None, ms(t0, 20_000));
-    s.text(OPEN, t0).unwrap();
-    s.text("40/chat,", t0).unwrap();
+    s.text_str(OPEN, t0).unwrap();
+    s.text_str("40/chat,", t0).unwrap();
     let sends: Vec<u64> = s
         .outputs()
         .filter_map(|o| match o {
@@ -314,8 +321,8 @@ fn raw_events_take_every_event() {
     let t0 = Instant::now();
     let mut s = connected(t0);
     s.set_raw(true);
-    s.text(&media("s1", "a"), t0).unwrap();
-    s.text(r#"42/chat,["PRESENCE_EVENT_RESPONSE",{"x":1}]"#, t0)
+    s.text_str(&media("s1", "a"), t0).unwrap();
+    s.text_str(r#"42/chat,["PRESENCE_EVENT_RESPONSE",{"x":1}]"#, t0)
         .unwrap();
     let names: Vec<String> = s
         .outputs()
@@ -332,7 +339,7 @@ fn binary_events_are_reassembled() {
     let t0 = Instant::now();
     let mut s = connected(t0);
     s.set_raw(true);
-    s.text(r#"451-/chat,["FILE",{"_placeholder":true,"num":0}]"#, t0)
+    s.text_str(r#"451-/chat,["FILE",{"_placeholder":true,"num":0}]"#, t0)
         .unwrap();
     assert!(s.outputs().next().is_none());
     s.binary(&[4, 1, 2, 3]);
@@ -346,7 +353,7 @@ fn binary_events_are_reassembled() {
 fn an_engine_io_4_ping_is_answered() {
     let t0 = Instant::now();
     let mut s = connected(t0);
-    s.text("2probe", t0).unwrap();
+    s.text_str("2probe", t0).unwrap();
     assert_eq!(sent(&mut s), ["3probe"]);
 }
 
@@ -359,7 +366,7 @@ fn unsubscribing_stops_delivery() {
         sent(&mut s),
         [r#"42/chat,["UNSUBSCRIBE_CHANNEL",{"channel":{"_id":"s1","type":"topic"}}]"#]
     );
-    s.text(&media("s1", "a"), t0).unwrap();
+    s.text_str(&media("s1", "a"), t0).unwrap();
     assert!(delivered(&mut s).is_empty());
     assert!(!s.unsubscribe("s1"));
 }
