@@ -1,5 +1,5 @@
 """Python decode: bytes to a typed event, then reading ``category``, ``topic_id`` and the first
-attendee's ``displayname`` — spaces_events beside msgspec (a ``Struct`` model of the same
+attendee's ``displayname``; and bytes to a ``dict`` (``decode(b).to_dict()`` beside ``orjson.loads``) — spaces_events beside msgspec (a ``Struct`` model of the same
 schema), pydantic v2 (``model_validate_json``) and orjson + dicts. Prints JSON: seconds per
 decode, best of 5 runs, per workload and library. Run by ``cargo xtask bench``."""
 
@@ -117,6 +117,10 @@ def orj(b):
     d = orjson.loads(b); return (d["category"], d.get("topicId"), d["content"]["attendees"][0].get("displayname"))
 
 
+def ours_dict(b):
+    return spaces_events.decode(b).to_dict()
+
+
 def main(quick: bool) -> None:
     workloads = {"meeting_started": "meeting_started.json", "large_roster": "edge_large_roster.json"}
     budget = 200_000 if quick else 2_000_000
@@ -124,9 +128,11 @@ def main(quick: bool) -> None:
     for workload, file in workloads.items():
         data = (FIXTURES / file).read_bytes()
         assert ours(data)[1:] == ms(data)[1:] == pyd(data)[1:] == orj(data)[1:]
+        assert ours_dict(data) == orjson.loads(data)
         runs = max(20, budget // len(data))
         report[workload] = {}
-        for label, decode in [("spaces_events", ours), ("msgspec", ms), ("pydantic", pyd), ("orjson_dict", orj)]:
+        for label, decode in [("spaces_events", ours), ("msgspec", ms), ("pydantic", pyd), ("orjson_dict", orj),
+                              ("spaces_events_to_dict", ours_dict), ("orjson_loads", orjson.loads)]:
             best = float("inf")
             for _ in range(5):
                 start = time.perf_counter()

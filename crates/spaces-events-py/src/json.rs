@@ -6,30 +6,76 @@ use std::cell::RefCell;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyList, PyString};
-use spaces_events::raw::{Str, Value};
+use spaces_events::raw::{Str, Value, Visitor};
 
 /// `value` as Python: `dict`, `list`, `str`, `int`, `float`, `bool` or `None`.
 pub(crate) fn value<'py>(py: Python<'py>, value: Value<'_>) -> PyResult<Bound<'py, PyAny>> {
-    Ok(match value {
-        Value::Null => py.None().into_bound(py),
-        Value::Bool(b) => pyo3::types::PyBool::new(py, b).to_owned().into_any(),
-        Value::Number(n) => number(py, n)?,
-        Value::String(s) => string(py, s)?.into_any(),
-        Value::Array(array) => {
-            let list = PyList::empty(py);
-            for item in array {
-                list.append(self::value(py, item)?)?;
+    let mut builder = Builder {
+        py,
+        open: Vec::new(),
+        done: None,
+    };
+    value.visit(&mut builder)?;
+    Ok(builder.done.unwrap_or_else(|| py.None().into_bound(py)))
+}
+
+/// Python objects as [`Value::visit`] meets the values: one pass over the text.
+struct Builder<'py> {
+    py: Python<'py>,
+    /// The open containers, innermost last.
+    open: Vec<Bound<'py, PyAny>>,
+    /// The outermost value, once complete.
+    done: Option<Bound<'py, PyAny>>,
+}
+
+impl<'py> Builder<'py> {
+    /// Puts `item` in the innermost open container (under `key` in a `dict`), or makes it the
+    /// result.
+    fn put(&mut self, key: Option<Str<'_>>, item: Bound<'py, PyAny>) -> PyResult<()> {
+        match (self.open.last(), key) {
+            (Some(dict), Some(key)) => dict
+                .cast::<PyDict>()?
+                .set_item(self::key(self.py, key)?, item),
+            (Some(list), None) => list.cast::<PyList>()?.append(item),
+            (None, _) => {
+                self.done = Some(item);
+                Ok(())
             }
-            list.into_any()
         }
-        Value::Object(object) => {
-            let dict = PyDict::new(py);
-            for (key, item) in object.entries() {
-                dict.set_item(self::key(py, key)?, self::value(py, item)?)?;
-            }
-            dict.into_any()
-        }
-    })
+    }
+}
+
+impl<'a, 'py> Visitor<'a> for Builder<'py> {
+    type Error = PyErr;
+
+    fn open(&mut self, key: Option<Str<'a>>, object: bool) -> PyResult<()> {
+        let container = if object {
+            PyDict::new(self.py).into_any()
+        } else {
+            PyList::empty(self.py).into_any()
+        };
+        self.put(key, container.clone())?;
+        self.open.push(container);
+        Ok(())
+    }
+
+    fn close(&mut self) -> PyResult<()> {
+        self.open.pop();
+        Ok(())
+    }
+
+    fn value(&mut self, key: Option<Str<'a>>, value: Value<'a>) -> PyResult<()> {
+        let py = self.py;
+        let item = match value {
+            Value::Null => py.None().into_bound(py),
+            Value::Bool(b) => pyo3::types::PyBool::new(py, b).to_owned().into_any(),
+            Value::Number(n) => number(py, n)?,
+            Value::String(s) => string(py, s)?.into_any(),
+            // Containers are opened and closed, never visited as values.
+            Value::Array(_) | Value::Object(_) => return Ok(()),
+        };
+        self.put(key, item)
+    }
 }
 
 /// `value` as Python, `None` for an absent field.

@@ -70,6 +70,53 @@ impl<'a> Value<'a> {
         }
     }
 
+    /// Walks the value once, depth first, telling `visitor` what it meets: for building another
+    /// representation (a Python `dict`, say) in one pass. Iterative: any nesting depth.
+    pub fn visit<V: Visitor<'a>>(self, visitor: &mut V) -> Result<(), V::Error> {
+        let (doc, start) = match self {
+            Value::Object(Object { doc, start }) | Value::Array(Array { doc, start }) => {
+                (doc, start)
+            }
+            scalar => return visitor.value(None, scalar),
+        };
+        let bytes = doc.as_bytes();
+        let mut i = start;
+        // The open containers: whether each is an object.
+        let mut open: Vec<bool> = Vec::new();
+        let mut key = None;
+        while let Some(&b) = bytes.get(i) {
+            match b {
+                b'{' | b'[' => {
+                    visitor.open(key.take(), b == b'{')?;
+                    open.push(b == b'{');
+                    i += 1;
+                }
+                b'}' | b']' => {
+                    visitor.close()?;
+                    open.pop();
+                    if open.is_empty() {
+                        break;
+                    }
+                    i += 1;
+                }
+                b',' | b':' | b' ' | b'\t' | b'\n' | b'\r' => i += 1,
+                _ => {
+                    let Some(value) = Value::at(doc, i) else {
+                        break;
+                    };
+                    i = value.end(doc, i);
+                    match value {
+                        Value::String(s) if key.is_none() && open.last() == Some(&true) => {
+                            key = Some(s);
+                        }
+                        value => visitor.value(key.take(), value)?,
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// The object, when it is one.
     pub fn object(self) -> Option<Object<'a>> {
         match self {
@@ -93,6 +140,22 @@ impl<'a> Value<'a> {
             _ => None,
         }
     }
+}
+
+/// What [`Value::visit`] tells, in document order. `key` is the entry's key inside an object,
+/// `None` inside an array (and for the value visited itself).
+pub trait Visitor<'a> {
+    /// What stops the walk.
+    type Error;
+
+    /// An object (`object`) or array starts.
+    fn open(&mut self, key: Option<Str<'a>>, object: bool) -> Result<(), Self::Error>;
+
+    /// The innermost open object or array ends.
+    fn close(&mut self) -> Result<(), Self::Error>;
+
+    /// A string, number, boolean or `null`.
+    fn value(&mut self, key: Option<Str<'a>>, value: Value<'a>) -> Result<(), Self::Error>;
 }
 
 /// A JSON string in an event's text.

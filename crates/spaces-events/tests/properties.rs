@@ -249,6 +249,9 @@ proptest! {
         let event = decode(&text).map_err(|e| TestCaseError::fail(format!("{e}\n{text}")))?;
         let root = event.raw();
         prop_assert_eq!(rebuilt(raw::Value::Object(root)), payload.clone());
+        let mut visited = Rebuild::default();
+        raw::Value::Object(root).visit(&mut visited).unwrap();
+        prop_assert_eq!(visited.done, Some(payload.clone()));
         // Every object is found again from its offset.
         if let Some(content) = root.get("content").and_then(raw::Value::object) {
             prop_assert_eq!(event.raw_object(content.offset()), Some(content));
@@ -257,7 +260,11 @@ proptest! {
         // Any offset, even one inside a string, reads something or nothing, never panics.
         for offset in 0..text.len() + 2 {
             if let Some(object) = event.raw_object(offset) {
-                let _ = (object.json(), object.entries().map(|(k, v)| (k.get(), v)).count());
+                let _ = object.json();
+                for (key, _) in object.entries() {
+                    let _ = key.get();
+                }
+                let _ = raw::Value::Object(object).visit(&mut Rebuild::default());
             }
         }
     }
@@ -277,5 +284,50 @@ fn rebuilt(value: raw::Value<'_>) -> Value {
                 .map(|(k, v)| (k.get().into_owned(), rebuilt(v)))
                 .collect(),
         ),
+    }
+}
+
+/// A `serde_json::Value` of a raw value through [`raw::Value::visit`].
+#[derive(Default)]
+struct Rebuild {
+    /// Open containers with the key each goes under in its parent.
+    open: Vec<(Option<String>, Value)>,
+    done: Option<Value>,
+}
+
+impl Rebuild {
+    fn put(&mut self, key: Option<String>, value: Value) {
+        match self.open.last_mut() {
+            Some((_, Value::Object(map))) => {
+                map.insert(key.unwrap_or_default(), value);
+            }
+            Some((_, Value::Array(items))) => items.push(value),
+            _ => self.done = Some(value),
+        }
+    }
+}
+
+impl<'a> raw::Visitor<'a> for Rebuild {
+    type Error = ();
+
+    fn open(&mut self, key: Option<raw::Str<'a>>, object: bool) -> Result<(), ()> {
+        let container = if object { Value::Object(Map::new()) } else { Value::Array(Vec::new()) };
+        self.open.push((key.map(|k| k.get().into_owned()), container));
+        Ok(())
+    }
+
+    fn close(&mut self) -> Result<(), ()> {
+        let (key, value) = self.open.pop().ok_or(())?;
+        self.put(key, value);
+        Ok(())
+    }
+
+    fn value(&mut self, key: Option<raw::Str<'a>>, value: raw::Value<'a>) -> Result<(), ()> {
+        let key = key.map(|k| k.get().into_owned());
+        match value {
+            raw::Value::Number(n) => self.put(key, serde_json::from_str(n).map_err(|_| ())?),
+            value => self.put(key, rebuilt(value)),
+        }
+        Ok(())
     }
 }

@@ -153,7 +153,7 @@ fn rust_decode(quick: bool, report: &mut Report) -> Result {
 }
 
 /// benches/python_decode.py: bytes to a typed event and three fields read, beside msgspec,
-/// pydantic and orjson.
+/// pydantic and orjson; and bytes to a `dict` (`decode(b).to_dict()` beside `orjson.loads`).
 fn python_decode(venv: &Venv, quick: bool, report: &mut Report) -> Result {
     step("python benches/python_decode.py");
     let mut python = venv.python();
@@ -186,6 +186,11 @@ fn python_decode(venv: &Venv, quick: bool, report: &mut Report) -> Result {
             &format!("Python decode {workload}: vs orjson + dicts"),
             s("orjson_dict") / s("spaces_events"),
             "-",
+        );
+        report.row(
+            &format!("Python decode + to_dict() {workload}: vs orjson.loads"),
+            s("orjson_loads") / s("spaces_events_to_dict"),
+            ">= 1.0x",
         );
     }
     report.section("python_decode_seconds", py);
