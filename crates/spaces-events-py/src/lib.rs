@@ -6,6 +6,7 @@ mod errors;
 mod event;
 mod json;
 mod meeting;
+mod node;
 mod rest;
 mod sim;
 
