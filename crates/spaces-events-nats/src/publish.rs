@@ -12,6 +12,7 @@ use std::time::{Duration, SystemTime};
 
 use async_nats::HeaderMap;
 use async_nats::jetstream::message::PublishMessage;
+use async_nats::jetstream::context::PublishError;
 use async_nats::jetstream::publish::PublishAck;
 use async_nats::jetstream::{self};
 use bytes::Bytes;
@@ -20,7 +21,8 @@ use tracing::warn;
 
 use crate::{CATEGORY, Config, RECEIVED, Stats, TOPIC, epoch_ms, msg_id, subject};
 
-type Ack = Pin<Box<dyn Future<Output = Result<PublishAck, String>> + Send>>;
+/// async-nats' own acknowledgement future (already boxed: no second box of ours).
+type Ack = Pin<Box<dyn Future<Output = Result<PublishAck, PublishError>> + Send>>;
 
 /// A message and, once sent, its acknowledgement to come (`None`: to be sent again).
 struct Pending {
@@ -72,7 +74,8 @@ impl<'a> Pipeline<'a> {
         let mut pending = Pending {
             subject: subject(self.prefix, &event),
             headers,
-            payload: Bytes::copy_from_slice(event.json().as_bytes()),
+            // The event's own bytes, shared (no copy).
+            payload: event.to_bytes(),
             at,
             ack: None,
         };
@@ -154,10 +157,7 @@ impl Pending {
 
 async fn send(js: &jetstream::Context, subject: String, message: PublishMessage) -> Ack {
     match js.send_publish(subject, message).await {
-        Ok(ack) => Box::pin(async move { ack.await.map_err(|e| e.to_string()) }),
-        Err(e) => {
-            let e = e.to_string();
-            Box::pin(async move { Err(e) })
-        }
+        Ok(ack) => ack.into_future(),
+        Err(e) => Box::pin(std::future::ready(Err(e))),
     }
 }

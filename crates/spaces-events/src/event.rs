@@ -184,6 +184,15 @@ impl MediaSessionEvent {
         compact.as_deref().unwrap_or(text)
     }
 
+    /// The wire JSON as shared bytes: no copy when the text is compact (the rule), for
+    /// handing the payload on (a broker's publish, a socket's write).
+    pub fn to_bytes(&self) -> bytes::Bytes {
+        match self.compact.get() {
+            Some(None) => self.text.bytes(),
+            _ => bytes::Bytes::copy_from_slice(self.json().as_bytes()),
+        }
+    }
+
     /// The typed view, owned.
     pub fn into_payload(self) -> MediaSessionResponse {
         match self.payload.into_inner() {

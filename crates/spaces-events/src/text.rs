@@ -28,6 +28,11 @@ impl Text {
         unsafe { std::str::from_utf8_unchecked(&self.0) }
     }
 
+    /// The bytes, shared.
+    pub(crate) fn bytes(&self) -> Bytes {
+        self.0.clone()
+    }
+
     /// `part`, a slice of [`as_str`](Self::as_str), sharing these bytes (a copy when `part` is
     /// not within them).
     pub(crate) fn slice(&self, part: &str) -> Self {

@@ -4,9 +4,11 @@
 
 /// The index of the first quote, backslash or control character (below 0x20) at or after `i`:
 /// where a string may end or needs a look. The text's length when there is none.
+///
+/// Eight bytes at a time: strings here are mostly ids and names, too short for `memchr`; an
+/// SSE2 version (16 bytes a step) was measured 10–30 % slower on the fixtures (BENCHMARKS.md).
 #[inline]
 pub(crate) fn special(json: &[u8], mut i: usize) -> usize {
-    // Eight bytes at a time: strings here are mostly ids and names, too short for `memchr`.
     const ONES: u64 = u64::from_ne_bytes([1; 8]);
     const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
     let zero_bytes = |x: u64| x.wrapping_sub(ONES) & !x;
@@ -103,6 +105,23 @@ pub(crate) fn minify(json: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn special_finds_the_first_quote_backslash_or_control_wherever_it_is() {
+        for len in 0..40 {
+            for at in 0..=len {
+                for b in [b'"', b'\\', 0, 0x1f] {
+                    let mut text = vec![b'a'; len];
+                    text.extend_from_slice("é\u{7f}".as_bytes());
+                    if at < len {
+                        text[at] = b;
+                    }
+                    let expected = if at < len { at } else { text.len() };
+                    assert_eq!(special(&text, 0), expected, "{len} {at} {b}");
+                }
+            }
+        }
+    }
 
     #[test]
     fn strings_end_after_their_closing_quote() {

@@ -304,6 +304,14 @@ mod tests {
     }
 
     #[test]
+    fn bytes_are_the_wire_json() {
+        let compact = decode(r#"{"category":"x","a":[1]}"#).unwrap();
+        assert_eq!(&compact.to_bytes()[..], compact.json().as_bytes());
+        let spaced = decode("{ \"category\" : \"x\" }").unwrap();
+        assert_eq!(&spaced.to_bytes()[..], br#"{"category":"x"}"#);
+    }
+
+    #[test]
     fn error_is_one_pointer() {
         assert_eq!(size_of::<DecodeError>(), size_of::<usize>());
     }
