@@ -134,7 +134,8 @@ impl Event {
     /// The event body: a `Content` or `None`.
     #[getter]
     fn content<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        self.root().child(py, &self.cache, 4, "content", Content::new)
+        self.root()
+            .child(py, &self.cache, 4, "content", Content::new)
     }
 
     /// When the object of the event was last modified: `str`, `int` or `None`.
@@ -399,8 +400,7 @@ impl Recording {
     /// Who started it (`startedBy`).
     #[getter]
     fn started_by<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        self.node
-            .child(py, &self.cache, 1, "startedBy", Party::new)
+        self.node.child(py, &self.cache, 1, "startedBy", Party::new)
     }
 
     /// When it started.

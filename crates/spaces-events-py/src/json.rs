@@ -93,7 +93,10 @@ fn number<'py>(py: Python<'py>, n: &str) -> PyResult<Bound<'py, PyAny>> {
         static INT: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
         return INT.import(py, "builtins", "int")?.call1((n,));
     }
-    Ok(n.parse::<f64>().unwrap_or(f64::NAN).into_pyobject(py)?.into_any())
+    Ok(n.parse::<f64>()
+        .unwrap_or(f64::NAN)
+        .into_pyobject(py)?
+        .into_any())
 }
 
 /// A string. One with an unpaired surrogate escape (valid JSON, not valid Unicode, so Rust

@@ -61,7 +61,11 @@ impl Node {
     }
 
     /// The object at field `key`, as `make` wraps it (`None` when absent or `null`).
-    pub(crate) fn child<'py, T: pyo3::PyClass + Into<pyo3::PyClassInitializer<T>>, const N: usize>(
+    pub(crate) fn child<
+        'py,
+        T: pyo3::PyClass + Into<pyo3::PyClassInitializer<T>>,
+        const N: usize,
+    >(
         &self,
         py: Python<'py>,
         cache: &Cache<N>,
@@ -69,15 +73,21 @@ impl Node {
         key: &str,
         make: fn(Node) -> T,
     ) -> PyResult<Bound<'py, PyAny>> {
-        cache.get(py, slot, || match self.get(key).and_then(raw::Value::object) {
-            Some(object) => Ok(Bound::new(py, make(self.at(object)))?.into_any()),
-            None => Ok(py.None().into_bound(py)),
+        cache.get(py, slot, || {
+            match self.get(key).and_then(raw::Value::object) {
+                Some(object) => Ok(Bound::new(py, make(self.at(object)))?.into_any()),
+                None => Ok(py.None().into_bound(py)),
+            }
         })
     }
 
     /// The objects of array field `key`, as `make` wraps them, as a new `list` (of objects made
     /// once, in cache slot `slot`).
-    pub(crate) fn children<'py, T: pyo3::PyClass + Into<pyo3::PyClassInitializer<T>>, const N: usize>(
+    pub(crate) fn children<
+        'py,
+        T: pyo3::PyClass + Into<pyo3::PyClassInitializer<T>>,
+        const N: usize,
+    >(
         &self,
         py: Python<'py>,
         cache: &Cache<N>,
@@ -86,7 +96,11 @@ impl Node {
         make: fn(Node) -> T,
     ) -> PyResult<Bound<'py, PyList>> {
         let items = cache.get(py, slot, || {
-            let items = self.get(key).and_then(raw::Value::array).into_iter().flatten();
+            let items = self
+                .get(key)
+                .and_then(raw::Value::array)
+                .into_iter()
+                .flatten();
             let made = items
                 .filter_map(raw::Value::object)
                 .map(|object| Bound::new(py, make(self.at(object))))

@@ -7,13 +7,13 @@ use std::sync::OnceLock;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::value::RawValue;
 
-use crate::{Category, raw};
 use crate::decode::bytes as json;
 use crate::decode::scan::{Checked, Span, Spans};
 use crate::decode::shape;
 use crate::decode::{DecodeError, decode};
 use crate::text::Text;
 use crate::types::{Attendee, Content, MediaSessionResponse, Recording, Sender, Timestamp};
+use crate::{Category, raw};
 
 /// One MEDIA_SESSION_RESPONSE payload: a typed view for reading, and the wire JSON it came from.
 ///
@@ -165,8 +165,7 @@ impl MediaSessionEvent {
     pub fn raw(&self) -> raw::Object<'_> {
         // `decode` checked that the text is an object, after any whitespace.
         let text = self.text.as_str();
-        raw::Object::at(text, text.len() - text.trim_start().len())
-            .unwrap_or(raw::Object::EMPTY)
+        raw::Object::at(text, text.len() - text.trim_start().len()).unwrap_or(raw::Object::EMPTY)
     }
 
     /// The object of this event's JSON that starts at `offset` (an [`Object::offset`](raw::Object::offset)

@@ -212,7 +212,10 @@ pub struct Object<'a> {
 
 impl<'a> Object<'a> {
     /// `{}`.
-    pub const EMPTY: Object<'static> = Object { doc: "{}", start: 0 };
+    pub const EMPTY: Object<'static> = Object {
+        doc: "{}",
+        start: 0,
+    };
 
     /// The object at byte `start` of `doc`, when one starts there.
     pub(crate) fn at(doc: &'a str, start: usize) -> Option<Self> {
@@ -463,5 +466,8 @@ fn unicode(escape: &str) -> (char, usize) {
             return (char::from_u32(code).unwrap_or_default(), 11);
         }
     }
-    (char::from_u32(unit).unwrap_or(char::REPLACEMENT_CHARACTER), 5)
+    (
+        char::from_u32(unit).unwrap_or(char::REPLACEMENT_CHARACTER),
+        5,
+    )
 }

@@ -311,8 +311,13 @@ impl<'a> raw::Visitor<'a> for Rebuild {
     type Error = ();
 
     fn open(&mut self, key: Option<raw::Str<'a>>, object: bool) -> Result<(), ()> {
-        let container = if object { Value::Object(Map::new()) } else { Value::Array(Vec::new()) };
-        self.open.push((key.map(|k| k.get().into_owned()), container));
+        let container = if object {
+            Value::Object(Map::new())
+        } else {
+            Value::Array(Vec::new())
+        };
+        self.open
+            .push((key.map(|k| k.get().into_owned()), container));
         Ok(())
     }
 

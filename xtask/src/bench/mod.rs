@@ -6,6 +6,7 @@
 //! ([`clients`]: throughput, latency, memory, 10,000 spaces).
 
 mod clients;
+mod processes;
 mod service;
 
 use std::fs;

@@ -8,7 +8,8 @@ use std::process::{Command, Stdio};
 use serde_json::{Value, json};
 
 use super::Report;
-use super::clients::{Nats, Plan, Pusher, loopback, measure, percentiles};
+use super::clients::{Plan, Pusher, loopback, measure, percentiles};
+use super::processes::Nats;
 use crate::test::step;
 use crate::wheels::Venv;
 use crate::{Result, root};

@@ -357,9 +357,9 @@ impl Driver {
                 "the server closed the connection",
             ))),
             Some(Err(e)) => Err(End::Lost(Error::transport(scrub(e.to_string(), token)))),
-            Some(Ok(Message::Text(text))) => {
-                self.session.text(&Text::frame(text), std::time::Instant::now())
-            }
+            Some(Ok(Message::Text(text))) => self
+                .session
+                .text(&Text::frame(text), std::time::Instant::now()),
             Some(Ok(Message::Binary(bytes))) => {
                 self.session.binary(&bytes);
                 Ok(())

@@ -23,10 +23,10 @@ use tracing::{debug, trace, warn};
 use super::policy::End;
 use super::{Error, RawEvent, Timeout};
 use crate::MediaSessionEvent;
-use crate::text::Text;
 use crate::protocol::{
     EnginePacket, EventMatcher, Frame, Packet, PacketType, Reassembler, check_depth, encode_event,
 };
+use crate::text::Text;
 
 /// One item of a subscription stream.
 pub(crate) type Item = Result<MediaSessionEvent, Error>;

@@ -142,7 +142,8 @@ fn bad_input_is_reported_and_the_connection_goes_on() {
     // A malformed packet: every answered subscription learns of it.
     s.text_str("42/chat,[", t0).unwrap();
     s.text_str("9", t0).unwrap();
-    s.text_str(&format!("42/chat,{}", "[".repeat(100)), t0).unwrap();
+    s.text_str(&format!("42/chat,{}", "[".repeat(100)), t0)
+        .unwrap();
     let errors = delivered(&mut s);
     assert_eq!(errors.len(), 4, "{errors:?}");
     assert!(errors[0].1.contains("undecodable"), "{errors:?}");
