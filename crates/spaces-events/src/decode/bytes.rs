@@ -4,11 +4,20 @@
 
 /// The index of the first quote, backslash or control character (below 0x20) at or after `i`:
 /// where a string may end or needs a look. The text's length when there is none.
-///
-/// Eight bytes at a time: strings here are mostly ids and names, too short for `memchr`; an
-/// SSE2 version (16 bytes a step) was measured 10–30 % slower on the fixtures (BENCHMARKS.md).
 #[inline]
-pub(crate) fn special(json: &[u8], mut i: usize) -> usize {
+pub(crate) fn special(json: &[u8], i: usize) -> usize {
+    #[cfg(target_arch = "x86_64")]
+    let i = match sse2::special(json, i) {
+        Ok(found) => return found,
+        Err(tail) => tail,
+    };
+    swar_special(json, i)
+}
+
+/// [`special`] eight bytes at a time, then one by one: the whole search without SSE2, the last
+/// bytes (fewer than 16) with it.
+#[inline]
+fn swar_special(json: &[u8], mut i: usize) -> usize {
     const ONES: u64 = u64::from_ne_bytes([1; 8]);
     const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
     let zero_bytes = |x: u64| x.wrapping_sub(ONES) & !x;
@@ -27,6 +36,38 @@ pub(crate) fn special(json: &[u8], mut i: usize) -> usize {
         .iter()
         .position(|&b| matches!(b, b'"' | b'\\' | 0..0x20))
         .map_or(json.len(), |n| i + n)
+}
+
+/// Sixteen bytes a step with SSE2, which every x86_64 processor has (no detection needed).
+#[cfg(target_arch = "x86_64")]
+mod sse2 {
+    use std::arch::x86_64::{
+        _mm_cmpeq_epi8, _mm_loadu_si128, _mm_min_epu8, _mm_movemask_epi8, _mm_or_si128,
+        _mm_set1_epi8,
+    };
+
+    /// `Ok` with where [`special`](super::special) is, when it is in a whole 16-byte block from
+    /// `i`; else `Err` with where the blocks end (fewer than 16 bytes left).
+    #[inline]
+    pub(super) fn special(json: &[u8], mut i: usize) -> Result<usize, usize> {
+        while let Some(block) = json.get(i..i + 16) {
+            // SAFETY: SSE2 is in every x86_64 target; the load reads the 16 bytes of `block`
+            // (unaligned loads are allowed).
+            let found = unsafe {
+                let v = _mm_loadu_si128(block.as_ptr().cast());
+                let quote = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'"' as i8));
+                let backslash = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\\' as i8));
+                // Below 0x20, unsigned: min(v, 0x1F) == v.
+                let control = _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1F)), v);
+                _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(quote, backslash), control))
+            };
+            if found != 0 {
+                return Ok(i + found.trailing_zeros() as usize);
+            }
+            i += 16;
+        }
+        Err(i)
+    }
 }
 
 /// The index just past the closing quote of the string whose contents start at `i`; the text's
@@ -118,6 +159,7 @@ mod tests {
                     }
                     let expected = if at < len { at } else { text.len() };
                     assert_eq!(special(&text, 0), expected, "{len} {at} {b}");
+                    assert_eq!(swar_special(&text, 0), expected, "{len} {at} {b}");
                 }
             }
         }
