@@ -165,13 +165,16 @@ impl MediaSessionEvent {
     pub fn raw(&self) -> raw::Object<'_> {
         // `decode` checked that the text is an object, after any whitespace.
         let text = self.text.as_str();
-        raw::Object::at(text, text.len() - text.trim_start().len()).unwrap_or(raw::Object::EMPTY)
+        self.raw_at(text.len() - text.trim_start().len())
+            .and_then(raw::Value::object)
+            .unwrap_or(raw::Object::EMPTY)
     }
 
-    /// The object of this event's JSON that starts at `offset` (an [`Object::offset`](raw::Object::offset)
-    /// found before); `None` when no object starts there.
-    pub fn raw_object(&self, offset: usize) -> Option<raw::Object<'_>> {
-        raw::Object::at(self.text.as_str(), offset)
+    /// The value of this event's JSON that starts at `offset` (an offset found before:
+    /// [`Object::offset`](raw::Object::offset), [`Entries::offset`](raw::Entries::offset)); `None`
+    /// when no value starts there.
+    pub fn raw_at(&self, offset: usize) -> Option<raw::Value<'_>> {
+        raw::Value::starting(self.text.as_str(), offset)
     }
 
     /// The wire JSON, compact.

@@ -60,6 +60,15 @@ impl<'a> Value<'a> {
         })
     }
 
+    /// The value that starts at byte `at` of `doc`, when one does (`None` at a byte no value
+    /// starts with: a comma, a colon, whitespace, a closing bracket, inside a word).
+    pub(crate) fn starting(doc: &'a str, at: usize) -> Option<Self> {
+        match doc.as_bytes().get(at)? {
+            b'{' | b'[' | b'"' | b'-' | b'0'..=b'9' | b'n' | b't' | b'f' => Value::at(doc, at),
+            _ => None,
+        }
+    }
+
     /// Where this value, found at byte `at` of `doc`, ends.
     fn end(self, doc: &str, at: usize) -> usize {
         match self {
@@ -217,11 +226,6 @@ impl<'a> Object<'a> {
         start: 0,
     };
 
-    /// The object at byte `start` of `doc`, when one starts there.
-    pub(crate) fn at(doc: &'a str, start: usize) -> Option<Self> {
-        (doc.as_bytes().get(start) == Some(&b'{')).then_some(Object { doc, start })
-    }
-
     /// Its entries in order, keys as they arrived (a key may repeat: JSON allows it, and
     /// `decode` refuses it only for fields the schema names).
     pub fn entries(self) -> Entries<'a> {
@@ -244,7 +248,7 @@ impl<'a> Object<'a> {
         json(self.doc, self.start)
     }
 
-    /// Where it starts in the event's text ([`MediaSessionEvent::raw_object`](crate::MediaSessionEvent::raw_object)
+    /// Where it starts in the event's text ([`MediaSessionEvent::raw_at`](crate::MediaSessionEvent::raw_at)
     /// finds it again).
     pub fn offset(self) -> usize {
         self.start
@@ -266,6 +270,14 @@ pub struct Entries<'a> {
     /// The last value, whose end is found only when the next entry is wanted (`get` of a
     /// large object's field need not skip past it).
     last: Option<Value<'a>>,
+}
+
+impl Entries<'_> {
+    /// Where the value last returned starts in the event's text (for
+    /// [`MediaSessionEvent::raw_at`](crate::MediaSessionEvent::raw_at)).
+    pub fn offset(&self) -> usize {
+        self.i
+    }
 }
 
 impl<'a> Iterator for Entries<'a> {

@@ -254,12 +254,16 @@ proptest! {
         prop_assert_eq!(visited.done, Some(payload.clone()));
         // Every object is found again from its offset.
         if let Some(content) = root.get("content").and_then(raw::Value::object) {
-            prop_assert_eq!(event.raw_object(content.offset()), Some(content));
+            prop_assert_eq!(event.raw_at(content.offset()), Some(raw::Value::Object(content)));
+            let mut entries = root.entries();
+            while let Some((_, value)) = entries.next() {
+                prop_assert_eq!(event.raw_at(entries.offset()), Some(value));
+            }
             prop_assert_eq!(serde_json::from_str::<Value>(content.json()).unwrap(), payload["content"].clone());
         }
         // Any offset, even one inside a string, reads something or nothing, never panics.
         for offset in 0..text.len() + 2 {
-            if let Some(object) = event.raw_object(offset) {
+            if let Some(object) = event.raw_at(offset).and_then(raw::Value::object) {
                 let _ = object.json();
                 for (key, _) in object.entries() {
                     let _ = key.get();
