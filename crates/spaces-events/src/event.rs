@@ -34,39 +34,48 @@ use crate::{Category, raw};
 pub struct MediaSessionEvent {
     /// The payload as it arrived.
     text: Text,
-    /// The compact wire JSON, made on first use; `None` when `text` is compact already (socket.io
-    /// sends no whitespace, so this is the rule).
-    compact: OnceLock<Option<Box<str>>>,
     spans: Spans,
     category: Category,
-    /// Boxed: most events are never read through it, and it is large.
-    payload: OnceLock<Box<MediaSessionResponse>>,
+    /// Whether `text` has whitespace between tokens (socket.io sends none: `text` is then the
+    /// wire JSON as it is).
+    spaced: bool,
+    /// What is made on first use. Boxed: most events never need it, and an event stays small
+    /// (every subscription's channel reserves room for a few dozen).
+    lazy: OnceLock<Box<Lazy>>,
+}
+
+#[derive(Clone, Default)]
+struct Lazy {
+    /// The compact wire JSON of a `spaced` text.
+    compact: OnceLock<Box<str>>,
+    payload: OnceLock<MediaSessionResponse>,
 }
 
 impl MediaSessionEvent {
     /// An event of the JSON `text` that `decode::scan::check` accepted.
     pub(crate) fn new(text: Text, checked: Checked) -> Self {
-        let compact = OnceLock::new();
-        if !checked.spaced {
-            // The text is the wire JSON: `json()` need not look for whitespace.
-            let _ = compact.set(None);
-        }
         let category = Category::from_wire(
-            checked.spans[shape::CATEGORY]
+            checked
+                .spans
+                .get(shape::CATEGORY)
                 .text(text.as_str())
                 .unwrap_or_default(),
         );
         let mut event = Self {
             text,
-            compact,
             spans: checked.spans,
             category,
-            payload: OnceLock::new(),
+            spaced: checked.spaced,
+            lazy: OnceLock::new(),
         };
-        if matches!(event.spans[shape::CATEGORY], Span::Escaped) {
+        if matches!(event.spans.get(shape::CATEGORY), Span::Escaped) {
             event.category = Category::from_wire(event.category_name());
         }
         event
+    }
+
+    fn lazy(&self) -> &Lazy {
+        self.lazy.get_or_init(Box::default)
     }
 
     /// A string field of the root: from the JSON when it has no escapes, else the typed view.
@@ -75,7 +84,7 @@ impl MediaSessionEvent {
         slot: usize,
         typed: fn(&MediaSessionResponse) -> Option<&str>,
     ) -> Option<&str> {
-        match self.spans[slot] {
+        match self.spans.get(slot) {
             Span::Escaped => typed(self.payload()),
             span => span.text(self.text.as_str()),
         }
@@ -156,8 +165,9 @@ impl MediaSessionEvent {
 
     /// The whole typed view (built on the first call).
     pub fn payload(&self) -> &MediaSessionResponse {
-        self.payload
-            .get_or_init(|| Box::new(typed_view(self.text.as_str(), &self.spans)))
+        self.lazy()
+            .payload
+            .get_or_init(|| typed_view(self.text.as_str(), &self.spans))
     }
 
     /// The payload's JSON where it lies, to read without the typed view: any field by name,
@@ -180,27 +190,28 @@ impl MediaSessionEvent {
     /// The wire JSON, compact.
     pub fn json(&self) -> &str {
         let text = self.text.as_str();
-        let compact = self.compact.get_or_init(|| {
-            json::has_whitespace(text.as_bytes()).then(|| json::minify(text).into())
-        });
-        compact.as_deref().unwrap_or(text)
+        if !self.spaced {
+            return text;
+        }
+        self.lazy()
+            .compact
+            .get_or_init(|| json::minify(text).into())
     }
 
     /// The wire JSON as shared bytes: no copy when the text is compact (the rule), for
     /// handing the payload on (a broker's publish, a socket's write).
     pub fn to_bytes(&self) -> bytes::Bytes {
-        match self.compact.get() {
-            Some(None) => self.text.bytes(),
-            _ => bytes::Bytes::copy_from_slice(self.json().as_bytes()),
+        if self.spaced {
+            bytes::Bytes::copy_from_slice(self.json().as_bytes())
+        } else {
+            self.text.bytes()
         }
     }
 
     /// The typed view, owned.
     pub fn into_payload(self) -> MediaSessionResponse {
-        match self.payload.into_inner() {
-            Some(payload) => *payload,
-            None => typed_view(self.text.as_str(), &self.spans),
-        }
+        let payload = self.lazy.into_inner().and_then(|l| l.payload.into_inner());
+        payload.unwrap_or_else(|| typed_view(self.text.as_str(), &self.spans))
     }
 }
 
@@ -212,7 +223,7 @@ fn typed_view(json: &str, spans: &Spans) -> MediaSessionResponse {
             false,
             "the check accepted what the typed view refuses: {e}: {json}"
         );
-        let category = spans[shape::CATEGORY].text(json);
+        let category = spans.get(shape::CATEGORY).text(json);
         let minimal = serde_json::json!({ "category": category.unwrap_or_default() });
         serde_json::from_value(minimal).expect("a payload of only a category decodes (tested)")
     })

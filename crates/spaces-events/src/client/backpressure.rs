@@ -84,9 +84,6 @@ impl Backlog {
 impl Delivery {
     /// Tries to deliver; `Err(Some(self))` when the channel is full, `Err(None)` when the
     /// receiver is gone.
-    // An event is kept inline, not boxed (one allocation less per event): a full channel hands
-    // back ~150 bytes, which is rare and cheap to move.
-    #[allow(clippy::result_large_err)]
     fn try_deliver(self) -> Result<(), Option<Delivery>> {
         use mpsc::error::TrySendError::{Closed, Full};
         match self {
