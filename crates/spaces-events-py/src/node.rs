@@ -30,6 +30,11 @@ impl<const N: usize> Cache<N> {
     }
 }
 
+/// A Python class made of a [`Node`].
+pub(crate) trait Class: pyo3::PyClass + Into<pyo3::PyClassInitializer<Self>> {}
+
+impl<T: pyo3::PyClass + Into<pyo3::PyClassInitializer<T>>> Class for T {}
+
 /// An object of an event's JSON: the event, and where the object starts in its text. Its fields
 /// are read from the text (`spaces_events::raw`), never through the typed view, by a walk that
 /// stops at the field. (Noting where the other fields are on the way, so that reading another
@@ -65,11 +70,7 @@ impl Node {
     }
 
     /// The object at field `key`, as `make` wraps it (`None` when absent or `null`).
-    pub(crate) fn child<
-        'py,
-        T: pyo3::PyClass + Into<pyo3::PyClassInitializer<T>>,
-        const N: usize,
-    >(
+    pub(crate) fn child<'py, T: Class, const N: usize>(
         &self,
         py: Python<'py>,
         cache: &Cache<N>,
@@ -87,11 +88,7 @@ impl Node {
 
     /// The objects of array field `key`, as `make` wraps them, as a new `list` (of objects made
     /// once, in cache slot `slot`).
-    pub(crate) fn children<
-        'py,
-        T: pyo3::PyClass + Into<pyo3::PyClassInitializer<T>>,
-        const N: usize,
-    >(
+    pub(crate) fn children<'py, T: Class, const N: usize>(
         &self,
         py: Python<'py>,
         cache: &Cache<N>,
