@@ -274,6 +274,41 @@ proptest! {
     }
 }
 
+/// The fuzz corpus of `decode` (inputs libFuzzer kept for the paths they reach): nothing panics,
+/// and for each that decodes, the raw view and its one-pass walk give the JSON serde_json reads.
+#[test]
+fn the_decode_fuzz_corpus_replays() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz");
+    let (mut replayed, mut decoded) = (0, 0);
+    for dir in ["corpus/decode", "seeds/decode"] {
+        let Ok(entries) = std::fs::read_dir(root.join(dir)) else {
+            continue;
+        };
+        for entry in entries {
+            let data = std::fs::read(entry.expect("entry").path()).expect("readable");
+            replayed += 1;
+            let Ok(event) = decode(&data) else {
+                continue;
+            };
+            decoded += 1;
+            let mut visited = Rebuild::default();
+            let walked = raw::Value::Object(event.raw()).visit(&mut visited);
+            // serde_json refuses what Rust strings cannot hold (unpaired surrogate escapes in
+            // unknown fields); the raw view reads those as U+FFFD.
+            if let Ok(expected) = serde_json::from_str::<Value>(event.json()) {
+                assert_eq!(walked, Ok(()));
+                assert_eq!(visited.done.as_ref(), Some(&expected), "{}", event.json());
+                assert_eq!(rebuilt(raw::Value::Object(event.raw())), expected);
+            }
+        }
+    }
+    assert!(
+        replayed > 0 && decoded > 0,
+        "no decode corpus under {}",
+        root.display()
+    );
+}
+
 /// A `serde_json::Value` of a raw value, from its parts (so that it checks the walk, not
 /// serde_json).
 fn rebuilt(value: raw::Value<'_>) -> Value {
