@@ -4,6 +4,7 @@
 mod client;
 mod errors;
 mod event;
+mod events;
 mod json;
 mod meeting;
 mod node;
@@ -16,7 +17,9 @@ use pyo3::prelude::*;
 #[pymodule]
 mod _native {
     #[pymodule_export]
-    use super::client::{Connection, Events, Pending};
+    use super::client::{Connection, Pending};
+    #[pymodule_export]
+    use super::events::Events;
     /// The production socket server (the path is the namespace).
     #[pymodule_export]
     const PRODUCTION_URL: &str = spaces_events::client::PRODUCTION_URL;
