@@ -35,26 +35,28 @@ pub(crate) fn decode(py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<Event>
 /// One MEDIA_SESSION_RESPONSE: immutable; equal when the wire JSON is.
 #[pyclass(frozen, module = "spaces_events", name = "MediaSessionEvent")]
 pub(crate) struct Event {
-    pub(crate) event: Arc<MediaSessionEvent>,
+    /// The event and its root object, found once.
+    root: Node,
     /// `id`, `message_id`, `topic_id`, `sender`, `content`, `modified`.
     cache: Cache<6>,
 }
 
 impl From<MediaSessionEvent> for Event {
     fn from(event: MediaSessionEvent) -> Self {
+        let offset = event.raw().offset();
         Event {
-            event: Arc::new(event),
+            root: Node {
+                event: Arc::new(event),
+                offset,
+            },
             cache: Cache::new(),
         }
     }
 }
 
 impl Event {
-    fn root(&self) -> Node {
-        Node {
-            event: self.event.clone(),
-            offset: self.event.raw().offset(),
-        }
+    pub(crate) fn event(&self) -> &MediaSessionEvent {
+        &self.root.event
     }
 
     /// A root string field the event found at decode: cached.
@@ -65,7 +67,7 @@ impl Event {
         read: fn(&MediaSessionEvent) -> Option<&str>,
     ) -> PyResult<Bound<'py, PyAny>> {
         self.cache.get(py, slot, || {
-            Ok(match read(&self.event) {
+            Ok(match read(self.event()) {
                 Some(s) => PyString::new(py, s).into_any(),
                 None => py.None().into_bound(py),
             })
@@ -112,7 +114,7 @@ impl Event {
                 .map(|member| member.map(Bound::unbind))
                 .collect::<PyResult<Vec<_>>>()
         })?;
-        let category = self.event.category();
+        let category = self.event().category();
         let index = Category::KNOWN.iter().position(|&c| c == category);
         Ok(members[index.unwrap_or(Category::KNOWN.len())]
             .bind(py)
@@ -122,56 +124,55 @@ impl Event {
     /// The category exactly as it arrived.
     #[getter]
     fn category_name(&self) -> &str {
-        self.event.category_name()
+        self.event().category_name()
     }
 
     /// Who caused the event: a `Party` or `None`.
     #[getter]
     fn sender<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        self.root().child(py, &self.cache, 3, "sender", Party::new)
+        self.root.child(py, &self.cache, 3, "sender", Party::new)
     }
 
     /// The event body: a `Content` or `None`.
     #[getter]
     fn content<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        self.root()
-            .child(py, &self.cache, 4, "content", Content::new)
+        self.root.child(py, &self.cache, 4, "content", Content::new)
     }
 
     /// When the object of the event was last modified: `str`, `int` or `None`.
     #[getter]
     fn modified<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        self.root().field(py, &self.cache, 5, "modified")
+        self.root.field(py, &self.cache, 5, "modified")
     }
 
     /// The payload as a `dict`, equal to the JSON that arrived (unknown fields included).
     fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        self.root().to_dict(py)
+        self.root.to_dict(py)
     }
 
     /// The payload as compact JSON, as it arrived.
     fn to_json(&self) -> &str {
-        self.event.json()
+        self.event().json()
     }
 
     fn __repr__(&self) -> String {
         format!(
             "MediaSessionEvent(category={}, topic_id={}, id={})",
-            repr(Some(self.event.category_name())),
-            repr(self.event.topic_id()),
-            repr(self.event.id())
+            repr(Some(self.event().category_name())),
+            repr(self.event().topic_id()),
+            repr(self.event().id())
         )
     }
 
     fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
         other
             .cast::<Event>()
-            .is_ok_and(|o| o.get().event.json() == self.event.json())
+            .is_ok_and(|o| o.get().event().json() == self.event().json())
     }
 
     fn __hash__(&self) -> u64 {
         let mut h = DefaultHasher::new();
-        self.event.json().hash(&mut h);
+        self.event().json().hash(&mut h);
         h.finish()
     }
 }

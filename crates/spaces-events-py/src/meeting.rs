@@ -46,7 +46,7 @@ impl MeetingState {
     /// Folds an event; the changes as JSON lines.
     fn apply(&self, event: &Event) -> Vec<String> {
         let mut state = self.0.lock().expect("state lock");
-        let changes = state.apply(&event.event);
+        let changes = state.apply(event.event());
         Self::lines(&state, &changes)
     }
 
