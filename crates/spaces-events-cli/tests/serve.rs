@@ -39,21 +39,24 @@ fn serve(addr: &str, token: &str, args: &[&str]) -> Child {
         .expect("the binary runs")
 }
 
+/// `serve` on `addr` of `space` on `sim`'s socket and REST API, with `extra` arguments.
+fn serve_space(addr: &str, sim: &Sim, space: &str, extra: &[&str]) -> Child {
+    let mut args = vec![
+        "--url",
+        sim.url(),
+        "--api-url",
+        sim.api_url(),
+        "--space",
+        space,
+    ];
+    args.extend_from_slice(extra);
+    serve(addr, sim.token(), &args)
+}
+
 /// The dashboard of `sim`'s DEMO_SPACE, once it answers: its address and process.
 async fn serving_demo_space(sim: &Sim) -> (String, Child) {
     let addr = free();
-    let child = serve(
-        &addr,
-        sim.token(),
-        &[
-            "--url",
-            sim.url(),
-            "--api-url",
-            sim.api_url(),
-            "--space",
-            DEMO_SPACE,
-        ],
-    );
+    let child = serve_space(&addr, sim, DEMO_SPACE, &[]);
     until(&addr, "/api/spaces", |b| b.contains(DEMO_SPACE)).await;
     (addr, child)
 }
@@ -202,20 +205,7 @@ async fn a_token_guards_the_dashboard_and_a_public_address_needs_one() {
     );
 
     let addr = free();
-    let _serve = serve(
-        &addr,
-        sim.token(),
-        &[
-            "--url",
-            sim.url(),
-            "--api-url",
-            sim.api_url(),
-            "--space",
-            "s",
-            "--auth-token",
-            "let-me-in",
-        ],
-    );
+    let _serve = serve_space(&addr, &sim, "s", &["--auth-token", "let-me-in"]);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     while http_get(&addr, "/api/spaces").await.0 != 401 {
         assert!(
