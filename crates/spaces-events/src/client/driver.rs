@@ -291,11 +291,21 @@ impl Driver {
 
     /// Runs an open websocket until it ends.
     async fn serve(&mut self, ws: &mut Ws, token: &Token) -> End {
+        // One timer, moved when the session's deadline moves (at pings and pongs): a new one
+        // each turn registered and cleared a timer entry for every burst of frames.
+        let mut timer = std::pin::pin!(sleep_until(Instant::now()));
+        let mut armed = None;
         loop {
             if self.closing.is_some() {
                 return End::Shutdown;
             }
             let deadline = self.session.deadline();
+            if deadline != armed {
+                if let Some(at) = deadline {
+                    timer.as_mut().reset(Instant::from_std(at));
+                }
+                armed = deadline;
+            }
             let blocked = self.backlog.is_blocked();
             let room = self.backlog.room();
             let step = tokio::select! {
@@ -308,7 +318,7 @@ impl Driver {
                         Ok(())
                     }
                 },
-                () = sleep_until(deadline.map_or_else(Instant::now, Instant::from_std)), if deadline.is_some() => {
+                () = &mut timer, if deadline.is_some() => {
                     self.session.timeout(std::time::Instant::now())
                 }
                 open = room, if blocked => {
