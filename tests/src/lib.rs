@@ -230,6 +230,17 @@ macro_rules! each_reading {
     };
 }
 
+/// SIGTERM (how systemd and Kubernetes stop a service) to a running child, through the `kill`
+/// command: no libc binding needed.
+pub fn sigterm(child: &tokio::process::Child) {
+    let pid = child.id().expect("running").to_string();
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill runs");
+    assert!(status.success(), "kill -TERM {pid}: {status}");
+}
+
 /// Waits (up to 60 s) for a process whose output is piped: (exit code, stdout, stderr).
 pub async fn finish(child: tokio::process::Child) -> (Option<i32>, String, String) {
     let output = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())

@@ -367,7 +367,11 @@ pub(crate) async fn events(
             HEALTH
                 .subscriptions
                 .store(subscriptions.len(), Ordering::Relaxed);
-            Ok(Either::Left(select_all(subscriptions)))
+            // One space needs no merging (`select_all` allocates for every event it yields).
+            Ok(Either::Left(match subscriptions.pop() {
+                Some(only) if subscriptions.is_empty() => Either::Left(only),
+                last => Either::Right(select_all(subscriptions.into_iter().chain(last))),
+            }))
         }
         Spaces::Listed(wanted, pace) => {
             let client = client.clone();
@@ -432,10 +436,12 @@ async fn pump(
     mut seen: Option<&mut dyn FnMut(&MediaSessionEvent)>,
 ) -> ExitCode {
     let mut printed = 0u64;
+    // One listener for the whole loop: a new one per event cost ~5 % of `watch` (profile).
+    let mut stop = std::pin::pin!(shutdown());
     while output.max_events.is_none_or(|max| printed < max) {
         let item = tokio::select! {
             item = events.next() => item,
-            () = shutdown() => break,
+            () = &mut stop => break,
         };
         let event = match item {
             None => break,
@@ -461,7 +467,7 @@ async fn pump(
         telemetry::received(&event, SystemTime::now());
         let handed = tokio::select! {
             handed = writer.send(event) => handed,
-            () = shutdown() => break,
+            () = &mut stop => break,
         };
         if !handed {
             break; // stdout closed, or the recording failed (`finish` says which)

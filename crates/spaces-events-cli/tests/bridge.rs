@@ -15,7 +15,7 @@ use futures_util::TryStreamExt;
 use serde_json::{Value, json};
 use spaces_events_tests::nats::NatsServer;
 use spaces_events_tests::peer::NodePeer;
-use spaces_events_tests::{each_reading, http_get};
+use spaces_events_tests::{each_reading, http_get, sigterm};
 use spaces_sim::{DEMO_SPACE, Identity, Scenario, Sim, Simulator};
 use tokio::process::{Child, Command};
 
@@ -171,10 +171,7 @@ fn event(space: &str, n: u32) -> Value {
 }
 
 async fn terminate(mut child: Child) -> Option<i32> {
-    let pid = child.id().expect("running").to_string();
-    let _ = std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status();
+    sigterm(&child);
     let status = tokio::time::timeout(Duration::from_secs(10), child.wait())
         .await
         .expect("exits")

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde_json::json;
 use spaces_events_tests::nats::NatsServer;
-use spaces_events_tests::{finish, quiet_sim};
+use spaces_events_tests::{finish, quiet_sim, sigterm};
 use spaces_sim::Sim;
 use tokio::process::{Child, Command};
 
@@ -164,10 +164,7 @@ async fn sighup_reads_the_spaces_again_and_keeps_the_others() {
         (1, 1),
         "the kept subscription was never touched"
     );
-    std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap();
+    sigterm(&child);
     let (code, _, stderr) = finish(child).await;
     assert_eq!(code, Some(0), "{stderr}");
     assert!(

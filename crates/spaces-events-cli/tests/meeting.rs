@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use spaces_events_tests::peer::NodePeer;
-use spaces_events_tests::{each_reading, schema_validator};
+use spaces_events_tests::{each_reading, schema_validator, sigterm};
 use spaces_sim::{Identity, Scenario, Sim, Simulator};
 use tokio::io::{AsyncBufReadExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdout, Command};
@@ -190,8 +190,7 @@ async fn jsonl_follows_the_meeting_as_a_guest_across_a_drop_and_ends_with_0_on_s
     assert_eq!(ended.last().unwrap()["state"]["status"], "inactive");
 
     // SIGTERM: exit 0, nothing half-written.
-    let pid = child.id().expect("running") as i32;
-    assert_eq!(terminate(pid), 0);
+    sigterm(&child);
     let status = tokio::time::timeout(Duration::from_secs(10), child.wait())
         .await
         .expect("exits in time")
@@ -280,21 +279,10 @@ async fn against_the_node_server_a_roster_change_while_away_is_just_that(identit
         peer.count(|e| e["ev"] == "subscribe") >= 2,
         "re-subscribed on the Node server"
     );
-    let pid = child.id().expect("running") as i32;
-    assert_eq!(terminate(pid), 0);
+    sigterm(&child);
     let status = tokio::time::timeout(Duration::from_secs(10), child.wait())
         .await
         .unwrap()
         .unwrap();
     assert_eq!(status.code(), Some(0));
-}
-
-/// SIGTERM to `pid`, through the `kill` command (no libc binding needed).
-fn terminate(pid: i32) -> i32 {
-    std::process::Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
-        .status()
-        .expect("kill runs")
-        .code()
-        .unwrap_or(-1)
 }

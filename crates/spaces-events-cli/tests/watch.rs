@@ -5,8 +5,8 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use spaces_events_tests::finish;
 use spaces_events_tests::peer::{NodePeer, peers_dir};
+use spaces_events_tests::{finish, sigterm};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 use tokio::process::{Child, Command};
 
@@ -88,6 +88,55 @@ async fn jsonl_shows_what_socket_io_client_receives_across_a_drop() {
         !stderr.contains('\x1b'),
         "no colour codes off a terminal: {stderr:?}"
     );
+}
+
+/// Two spaces merged into one output, each in its order; SIGTERM after many events (one
+/// shutdown listener serves the whole loop) ends it with 0 and every line written.
+#[tokio::test]
+async fn two_spaces_in_one_output_until_sigterm() {
+    let mut peer = NodePeer::start(json!({})).await;
+    let mut child = watch(
+        &peer,
+        "good",
+        &[
+            "--space", "space-1", "--space", "space-2", "--format", "jsonl",
+        ],
+    );
+    peer.wait_count(|e| e["ev"] == "subscribe", 2).await;
+    for n in 1..=20 {
+        peer.emit_media(if n % 2 == 0 { "space-2" } else { "space-1" }, n)
+            .await;
+    }
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut got = Vec::new();
+    while got.len() < 20 {
+        let line = tokio::time::timeout(Duration::from_secs(10), lines.next_line())
+            .await
+            .expect("20 lines in time")
+            .unwrap()
+            .expect("a line");
+        let event: Value = serde_json::from_str(&line).unwrap();
+        got.push((
+            event["topicId"].as_str().unwrap().to_owned(),
+            event["_id"].as_str().unwrap().to_owned(),
+        ));
+    }
+    for (space, parity) in [("space-1", 1), ("space-2", 0)] {
+        let ids: Vec<&str> = got
+            .iter()
+            .filter(|(s, _)| s == space)
+            .map(|(_, id)| id.as_str())
+            .collect();
+        let sent: Vec<String> = (1..=20)
+            .filter(|n| n % 2 == parity)
+            .map(|n| format!("event-{n}"))
+            .collect();
+        assert_eq!(ids, sent, "{space} in order");
+    }
+    sigterm(&child);
+    let (code, _, stderr) = finish(child).await;
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(lines.next_line().await.unwrap(), None, "nothing after");
 }
 
 #[tokio::test]
