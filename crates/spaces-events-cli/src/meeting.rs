@@ -74,7 +74,6 @@ async fn follow(args: Meeting) -> ExitCode {
         }
     };
     let mut changes = changes;
-    // One listener for the whole loop: a new one per event cost ~5 % of `watch` (profile).
     let mut stop = std::pin::pin!(shutdown());
     let code = loop {
         let item = tokio::select! {
