@@ -5,8 +5,10 @@ use std::sync::Arc;
 
 use futures_util::FutureExt;
 use pyo3::prelude::*;
-use spaces_events::client::{Error, RawEvents, Subscription};
+use spaces_events::MediaSessionEvent;
+use spaces_events::client::{Error, RawEvent, RawEvents, Subscription};
 use spaces_events::meeting::{Meeting, MeetingError};
+use spaces_events::types::MeetingChange;
 
 use crate::client::{Outcome, Pending};
 
@@ -52,71 +54,83 @@ impl Events {
 async fn next_batch(inner: Arc<tokio::sync::Mutex<Queue>>, max: usize) -> Outcome {
     let mut queue = inner.lock().await;
     let Queue { source, error } = &mut *queue;
-    let subscription = match source {
-        Source::Media(subscription) => subscription,
-        Source::Meeting(meeting) => return meeting_batch(meeting, error, max).await,
-        Source::Raw(raw) => {
-            let mut batch = Vec::new();
-            let mut next = raw.recv().await;
-            while let Some(event) = next {
-                batch.push(event);
-                if batch.len() >= max {
-                    break;
-                }
-                next = raw.recv().now_or_never().flatten();
-            }
-            return Outcome::RawBatch(batch);
-        }
-    };
-    if let Some(error) = error.take() {
-        return Outcome::Failed(error);
-    }
-    let mut batch = Vec::new();
-    let mut next = subscription.recv().await;
-    while let Some(item) = next {
-        match item {
-            Err(fatal) if fatal.is_fatal() && batch.is_empty() => return Outcome::Failed(fatal),
-            Err(fatal) if fatal.is_fatal() => {
-                *error = Some(fatal);
-                break;
-            }
-            item => batch.push(item),
-        }
-        if batch.len() >= max {
-            break;
-        }
-        next = subscription.recv().now_or_never().flatten();
-    }
-    Outcome::Batch(batch)
-}
-
-/// Up to `max` changes of a meeting: waits for the first, then takes what is already there.
-async fn meeting_batch(meeting: &mut Meeting, error: &mut Option<Error>, max: usize) -> Outcome {
-    if let Some(error) = error.take() {
-        return Outcome::Failed(error);
-    }
-    let mut batch = Vec::new();
-    let mut next = meeting.recv().await;
-    while let Some(item) = next {
-        match item {
-            Ok(change) => batch.push(Ok(
+    let batch = match source {
+        Source::Media(subscription) => fill(subscription, max, error, |item| match item {
+            Err(fatal) if fatal.is_fatal() => Err(fatal),
+            item => Ok(item),
+        })
+        .await
+        .map(Outcome::Batch),
+        Source::Meeting(meeting) => fill(meeting, max, error, |item| match item {
+            Ok(change) => Ok(Ok(
                 serde_json::to_string(&change).expect("a generated type serializes")
             )),
-            Err(MeetingError::Socket(fatal)) if fatal.is_fatal() => {
-                if batch.is_empty() {
-                    return Outcome::Failed(fatal);
-                }
+            Err(MeetingError::Socket(fatal)) if fatal.is_fatal() => Err(fatal),
+            Err(e) => Ok(Err(e.to_string())),
+        })
+        .await
+        .map(Outcome::Changes),
+        Source::Raw(raw) => fill(raw, max, error, Ok).await.map(Outcome::RawBatch),
+    };
+    batch.unwrap_or_else(Outcome::Failed)
+}
+
+/// What a batch is filled from.
+trait Receive {
+    type Item;
+    fn receive(&mut self) -> impl Future<Output = Option<Self::Item>> + Send;
+}
+
+impl Receive for Subscription {
+    type Item = Result<MediaSessionEvent, Error>;
+    fn receive(&mut self) -> impl Future<Output = Option<Self::Item>> + Send {
+        self.recv()
+    }
+}
+
+impl Receive for Meeting {
+    type Item = Result<MeetingChange, MeetingError>;
+    fn receive(&mut self) -> impl Future<Output = Option<Self::Item>> + Send {
+        self.recv()
+    }
+}
+
+impl Receive for RawEvents {
+    type Item = RawEvent;
+    fn receive(&mut self) -> impl Future<Output = Option<Self::Item>> + Send {
+        self.recv()
+    }
+}
+
+/// Up to `max` entries that `take` makes of `source`'s items: waits for the first item, then
+/// takes what is already there. A fatal error `take` gives back ends the batch: returned at
+/// once when the batch is empty, else kept in `error` and returned by the next call.
+async fn fill<S: Receive, T>(
+    source: &mut S,
+    max: usize,
+    error: &mut Option<Error>,
+    mut take: impl FnMut(S::Item) -> Result<T, Error>,
+) -> Result<Vec<T>, Error> {
+    if let Some(fatal) = error.take() {
+        return Err(fatal);
+    }
+    let mut batch = Vec::new();
+    let mut next = source.receive().await;
+    while let Some(item) = next {
+        match take(item) {
+            Ok(entry) => batch.push(entry),
+            Err(fatal) if batch.is_empty() => return Err(fatal),
+            Err(fatal) => {
                 *error = Some(fatal);
                 break;
             }
-            Err(e) => batch.push(Err(e.to_string())),
         }
         if batch.len() >= max {
             break;
         }
-        next = meeting.recv().now_or_never().flatten();
+        next = source.receive().now_or_never().flatten();
     }
-    Outcome::Changes(batch)
+    Ok(batch)
 }
 
 #[pymethods]
