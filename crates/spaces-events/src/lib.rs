@@ -59,6 +59,8 @@
 //!   the types and the [`protocol`] codec.
 
 #[cfg(feature = "client")]
+pub mod auth;
+#[cfg(feature = "client")]
 pub mod client;
 mod decode;
 mod event;

@@ -36,6 +36,7 @@ mod spaces;
 pub use discover::Endpoints;
 
 use crate::client::{ProxyChoice, ProxySecret, TokenSource, added_roots, tls_config};
+use crate::auth::Credentials;
 use crate::client::{Reconnect, Roots, Token, TokenType};
 use crate::types::ActiveMeeting;
 
@@ -66,6 +67,15 @@ pub enum RestError {
     NotFound {
         /// The call.
         call: String,
+    },
+    /// The token source cannot give a token any more (a refused OAuth2 refresh token, an
+    /// unreadable credentials file): fix the credentials.
+    #[error("{call}: credentials: {reason}")]
+    Credentials {
+        /// The call.
+        call: String,
+        /// What is wrong with them.
+        reason: String,
     },
     /// Another 4xx answer: the request is wrong; not retried.
     #[error("{call}: HTTP {status}: {body}")]
@@ -211,6 +221,34 @@ impl RestBuilder {
         self
     }
 
+    /// Asks `credentials` for the token before every call, and again once after a 401 (a
+    /// different token is tried at once). Sets the token type to the source's.
+    ///
+    /// ```no_run
+    /// # use spaces_events::rest::{Rest, PRODUCTION_API_URL};
+    /// use spaces_events::auth::TokenFile;
+    /// let rest = Rest::builder(PRODUCTION_API_URL).credentials(TokenFile::new("/run/token")).build();
+    /// ```
+    pub fn credentials(self, credentials: impl Credentials) -> Self {
+        self.shared_credentials(Arc::new(credentials))
+    }
+
+    /// [`credentials`](Self::credentials) for a source already shared (with the socket
+    /// client, say).
+    ///
+    /// ```no_run
+    /// # use spaces_events::rest::{Rest, PRODUCTION_API_URL};
+    /// use std::sync::Arc;
+    /// use spaces_events::auth::{Credentials, TokenFile};
+    /// let source: Arc<dyn Credentials> = Arc::new(TokenFile::new("/run/token"));
+    /// let rest = Rest::builder(PRODUCTION_API_URL).shared_credentials(source).build();
+    /// ```
+    pub fn shared_credentials(mut self, credentials: Arc<dyn Credentials>) -> Self {
+        self.token_type = credentials.token_type();
+        self.token = Some(TokenSource::Credentials(credentials));
+        self
+    }
+
     /// `jwt` (default: `Authorization: jwt <token>`) or `oauth` (`bearer <token>`).
     ///
     /// ```
@@ -321,7 +359,7 @@ impl RestBuilder {
                 "invalid API URL {base:?}: not an http(s) URL with a host"
             )));
         }
-        let http = http_client(&self.roots, &self.extra_roots, &self.proxy, self.timeout)
+        let http = http_client(&self.roots, &self.extra_roots, &self.proxy, self.timeout, true)
             .map_err(RestError::Config)?;
         Ok(Rest {
             inner: Arc::new(Inner {
@@ -423,6 +461,8 @@ impl Rest {
     ) -> Result<Reply, RestError> {
         let inner = &self.inner;
         let mut attempt = 0;
+        // The token a 401 refused; the source is asked again once per call.
+        let mut refused: Option<Token> = None;
         loop {
             attempt += 1;
             let mut request = inner
@@ -434,11 +474,24 @@ impl Rest {
                 let Some(source) = &inner.token else {
                     return Err(RestError::Config(format!("{call} needs a token")));
                 };
-                let token = source.get().await.map_err(|e| RestError::Unavailable {
-                    call: call.to_owned(),
-                    attempts: attempt,
-                    last: e.to_string(),
+                let token = source.get(refused.as_ref()).await.map_err(|e| match e {
+                    crate::client::Error::Auth(reason) => RestError::Credentials {
+                        call: call.to_owned(),
+                        reason,
+                    },
+                    e => RestError::Unavailable {
+                        call: call.to_owned(),
+                        attempts: attempt,
+                        last: e.to_string(),
+                    },
                 })?;
+                if refused.as_ref() == Some(&token) {
+                    // The source has no other token: the 401 stands.
+                    return Err(RestError::Auth {
+                        call: call.to_owned(),
+                        status: 401,
+                    });
+                }
                 let scheme = match inner.token_type {
                     TokenType::Jwt => "jwt",
                     TokenType::Oauth => "bearer",
@@ -463,6 +516,13 @@ impl Rest {
             let outcome = match request.send().await {
                 Ok(response) => {
                     let status = response.status();
+                    let renewable = !matches!(inner.token, Some(TokenSource::Fixed(_)));
+                    if status == StatusCode::UNAUTHORIZED && renewable && refused.is_none() {
+                        debug!(call, "REST answer 401: asking the token source again");
+                        refused = secret;
+                        attempt -= 1;
+                        continue;
+                    }
                     match response.text().await {
                         Ok(body) if !status.is_server_error() => {
                             debug!(call, status = status.as_u16(), "REST answer");
@@ -502,16 +562,24 @@ impl Rest {
 }
 
 /// The HTTP client of the REST API and the webhook sink: the socket client's rustls settings
-/// (ring, `roots` and `extra_roots`), its proxy rules, `timeout` per request, our user agent.
+/// (ring, `roots` and `extra_roots`), its proxy rules, `timeout` per request, our user agent;
+/// redirects followed or not (an OAuth2 token endpoint's must not be, as RFC 6749 §10.15's
+/// advice is read by the `oauth2` crate).
 pub(crate) fn http_client(
     roots: &Roots,
     extra_roots: &[Vec<u8>],
     proxy: &ProxyChoice,
     timeout: Duration,
+    redirects: bool,
 ) -> Result<reqwest::Client, String> {
     let added = added_roots(extra_roots).map_err(|e| e.to_string())?;
+    let redirect = match redirects {
+        true => reqwest::redirect::Policy::default(),
+        false => reqwest::redirect::Policy::none(),
+    };
     proxy
         .apply(reqwest::Client::builder())?
+        .redirect(redirect)
         .tls_backend_preconfigured((*tls_config(roots, added)).clone())
         .timeout(timeout)
         .user_agent(concat!("spaces-events/", env!("CARGO_PKG_VERSION")))
@@ -520,7 +588,7 @@ pub(crate) fn http_client(
 }
 
 /// A transport error, in words (reqwest's own `Display` names the URL; ours names the call).
-fn describe(e: &reqwest::Error) -> String {
+pub(crate) fn describe(e: &reqwest::Error) -> String {
     let mut text = if e.is_timeout() {
         "timed out".to_owned()
     } else if e.is_connect() {
@@ -559,7 +627,7 @@ fn segment(id: &str) -> String {
 }
 
 /// The `exp` claim of a JWT, read without verifying the signature.
-fn expiry(jwt: &str) -> Option<SystemTime> {
+pub(crate) fn expiry(jwt: &str) -> Option<SystemTime> {
     let payload = jwt.split('.').nth(1)?;
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(payload.trim_end_matches('='))

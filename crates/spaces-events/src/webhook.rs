@@ -68,6 +68,8 @@ pub struct WebhookBuilder {
     max_refusals: u32,
     backoff: Reconnect,
     on_retry: Option<OnRetry>,
+    roots: Roots,
+    extra_roots: Vec<Vec<u8>>,
 }
 
 impl std::fmt::Debug for WebhookBuilder {
@@ -130,6 +132,31 @@ impl WebhookBuilder {
         self
     }
 
+    /// Which roots the receiver's certificate is checked against (Mozilla's by default).
+    ///
+    /// ```
+    /// # use spaces_events::webhook::Webhook;
+    /// use spaces_events::client::Roots;
+    /// let hook = Webhook::builder("https://h.example", "whsec_AAAA").roots(Roots::WebPkiAndNative);
+    /// ```
+    pub fn roots(mut self, roots: Roots) -> Self {
+        self.roots = roots;
+        self
+    }
+
+    /// Also trusts the CA in `pem` (a receiver with a private CA's certificate).
+    ///
+    /// ```no_run
+    /// # use spaces_events::webhook::Webhook;
+    /// let pem = std::fs::read("corp-ca.pem")?;
+    /// let hook = Webhook::builder("https://h.example", "whsec_AAAA").add_root_certificate(&pem);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn add_root_certificate(mut self, pem: &[u8]) -> Self {
+        self.extra_roots.push(pem.to_vec());
+        self
+    }
+
     /// The webhook.
     ///
     /// # Errors
@@ -141,7 +168,7 @@ impl WebhookBuilder {
             .ok()
             .filter(|u| matches!(u.scheme(), "http" | "https"))
             .ok_or_else(|| WebhookError::Config(format!("{:?} is not an http(s) URL", self.url)))?;
-        let http = http_client(&Roots::WebPki, &[], &ProxyChoice::Env, self.timeout)
+        let http = http_client(&self.roots, &self.extra_roots, &ProxyChoice::Env, self.timeout, true)
             .map_err(WebhookError::Config)?;
         Ok(Webhook {
             inner: Arc::new(Inner {
@@ -201,6 +228,8 @@ impl Webhook {
                 ..Reconnect::default()
             },
             on_retry: None,
+            roots: Roots::WebPki,
+            extra_roots: Vec::new(),
         }
     }
 

@@ -9,6 +9,7 @@ use std::time::Duration;
 use tokio_tungstenite::tungstenite::http::Uri;
 
 use super::Error;
+use crate::auth::Credentials;
 use super::proxy::{Choice, Secret};
 
 /// The production socket server (the path is the namespace).
@@ -72,14 +73,15 @@ impl TokenType {
 }
 
 /// What a token provider returns.
-pub(crate) type TokenFuture =
+pub(crate) type ProviderFuture =
     Pin<Box<dyn Future<Output = Result<Token, Box<dyn std::error::Error + Send + Sync>>> + Send>>;
 
 /// Where the client gets its token before every connection attempt.
 #[derive(Clone)]
 pub(crate) enum TokenSource {
     Fixed(Token),
-    Provider(Arc<dyn Fn() -> TokenFuture + Send + Sync>),
+    Provider(Arc<dyn Fn() -> ProviderFuture + Send + Sync>),
+    Credentials(Arc<dyn Credentials>),
 }
 
 impl TokenSource {
@@ -91,15 +93,32 @@ impl TokenSource {
             + Send
             + 'static,
     {
-        TokenSource::Provider(Arc::new(move || Box::pin(provider()) as TokenFuture))
+        TokenSource::Provider(Arc::new(move || Box::pin(provider()) as ProviderFuture))
     }
 
-    pub(crate) async fn get(&self) -> Result<Token, Error> {
+    /// A token; `refused` is the one the server refused just before, if any. Credentials that
+    /// cannot work any more are [`Error::Auth`].
+    pub(crate) async fn get(&self, refused: Option<&Token>) -> Result<Token, Error> {
         match self {
             TokenSource::Fixed(token) => Ok(token.clone()),
             TokenSource::Provider(provide) => provide()
                 .await
-                .map_err(|e| Error::TokenProvider(std::sync::Arc::from(e))),
+                .map_err(|e| Error::TokenProvider(Arc::from(e))),
+            TokenSource::Credentials(source) => {
+                source.token(refused).await.map_err(|e| match e.is_fatal() {
+                    true => Error::Auth(e.to_string()),
+                    false => Error::TokenProvider(Arc::new(e)),
+                })
+            }
+        }
+    }
+
+    /// Where its tokens come from, to say what to fix when they are refused.
+    pub(crate) fn describe(&self) -> String {
+        match self {
+            TokenSource::Fixed(_) => "the token given".into(),
+            TokenSource::Provider(_) => "the token provider".into(),
+            TokenSource::Credentials(source) => source.describe(),
         }
     }
 }
@@ -149,8 +168,11 @@ pub enum Roots {
     /// Mozilla's root program, compiled in (`webpki-roots`).
     #[default]
     WebPki,
-    /// The operating system's store (`rustls-native-certs`).
+    /// The operating system's store (`rustls-native-certs`): a corporate TLS proxy's CA
+    /// installed there is trusted.
     Native,
+    /// Both: Mozilla's roots and the operating system's (what the command line trusts).
+    WebPkiAndNative,
     /// Only the roots added with [`Builder::add_root_certificate`].
     None,
 }
@@ -251,6 +273,39 @@ impl Builder {
             + 'static,
     {
         self.token = TokenSource::provider(provider);
+        self
+    }
+
+    /// Asks `credentials` for a token before every connection attempt, and again with the
+    /// refused token when the server refuses one: a different token is tried at once, the
+    /// same one again ends the client with [`Error::Auth`] naming the source. Replaces the
+    /// fixed token; sets the token type to the source's (`oauth` for
+    /// [`OAuth2`](crate::auth::OAuth2)).
+    ///
+    /// ```no_run
+    /// # use spaces_events::client::{Client, PRODUCTION_URL};
+    /// use spaces_events::auth::TokenCommand;
+    /// let builder = Client::builder(PRODUCTION_URL, "")
+    ///     .credentials(TokenCommand::new("cat /run/secrets/spaces-token"));
+    /// ```
+    pub fn credentials(mut self, credentials: impl Credentials) -> Self {
+        self.token_type = credentials.token_type();
+        self.token = TokenSource::Credentials(Arc::new(credentials));
+        self
+    }
+
+    /// [`credentials`](Self::credentials) for a source already shared.
+    ///
+    /// ```no_run
+    /// # use spaces_events::client::{Client, PRODUCTION_URL};
+    /// use std::sync::Arc;
+    /// use spaces_events::auth::{Credentials, TokenFile};
+    /// let source: Arc<dyn Credentials> = Arc::new(TokenFile::new("/run/token"));
+    /// let builder = Client::builder(PRODUCTION_URL, "").shared_credentials(source.clone());
+    /// ```
+    pub fn shared_credentials(mut self, credentials: Arc<dyn Credentials>) -> Self {
+        self.token_type = credentials.token_type();
+        self.token = TokenSource::Credentials(credentials);
         self
     }
 

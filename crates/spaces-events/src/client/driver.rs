@@ -112,13 +112,16 @@ impl Driver {
         let fixed = matches!(self.config.token, TokenSource::Fixed(_));
         let first_by = std::time::Instant::now() + self.config.connect_timeout;
         let url = self.endpoint.base.clone();
-        let mut policy = Policy::new(self.config.reconnect.clone(), fixed, url.clone(), first_by);
+        let mut policy = Policy::new(self.config.reconnect.clone(), fixed, url.clone(), first_by)
+            .source(self.config.token.describe());
         let mut attempt = 0u64;
         let fatal = loop {
             attempt += 1;
             // Every log line of a connection names it (the URL without its query: no token).
             let span = tracing::info_span!("connection", url = %url, attempt);
-            let (end, token) = match self.token().instrument(span.clone()).await {
+            let refused = policy.refused().cloned();
+            let got = self.token(refused.as_ref()).instrument(span.clone()).await;
+            let (end, token) = match got {
                 Ok(token) => match policy.check(&token) {
                     Ok(()) => (
                         self.connection(&token, policy.first_by())
@@ -178,15 +181,17 @@ impl Driver {
         }
     }
 
-    /// The token for the next attempt, while still answering commands.
-    async fn token(&mut self) -> Result<Token, End> {
+    /// The token for the next attempt (`refused`: the one just refused), while still
+    /// answering commands.
+    async fn token(&mut self, refused: Option<&Token>) -> Result<Token, End> {
         let source = self.config.token.clone();
-        let get = timeout(self.config.connect_timeout, source.get());
+        let get = timeout(self.config.connect_timeout, source.get(refused));
         tokio::pin!(get);
         loop {
             tokio::select! {
                 token = &mut get => return match token {
                     Ok(Ok(token)) => Ok(token),
+                    Ok(Err(error @ Error::Auth(_))) => Err(End::Fatal(error)),
                     Ok(Err(error)) => Err(End::Lost(error)),
                     Err(_) => Err(End::Lost(Error::Timeout(Timeout::TokenProvider))),
                 },

@@ -79,7 +79,7 @@ use crate::MediaSessionEvent;
 use crate::types::SendMediaSessionEvents;
 use config::Endpoint;
 #[cfg(feature = "rest")]
-pub(crate) use config::TokenFuture;
+pub(crate) use config::ProviderFuture;
 pub(crate) use config::TokenSource;
 use driver::{Command, Driver};
 #[cfg(feature = "rest")]

@@ -55,6 +55,8 @@ pub(crate) struct Policy {
     auth_failures: u32,
     /// The last rejected token and the server's reason.
     rejected: Option<(Token, String)>,
+    /// Where the tokens come from, for the message that ends the client.
+    source: String,
 }
 
 impl Policy {
@@ -73,14 +75,29 @@ impl Policy {
             attempt: 0,
             auth_failures: 0,
             rejected: None,
+            source: "the token provider".into(),
         }
     }
 
+    /// Names where the tokens come from (e.g. "the token file /run/token").
+    pub(crate) fn source(mut self, source: String) -> Self {
+        self.source = source;
+        self
+    }
+
+    /// The token the server refused last, while the next one has not been checked.
+    pub(crate) fn refused(&self) -> Option<&Token> {
+        self.rejected.as_ref().map(|(token, _)| token)
+    }
+
     /// Checks the token for the next attempt: the one just rejected, returned again by the
-    /// provider, ends the client with the server's reason.
+    /// source, ends the client with the server's reason and the source to fix.
     pub(crate) fn check(&mut self, token: &Token) -> Result<(), Error> {
         match self.rejected.take() {
-            Some((rejected, reason)) if rejected == *token => Err(Error::Auth(reason)),
+            Some((rejected, reason)) if rejected == *token => Err(Error::Auth(format!(
+                "{reason} (refused again: {} has no other token; fix it)",
+                self.source
+            ))),
             other => {
                 self.rejected = other;
                 Ok(())
@@ -116,13 +133,23 @@ impl Policy {
                 if let Some(token) = token {
                     self.rejected = Some((token.clone(), reason.clone()));
                 }
-                if self.fixed_token
-                    || !self.reconnect.enabled
-                    || self.auth_failures >= MAX_AUTH_FAILURES
-                {
+                if self.fixed_token || !self.reconnect.enabled {
                     return Next::Stop(Some(Error::Auth(reason)));
                 }
-                Error::Auth(reason)
+                if self.auth_failures >= MAX_AUTH_FAILURES {
+                    return Next::Stop(Some(Error::Auth(format!(
+                        "{reason} ({MAX_AUTH_FAILURES} tokens in a row refused: fix {})",
+                        self.source
+                    ))));
+                }
+                // A new token is tried at once: asking the source again is the remedy, and
+                // the same token again ends the client (see `check`).
+                self.attempt += 1;
+                return Next::Retry {
+                    attempt: self.attempt,
+                    delay: Duration::ZERO,
+                    reason: Error::Auth(reason),
+                };
             }
             End::Lost(error) => {
                 if accepted {
@@ -223,11 +250,13 @@ mod tests {
     fn a_provider_gets_three_rejections_and_never_the_same_token_twice() {
         let mut p = policy(Reconnect::default(), false);
         let (a, b) = (Token::new("a"), Token::new("b"));
-        assert_eq!(
-            attempt(p.next(End::Rejected("no".into()), Some(&a), false, Instant::now())),
-            1
-        );
-        assert!(matches!(p.check(&a), Err(Error::Auth(reason)) if reason == "no"));
+        match p.next(End::Rejected("no".into()), Some(&a), false, Instant::now()) {
+            Next::Retry { attempt: 1, delay, .. } => assert_eq!(delay, Duration::ZERO, "at once"),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(p.refused(), Some(&a));
+        assert!(matches!(p.check(&a), Err(Error::Auth(reason))
+            if reason == "no (refused again: the token provider has no other token; fix it)"));
         assert!(p.check(&b).is_ok());
         assert_eq!(
             attempt(p.next(End::Rejected("no".into()), Some(&b), false, Instant::now())),

@@ -175,14 +175,15 @@ pub(crate) fn tls_config(
     which: &Roots,
     mut roots: rustls::RootCertStore,
 ) -> Arc<rustls::ClientConfig> {
-    match which {
-        Roots::WebPki => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
-        Roots::Native => {
-            for cert in rustls_native_certs::load_native_certs().certs {
-                let _ = roots.add(cert);
-            }
+    if matches!(which, Roots::WebPki | Roots::WebPkiAndNative) {
+        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    }
+    if matches!(which, Roots::Native | Roots::WebPkiAndNative) {
+        // A store that cannot be read adds nothing; rustls then reports the server as
+        // untrusted, naming its issuer.
+        for cert in rustls_native_certs::load_native_certs().certs {
+            let _ = roots.add(cert);
         }
-        Roots::None => {}
     }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let tls = rustls::ClientConfig::builder_with_provider(provider)

@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime};
 use reqwest::{Method, StatusCode};
 
 use super::{Answer, GuestToken, Rest, RestError, expiry, parse, segment};
-use crate::client::{Token, TokenFuture};
+use crate::client::{ProviderFuture, Token};
 use crate::types::{ActiveMeeting, AnonymousAuth, AnonymousAuthRequest, ServiceConfigurations};
 
 impl Rest {
@@ -55,7 +55,7 @@ impl Rest {
         &self,
         displayname: &str,
         username: &str,
-    ) -> impl Fn() -> TokenFuture + Send + Sync + Clone + 'static {
+    ) -> impl Fn() -> ProviderFuture + Send + Sync + Clone + 'static {
         let rest = self.clone();
         let who = Arc::new((displayname.to_owned(), username.to_owned()));
         let cached: Arc<Mutex<Option<GuestToken>>> = Arc::default();
@@ -72,7 +72,7 @@ impl Rest {
                 let guest = rest.anonymous_auth(&who.0, &who.1).await?;
                 *cached.lock().expect("guest lock") = Some(guest.clone());
                 Ok(guest.token)
-            }) as TokenFuture
+            }) as ProviderFuture
         }
     }
 
