@@ -18,6 +18,7 @@ use spaces_events_nats::{Bridge as Publisher, BridgeError, Config, Sources, Stat
 
 use crate::spaces::{self, Follow, Listing, Wanted};
 use crate::telemetry::HEALTH;
+use crate::credentials::Trust;
 use crate::watch::{Connection, block_on, fail, shutdown};
 
 /// Exit code when NATS cannot be reached or refuses us (documented in `--help`).
@@ -98,11 +99,16 @@ pub(crate) struct NatsAuth {
 }
 
 impl NatsAuth {
-    /// `options` with these credentials and TLS settings.
+    /// `options` with these credentials and TLS settings, trusting `trust`'s CA as well.
     pub(crate) async fn apply(
         &self,
         mut options: async_nats::ConnectOptions,
+        trust: &Trust,
     ) -> Result<async_nats::ConnectOptions, String> {
+        if let Some(ca) = &trust.ca_file {
+            // Trusted if NATS speaks TLS; not a demand that it does (that is --nats-tls-ca).
+            options = options.add_root_certificates(ca.clone());
+        }
         if let Some(path) = &self.nats_creds {
             options = options
                 .credentials_file(path)
@@ -169,7 +175,7 @@ async fn bridge(args: Bridge) -> ExitCode {
                 }
             }
         });
-    let options = match args.nats_auth.apply(options).await {
+    let options = match args.nats_auth.apply(options, &args.connection.trust).await {
         Ok(options) => options,
         Err(e) => {
             eprintln!("error: {e}");

@@ -2,6 +2,7 @@
 
 mod bridge;
 mod config;
+mod credentials;
 mod decode;
 mod meeting;
 mod output;
@@ -131,6 +132,17 @@ pub(crate) enum Command {
                       3 authentication rejected; 4 a subscription refused; 5 could not connect; 1 other errors."
     )]
     Webhook(webhook::Webhook),
+    /// Sign in to Avaya Cloud Identity (OAuth2 authorization code with PKCE, through a
+    /// loopback redirect) and write a credentials file for `--credentials`.
+    #[command(
+        after_help = "Exit codes: 0 signed in; 2 usage; 3 the provider refused (a wrong client id or secret, \
+                      a refused or expired code); 5 the provider could not be reached."
+    )]
+    Login(credentials::LoginArgs),
+    /// Revoke the credentials of `login` at the provider and remove their file.
+    #[command(after_help = "Exit codes: 0 revoked and removed; 2 usage; 3 not a credentials file; \
+                      5 the provider could not be reached or refused (the file is kept).")]
+    Logout(credentials::LogoutArgs),
     /// Run a local simulator of the Spaces socket server and REST API (prints their URLs and the
     /// token).
     Sim(sim::Sim),
@@ -205,6 +217,8 @@ fn main() -> ExitCode {
             print!("{}", clap_markdown::help_markdown::<Cli>());
             ExitCode::SUCCESS
         }
+        Command::Login(args) => credentials::login(args),
+        Command::Logout(args) => credentials::logout(args),
         Command::Sim(args) => sim::sim(args),
         Command::Demo(args) => sim::demo(args),
         Command::Schema { name } => {

@@ -359,7 +359,7 @@ async fn from_changes(
 async fn bucket(args: &Serve) -> Result<async_nats::jetstream::kv::Watch, String> {
     let options = args
         .nats_auth
-        .apply(async_nats::ConnectOptions::new())
+        .apply(async_nats::ConnectOptions::new(), &args.connection.trust)
         .await?;
     let nats = options
         .connect(args.nats.as_slice())

@@ -51,6 +51,20 @@ pub(crate) struct Sim {
     /// Without it, payloads go as the scenario has them.
     #[arg(long, value_name = "READING")]
     identity: Option<spaces_sim::Identity>,
+    /// Tokens live this long: --token, guest tokens (their JWT's `exp`) and OAuth2 access
+    /// tokens (`expires_in`); forever without it.
+    #[arg(long, value_name = "SECONDS")]
+    token_lifetime: Option<f64>,
+    /// When a connection's token expires: `keep` it until the client reconnects, or `close`
+    /// it at once. Spaces does not document which it does.
+    #[arg(long, value_enum, default_value_t = Expiry::Keep)]
+    expiry: Expiry,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Expiry {
+    Keep,
+    Close,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -86,6 +100,19 @@ pub(crate) fn sim(args: Sim) -> ExitCode {
     if let Some(identity) = args.identity {
         simulator = simulator.identity(identity);
     }
+    if let Some(seconds) = args.token_lifetime {
+        match Duration::try_from_secs_f64(seconds) {
+            Ok(lifetime) => simulator = simulator.token_lifetime(lifetime),
+            Err(e) => {
+                eprintln!("error: --token-lifetime {seconds}: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    simulator = simulator.expiry(match args.expiry {
+        Expiry::Keep => spaces_sim::Expiry::Keep,
+        Expiry::Close => spaces_sim::Expiry::Close,
+    });
     if args.scenario != "meeting" {
         let path = PathBuf::from(&args.scenario);
         let scenario = std::fs::read_to_string(&path)
@@ -120,6 +147,7 @@ pub(crate) fn sim(args: Sim) -> ExitCode {
             let spaces = sim.scenario().spaces();
             println!("url: {}", sim.url());
             println!("api: {}", sim.api_url());
+            println!("identity: {}", sim.identity_url());
             println!("token: {}", sim.token());
             println!("spaces: {}", spaces.join(" "));
             eprintln!(

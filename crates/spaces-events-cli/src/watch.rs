@@ -6,7 +6,6 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use std::time::SystemTime;
 
@@ -14,11 +13,13 @@ use clap::{Args, ValueEnum};
 use futures_util::future::Either;
 use futures_util::stream::select_all;
 use futures_util::{Stream, StreamExt};
-use spaces_events::client::{Client, ConnectionState, Error, Reconnect, StateChanges, TokenType};
+use spaces_events::client::{Client, ConnectionState, Error, Reconnect, StateChanges};
 use spaces_events::rest::{Rest, RestBuilder};
 use spaces_events::{Category, MediaSessionEvent};
-use spaces_events_nats::telemetry::{self, TOKEN_RENEWALS};
 
+use spaces_events_nats::telemetry;
+
+use crate::credentials::{TokenArgs, Trust};
 use crate::output::{Recorder, Writer};
 use crate::spaces::{Listing, Pace, Streams, Wanted, follow_changes};
 use crate::telemetry::{HEALTH, Telemetry, count_reconnections};
@@ -96,20 +97,10 @@ pub(crate) struct Connection {
     /// REST API URL: for --guest, and for `meeting`'s resyncs.
     #[arg(long, default_value = spaces_events::rest::PRODUCTION_API_URL, value_name = "API_URL")]
     pub(crate) api_url: String,
-    /// Watch as a guest with this display name: a guest token from the REST API
-    /// (`POST /anonymous/auth`, no account), instead of SPACES_TOKEN. Public spaces only.
-    #[arg(long, value_name = "NAME", conflicts_with_all = ["token_file", "token"])]
-    guest: Option<String>,
-    /// How the token is sent (`tokenType`).
-    #[arg(long, value_enum, default_value_t = Kind::Jwt)]
-    token_type: Kind,
-    /// Read the token from this file (else from the SPACES_TOKEN environment variable).
-    #[arg(long, value_name = "PATH")]
-    token_file: Option<PathBuf>,
-    /// The token itself. Discouraged (a warning is printed): command lines are visible to other
-    /// users in process lists; prefer SPACES_TOKEN or --token-file.
-    #[arg(long, value_name = "TOKEN")]
-    token: Option<String>,
+    #[command(flatten)]
+    tokens: TokenArgs,
+    #[command(flatten)]
+    pub(crate) trust: Trust,
     /// Give up (exit 5) after this many failed connection attempts in a row; default: never.
     #[arg(long, value_name = "N")]
     max_retries: Option<u32>,
@@ -145,12 +136,6 @@ pub(crate) struct Output {
     pub(crate) categories: Vec<String>,
 }
 
-#[derive(Clone, Copy, ValueEnum)]
-enum Kind {
-    Jwt,
-    Oauth,
-}
-
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub(crate) enum Format {
     Pretty,
@@ -174,26 +159,6 @@ pub(crate) fn block_on(job: impl Future<Output = ExitCode>) -> ExitCode {
             ExitCode::from(OTHER)
         }
     }
-}
-
-/// The token: `--token-file`, else `SPACES_TOKEN`, else (with a warning) `--token`.
-fn token(args: &Connection) -> Result<String, String> {
-    if let Some(path) = &args.token_file {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        return Ok(text.trim().to_owned());
-    }
-    if let Ok(token) = std::env::var("SPACES_TOKEN")
-        && !token.is_empty()
-    {
-        return Ok(token);
-    }
-    if let Some(token) = &args.token {
-        eprintln!(
-            "warning: --token puts the token on the command line, where other users can see it in process lists; use SPACES_TOKEN or --token-file instead"
-        );
-        return Ok(token.clone());
-    }
-    Err("no token: set SPACES_TOKEN or use --token-file PATH".into())
 }
 
 async fn watch(args: Watch, record: Option<(PathBuf, bool)>) -> ExitCode {
@@ -238,46 +203,28 @@ impl Connection {
             ExitCode::from(USAGE)
         };
         self.telemetry.start().await.map_err(usage)?;
-        let token_type = match self.token_type {
-            Kind::Jwt => TokenType::Jwt,
-            Kind::Oauth => TokenType::Oauth,
+        let proxy = match (&self.proxy, self.no_proxy) {
+            (Some(proxy), _) => Some(Some(proxy.as_str())),
+            (None, true) => Some(None),
+            (None, false) => None,
         };
-        let (token, provider) = match &self.guest {
-            Some(name) => {
-                let guests = self
-                    .rest_builder(&self.api_url)
-                    .build()
-                    .map_err(|e| usage(e.to_string()))?;
-                // Any unique name will do; this one says where it came from.
-                let username =
-                    format!("spaces-events-{}-{}", std::process::id(), fastrand::u32(..));
-                let guest = guests.guest_tokens(name, &username);
-                let last = Arc::new(Mutex::new(String::new()));
-                let counted = move || {
-                    let (guest, last) = (guest.clone(), last.clone());
-                    async move {
-                        let token = guest().await?;
-                        let mut last = last.lock().expect("token lock");
-                        if *last != token.expose() {
-                            telemetry::count(TOKEN_RENEWALS);
-                            token.expose().clone_into(&mut last);
-                        }
-                        Ok(token)
-                    }
-                };
-                (None, Some(counted))
-            }
-            None => (Some(token(self).map_err(usage)?), None),
+        let guests = || {
+            self.trust
+                .rest(self.rest_builder(&self.api_url))?
+                .build()
+                .map_err(|e| e.to_string())
         };
+        let source = self
+            .tokens
+            .source(&self.trust, proxy, guests)
+            .map_err(usage)?;
         let rest = |api_url: &str| {
-            let builder = self.rest_builder(api_url).token_type(token_type);
-            match (&token, &provider) {
-                (Some(token), _) => builder.token(token.as_str()),
-                (None, Some(provider)) => builder.token_provider(provider.clone()),
-                (None, None) => builder,
-            }
-            .build()
-            .map_err(|e| usage(e.to_string()))
+            self.trust
+                .rest(self.rest_builder(api_url))
+                .map_err(|e| usage(e))?
+                .shared_credentials(source.clone())
+                .build()
+                .map_err(|e| usage(e.to_string()))
         };
         let mut api = rest(&self.api_url)?;
         let mut url = self.url.clone();
@@ -303,11 +250,8 @@ impl Connection {
             }
             url = found.socket_url;
         }
-        let mut builder = match &provider {
-            Some(provider) => Client::builder(&url, "").token_provider(provider.clone()),
-            None => Client::builder(&url, token.as_deref().unwrap_or_default()),
-        };
-        builder = builder.token_type(token_type).reconnect(Reconnect {
+        let builder = Client::builder(&url, "").shared_credentials(source.clone());
+        let mut builder = self.trust.client(builder).map_err(usage)?.reconnect(Reconnect {
             max_attempts: self.max_retries,
             ..Reconnect::default()
         });

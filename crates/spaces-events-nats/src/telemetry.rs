@@ -33,7 +33,8 @@ pub const RECONNECTS: &str = "spaces_reconnects_total";
 pub const SUBSCRIPTIONS: &str = "spaces_subscriptions";
 /// 1 while the socket is connected, else 0.
 pub const CONNECTED: &str = "spaces_connected";
-/// Guest tokens fetched (the first and each renewal).
+/// Tokens got from their source, by `source` (`file`, `command`, `oauth`, `guest`, `fixed`):
+/// the first and each different one after it.
 pub const TOKEN_RENEWALS: &str = "spaces_token_renewals_total";
 /// Events acknowledged by the stream (duplicates included).
 pub const ACKNOWLEDGED: &str = "spaces_bridge_events_acknowledged_total";
@@ -72,7 +73,10 @@ pub fn enable() {
         (RESYNCS, "Meeting resyncs from the REST API."),
         (RESYNC_FAILURES, "Meeting resyncs that failed."),
         (RECONNECTS, "Reconnections to Spaces, by reason."),
-        (TOKEN_RENEWALS, "Guest tokens fetched."),
+        (
+            TOKEN_RENEWALS,
+            "Tokens got from their source (the first and each renewal), by source.",
+        ),
         (
             ACKNOWLEDGED,
             "Events acknowledged by the stream (duplicates included).",
@@ -169,6 +173,14 @@ pub fn reconnecting(error: &Error, attempt: u32, subscriptions: usize) {
     counter!(RECONNECTS, "reason" => reason).increment(1);
     if attempt == 1 {
         counter!(GAPS).increment(subscriptions as u64);
+    }
+}
+
+/// Counts a token got from a source of this kind (`file`, `command`, `oauth`, `guest`,
+/// `fixed`).
+pub fn renewed(source: &'static str) {
+    if enabled() {
+        counter!(TOKEN_RENEWALS, "source" => source).increment(1);
     }
 }
 

@@ -33,6 +33,7 @@ mod calls;
 mod discover;
 mod spaces;
 
+pub use calls::Guests;
 pub use discover::Endpoints;
 
 use crate::client::{ProxyChoice, ProxySecret, TokenSource, added_roots, tls_config};

@@ -36,10 +36,11 @@ pub(crate) async fn authenticate(
                 .map(|(_, v)| percent_decode(v))
         })
     };
-    let token_ok =
-        param("token").is_some_and(|t| shared.tokens.lock().expect("token lock").contains(&t));
+    let token = param("token").filter(|t| shared.tokens.lock().expect("token lock").accepts(t));
     let type_ok = matches!(param("tokenType").as_deref(), Some("jwt" | "oauth"));
-    if token_ok && type_ok {
+    if let Some(token) = token.filter(|_| type_ok) {
+        // For `Expiry::Close`: the token this connection lives by.
+        socket.extensions.insert(crate::auth::Presented(token));
         shared.connections.fetch_add(1, Ordering::SeqCst);
         info!(sid = %socket.id, "client connected");
         // Here, not in the connect handler: socketioxide acknowledges the namespace and then

@@ -20,6 +20,7 @@
 //! `40` for `/` is always sent; namespace errors are objects (`44/chat,{"message":"…"}`), not bare
 //! strings; on a heartbeat timeout or protocol error the server sends `1` before closing.
 
+mod auth;
 mod chat;
 mod directory;
 mod proxy;
@@ -27,11 +28,14 @@ mod rest;
 mod scenario;
 mod store;
 
+pub use auth::Expiry;
 pub use proxy::FaultProxy;
 pub use rest::RestFault;
 pub use store::{DocumentId, Identity, MessageIds, Store};
 
 use std::collections::{HashMap, HashSet};
+
+use auth::Tokens;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -83,6 +87,8 @@ pub struct Simulator {
     ping_timeout: Duration,
     identity: Option<Identity>,
     flavors: Vec<directory::Flavor>,
+    token_lifetime: Option<Duration>,
+    expiry: Expiry,
 }
 
 impl Default for Simulator {
@@ -106,6 +112,8 @@ impl Simulator {
             ping_timeout: Duration::from_secs(60),
             identity: None,
             flavors: Vec::new(),
+            token_lifetime: None,
+            expiry: Expiry::Keep,
         }
     }
 
@@ -124,6 +132,22 @@ impl Simulator {
     /// The one token accepted.
     pub fn token(mut self, token: &str) -> Self {
         self.tokens = vec![token.to_owned()];
+        self
+    }
+
+    /// Tokens live this long: the accepted ones from the start (and from each
+    /// [`Sim::set_tokens`] or [`Sim::rotate_tokens`]), every guest token (its JWT's `exp`
+    /// says so) and every OAuth2 access token (`expires_in`). Forever by default.
+    pub fn token_lifetime(mut self, lifetime: Duration) -> Self {
+        self.token_lifetime = Some(lifetime);
+        self
+    }
+
+    /// What happens when the token of an open connection expires: nothing until it
+    /// reconnects ([`Expiry::Keep`], the default) or the connection is closed
+    /// ([`Expiry::Close`]). Spaces' behaviour is undocumented.
+    pub fn expiry(mut self, expiry: Expiry) -> Self {
+        self.expiry = expiry;
         self
     }
 
@@ -181,7 +205,9 @@ impl Simulator {
     /// When the address cannot be bound.
     pub async fn start(self) -> std::io::Result<Sim> {
         let shared = Arc::new(Shared {
-            tokens: Mutex::new(self.tokens.iter().cloned().collect()),
+            tokens: Mutex::new(Tokens::new(&self.tokens, self.token_lifetime)),
+            expired: AtomicUsize::new(0),
+            refreshes: AtomicUsize::new(0),
             refused: Mutex::new(HashSet::new()),
             subscribed: watch::Sender::new(HashMap::new()),
             unsubscribed: watch::Sender::new(HashMap::new()),
@@ -214,7 +240,7 @@ impl Simulator {
         let router = rest::router(shared.clone());
         let (played, finished) = watch::channel(0usize);
         let scenario = self.source.scenario();
-        let tasks = vec![
+        let mut tasks = vec![
             tokio::spawn(async move {
                 let _ = axum::serve(inner, axum::Router::new().layer(layer)).await;
             }),
@@ -230,6 +256,9 @@ impl Simulator {
                 played,
             )),
         ];
+        if self.expiry == Expiry::Close {
+            tasks.push(tokio::spawn(auth::sweep(io.clone(), shared.clone())));
+        }
         Ok(Sim {
             url,
             api_url,
@@ -247,7 +276,11 @@ impl Simulator {
 /// State the socket handlers share.
 #[derive(Debug)]
 struct Shared {
-    tokens: Mutex<HashSet<String>>,
+    tokens: Mutex<Tokens>,
+    /// Connections closed because their token expired ([`Expiry::Close`]).
+    expired: AtomicUsize,
+    /// OAuth2 access tokens issued (by code or refresh).
+    refreshes: AtomicUsize,
     refused: Mutex<HashSet<String>>,
     /// Subscriptions accepted so far, per space; the scenario starts at the first.
     subscribed: watch::Sender<HashMap<String, usize>>,
@@ -402,10 +435,56 @@ impl Sim {
         self.proxy.inject(text);
     }
 
-    /// Replaces the accepted tokens (none: every connection is rejected).
+    /// Replaces the accepted tokens (none: every connection is rejected); with a
+    /// [`token_lifetime`](Simulator::token_lifetime) they live that long from now.
     pub fn set_tokens(&self, tokens: &[&str]) {
-        *self.shared.tokens.lock().expect("token lock") =
-            tokens.iter().map(|t| (*t).to_owned()).collect();
+        let tokens: Vec<String> = tokens.iter().map(|t| (*t).to_owned()).collect();
+        self.shared.tokens.lock().expect("token lock").set(&tokens);
+    }
+
+    /// A new token, the only one accepted from now on (for the lifetime, if any): every
+    /// token accepted before — guest and OAuth2 access tokens included — is refused, and under
+    /// [`Expiry::Close`] the connections made with one are closed. As a secret rotated by its
+    /// owner; OAuth2 refresh tokens still work.
+    pub fn rotate_tokens(&self) -> String {
+        let mut tokens = self.shared.tokens.lock().expect("token lock");
+        let token = format!("sim-token-{}-{:08x}", tokens.next(), fastrand::u32(..));
+        tokens.set(&[]);
+        tokens.add(token.clone());
+        token
+    }
+
+    /// Revokes every token and OAuth2 refresh token: the next refresh is refused
+    /// (`invalid_grant`), as after a user removed the application's access.
+    pub fn revoke(&self) {
+        self.shared.tokens.lock().expect("token lock").revoke();
+    }
+
+    /// The identity provider's URL, `http://127.0.0.1:PORT` (the REST API's server):
+    /// `/oauth2/authorize` (approves at once; PKCE S256 required), `/oauth2/access_token`
+    /// (`authorization_code`, `refresh_token` with rotation), `/oauth2/revoke_token`.
+    pub fn identity_url(&self) -> &str {
+        self.api_url.trim_end_matches("/api")
+    }
+
+    /// Whether `token` is accepted now.
+    pub fn accepts(&self, token: &str) -> bool {
+        self.shared.tokens.lock().expect("token lock").accepts(token)
+    }
+
+    /// Tokens issued so far: guest tokens, OAuth2 access tokens, rotations.
+    pub fn tokens_issued(&self) -> u64 {
+        self.shared.tokens.lock().expect("token lock").issued()
+    }
+
+    /// OAuth2 access tokens issued so far (the first by code, then one per refresh).
+    pub fn oauth_tokens_issued(&self) -> usize {
+        self.shared.refreshes.load(Ordering::SeqCst)
+    }
+
+    /// Connections closed because their token expired (under [`Expiry::Close`]).
+    pub fn expired_connections(&self) -> usize {
+        self.shared.expired.load(Ordering::SeqCst)
     }
 
     /// The spaces `GET /users/me/spaces` lists from now on (paged by `size` and `skip`).

@@ -35,7 +35,9 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/api/spaces/{space}/join", get(join))
         .route("/api/spaces/{space}/activemeeting", get(active_meeting))
         .route("/api/service-configurations", get(service_configurations))
+        .route("/api/users/me", get(me))
         .merge(crate::directory::routes())
+        .merge(crate::auth::routes())
         .with_state(shared)
 }
 
@@ -64,7 +66,7 @@ pub(crate) fn authorized(shared: &Shared, headers: &HeaderMap) -> bool {
     let token = value
         .strip_prefix("jwt ")
         .or_else(|| value.strip_prefix("bearer "));
-    token.is_some_and(|t| shared.tokens.lock().expect("token lock").contains(t))
+    token.is_some_and(|t| shared.tokens.lock().expect("token lock").accepts(t))
 }
 
 pub(crate) fn unauthorized() -> Response {
@@ -83,7 +85,9 @@ async fn anonymous_auth(State(shared): State<Arc<Shared>>, body: String) -> Resp
         return (StatusCode::BAD_REQUEST, "expected a JSON object").into_response();
     };
     let n = shared.guests.fetch_add(1, Ordering::SeqCst) + 1;
-    let exp = (SystemTime::now() + Duration::from_secs(24 * 3600))
+    let mut tokens = shared.tokens.lock().expect("token lock");
+    // The JWT says when it ends: 24 h, as Spaces' guest tokens, or the simulator's lifetime.
+    let exp = (SystemTime::now() + tokens.lifetime.unwrap_or(Duration::from_secs(24 * 3600)))
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default()
         .as_secs();
@@ -95,13 +99,17 @@ async fn anonymous_auth(State(shared): State<Arc<Shared>>, body: String) -> Resp
         base64url(claims.to_string().as_bytes()),
         base64url(format!("sim-signature-{n}").as_bytes())
     );
-    shared
-        .tokens
-        .lock()
-        .expect("token lock")
-        .insert(token.clone());
+    tokens.add(token.clone());
     info!(guest = n, "guest token issued");
     axum::Json(json!({ "token": token })).into_response()
+}
+
+/// `GET /users/me`: who the token is (here, only whether it is accepted).
+async fn me(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
+    if let Some(response) = refused(&shared, &headers).await {
+        return response;
+    }
+    axum::Json(json!({ "_id": "sim-user", "displayname": "Simulated user" })).into_response()
 }
 
 /// What a call that needs a token answers instead, if anything: the fault, or 401.
@@ -172,7 +180,7 @@ async fn service_configurations(State(shared): State<Arc<Shared>>) -> Response {
         .into_response()
 }
 
-fn base64url(bytes: &[u8]) -> String {
+pub(crate) fn base64url(bytes: &[u8]) -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     let mut out = String::new();
     for chunk in bytes.chunks(3) {

@@ -9,6 +9,7 @@ use std::time::{Duration, SystemTime};
 use reqwest::{Method, StatusCode};
 
 use super::{Answer, GuestToken, Rest, RestError, expiry, parse, segment};
+use crate::auth::{AuthError, Credentials, TokenFuture};
 use crate::client::{ProviderFuture, Token};
 use crate::types::{ActiveMeeting, AnonymousAuth, AnonymousAuthRequest, ServiceConfigurations};
 
@@ -56,26 +57,25 @@ impl Rest {
         displayname: &str,
         username: &str,
     ) -> impl Fn() -> ProviderFuture + Send + Sync + Clone + 'static {
-        let rest = self.clone();
-        let who = Arc::new((displayname.to_owned(), username.to_owned()));
-        let cached: Arc<Mutex<Option<GuestToken>>> = Arc::default();
+        let guests = Arc::new(self.guests(displayname, username));
         move || {
-            let (rest, who, cached) = (rest.clone(), who.clone(), cached.clone());
-            Box::pin(async move {
-                let fresh = |g: &GuestToken| {
-                    g.expires_at
-                        .is_none_or(|at| at > SystemTime::now() + Duration::from_secs(600))
-                };
-                if let Some(guest) = cached.lock().expect("guest lock").clone().filter(fresh) {
-                    return Ok(guest.token);
-                }
-                let guest = rest.anonymous_auth(&who.0, &who.1).await?;
-                *cached.lock().expect("guest lock") = Some(guest.clone());
-                Ok(guest.token)
-            }) as ProviderFuture
+            let guests = guests.clone();
+            Box::pin(async move { Ok(guests.token(None).await?) }) as ProviderFuture
         }
     }
 
+    /// Guest tokens as [`Credentials`] (for
+    /// [`Builder::credentials`](crate::client::Builder::credentials) and
+    /// [`RestBuilder::credentials`]): one from [`anonymous_auth`](Self::anonymous_auth),
+    /// renewed shortly before it expires (a fifth of its life early, at most 10 minutes) or
+    /// when refused.
+    pub fn guests(&self, displayname: &str, username: &str) -> Guests {
+        Guests {
+            rest: self.clone(),
+            who: (displayname.to_owned(), username.to_owned()),
+            kept: Mutex::new(None),
+        }
+    }
     /// `GET /spaces/{space}/join`, with the space's PIN if it has one: makes the caller a
     /// member (guests need it for protected spaces). The answer is the space (`topic`) and its
     /// settings, untyped.
@@ -139,5 +139,46 @@ impl Rest {
             )
             .await?;
         parse(call, Self::ok(call, reply)?)
+    }
+}
+
+/// Guest tokens from `POST /anonymous/auth`; see [`Rest::guests`].
+#[derive(Debug)]
+pub struct Guests {
+    rest: Rest,
+    who: (String, String),
+    kept: Mutex<Option<GuestToken>>,
+}
+
+impl Credentials for Guests {
+    fn token<'a>(&'a self, refused: Option<&'a Token>) -> TokenFuture<'a> {
+        Box::pin(async move {
+            let now = SystemTime::now();
+            let fresh = |g: &GuestToken| {
+                Some(&g.token) != refused
+                    && g.expires_at.is_none_or(|at| {
+                        let left = at.duration_since(now).unwrap_or_default();
+                        now + (left / 5).min(Duration::from_secs(600)) < at
+                    })
+            };
+            let kept = self.kept.lock().expect("guest lock").clone();
+            if let Some(guest) = kept.filter(fresh) {
+                return Ok(guest.token);
+            }
+            let guest = self
+                .rest
+                .anonymous_auth(&self.who.0, &self.who.1)
+                .await
+                .map_err(|e| AuthError::Refresh {
+                    url: self.rest.api_url().to_owned(),
+                    reason: e.to_string(),
+                })?;
+            *self.kept.lock().expect("guest lock") = Some(guest.clone());
+            Ok(guest.token)
+        })
+    }
+
+    fn describe(&self) -> String {
+        format!("the guest tokens of {}", self.rest.api_url())
     }
 }
