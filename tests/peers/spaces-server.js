@@ -2,6 +2,12 @@
 //
 //   node spaces-server.js '{"pingInterval":300,"pingTimeout":600,"tokens":["good"],"rootAck":false}'
 //
+// With `authUrl` (a REST endpoint, such as the simulator's `/api/users/me`) a token is good if
+// that endpoint accepts it (`Authorization: jwt|bearer <token>`), so tokens the simulator issues,
+// renews and expires are this server's too; with `expiry: "close"` every connection's token is
+// checked again each 200 ms and the connection closed once it is refused (the second reading of
+// what Spaces does when a token expires on an open socket).
+//
 // Like Spaces: namespace /chat, token checked from the query by a /chat middleware that is
 // registered after attach and is asynchronous (this reproduces socket.io 2.0.4's missing `40`
 // and its dropping of events sent before the namespace ack), SUBSCRIBE_CHANNEL answered with
@@ -44,15 +50,37 @@ io.eio.on('connection', (conn) => {
   conn.sendPacket = (...args) => { if (Date.now() >= (silentUntil.get(conn) || 0)) send(...args); };
 });
 
+// Whether `query`'s token is good: in `tokens`, or accepted by `authUrl`.
+const accepted = (q, callback) => {
+  const typed = q.tokenType === 'jwt' || q.tokenType === 'oauth';
+  if (!typed || !q.token) return callback(false);
+  if (!opts.authUrl) return callback(tokens.has(q.token));
+  const scheme = q.tokenType === 'oauth' ? 'bearer' : 'jwt';
+  http.get(opts.authUrl, { headers: { authorization: `${scheme} ${q.token}` } }, (res) => {
+    res.resume();
+    callback(res.statusCode === 200);
+  }).on('error', () => callback(false));
+};
+
 // After attach, asynchronous: as on the real server (see the module comment).
 chat.use((socket, next) => {
   const q = socket.handshake.query;
-  setTimeout(() => {
-    if (tokens.has(q.token) && (q.tokenType === 'jwt' || q.tokenType === 'oauth')) return next();
+  setTimeout(() => accepted(q, (ok) => {
+    if (ok) return next();
     report({ ev: 'rejected', sid: socket.conn.id });
     next(new Error('Not authorized'));
-  }, opts.authDelayMs);
+  }), opts.authDelayMs);
 });
+
+if (opts.expiry === 'close') {
+  setInterval(() => Object.values(chat.connected).forEach((socket) => {
+    accepted(socket.handshake.query, (ok) => {
+      if (ok || !socket.connected) return;
+      report({ ev: 'expired', sid: socket.conn.id });
+      socket.disconnect(true);
+    });
+  }), 200);
+}
 
 chat.on('connection', (socket) => {
   report({

@@ -257,27 +257,61 @@ pub async fn finish(child: tokio::process::Child) -> (Option<i32>, String, Strin
 /// `GET http://{addr}{path}` (HTTP/1.0, one request a connection): the status and the body;
 /// `(0, "")` when nothing answers.
 pub async fn http_get(addr: &str, path: &str) -> (u16, String) {
+    let (status, _, body) = http_get_with_head(addr, path).await;
+    (status, body)
+}
+
+/// [`http_get`], with the answer's head (status line and headers) too.
+pub async fn http_get_with_head(addr: &str, path: &str) -> (u16, String, String) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let Ok(mut stream) = tokio::net::TcpStream::connect(addr).await else {
-        return (0, String::new());
+        return (0, String::new(), String::new());
     };
     let request = format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n");
     let mut answer = String::new();
     if stream.write_all(request.as_bytes()).await.is_err()
         || stream.read_to_string(&mut answer).await.is_err()
     {
-        return (0, String::new());
+        return (0, String::new(), String::new());
     }
     let status = answer
         .split(' ')
         .nth(1)
         .and_then(|code| code.parse().ok())
         .unwrap_or(0);
-    let body = answer
-        .split_once("\r\n\r\n")
-        .map(|(_, body)| body.to_owned())
-        .unwrap_or_default();
-    (status, body)
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
+    (status, head.to_owned(), body.to_owned())
+}
+
+/// Where `http://…` `url` redirects to (its `Location`), as a browser would be sent on.
+pub async fn redirect(url: &str) -> String {
+    let rest = url.strip_prefix("http://").expect("an http:// URL");
+    let (addr, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let (status, head, body) = http_get_with_head(addr, path).await;
+    assert!((300..400).contains(&status), "{url}: {status} {body}");
+    head.lines()
+        .find_map(|line| {
+            let (name, value) = line.split_once(':')?;
+            name.eq_ignore_ascii_case("location").then(|| value.trim().to_owned())
+        })
+        .expect("a Location header")
+}
+
+/// Follows what a browser does with an authorization URL: the provider's redirect, then the
+/// request to where it points (a loopback listener); that last answer's status.
+pub async fn browse(url: &str) -> u16 {
+    let location = redirect(url).await;
+    let rest = location.strip_prefix("http://").expect("redirected to http://");
+    let (addr, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    http_get(addr, path).await.0
+}
+
+/// Replaces the file at `path` with `text` as a secret mount or an agent does: a new file
+/// renamed over the old one.
+pub fn replace_file(path: &std::path::Path, text: &str) {
+    let tmp = path.with_extension("new");
+    std::fs::write(&tmp, text).expect("write");
+    std::fs::rename(&tmp, path).expect("rename");
 }
 
 /// A simulator that plays nothing by itself (events only when a test emits or plays them).

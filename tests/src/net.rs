@@ -20,7 +20,7 @@ pub async fn tls_terminator(upstream: SocketAddr) -> (u16, String) {
         .expect("server params")
         .signed_by(&key, &issuer)
         .expect("server certificate");
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .expect("protocol versions")

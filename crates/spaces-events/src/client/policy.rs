@@ -95,7 +95,7 @@ impl Policy {
     pub(crate) fn check(&mut self, token: &Token) -> Result<(), Error> {
         match self.rejected.take() {
             Some((rejected, reason)) if rejected == *token => Err(Error::Auth(format!(
-                "{reason} (refused again: {} has no other token; fix it)",
+                "{reason} ({} gave the refused token again: fix it)",
                 self.source
             ))),
             other => {
@@ -256,7 +256,7 @@ mod tests {
         }
         assert_eq!(p.refused(), Some(&a));
         assert!(matches!(p.check(&a), Err(Error::Auth(reason))
-            if reason == "no (refused again: the token provider has no other token; fix it)"));
+            if reason == "no (the token provider gave the refused token again: fix it)"));
         assert!(p.check(&b).is_ok());
         assert_eq!(
             attempt(p.next(End::Rejected("no".into()), Some(&b), false, Instant::now())),

@@ -185,10 +185,11 @@ pub(crate) fn tls_config(
             let _ = roots.add(cert);
         }
     }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    // aws-lc-rs, chosen for its post-quantum key exchange (X25519MLKEM768, offered first).
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let tls = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .expect("ring supports the default protocol versions")
+        .expect("aws-lc-rs supports the default protocol versions")
         .with_root_certificates(roots)
         .with_no_client_auth();
     Arc::new(tls)
