@@ -6,6 +6,7 @@ import atexit
 import collections
 import enum
 import json
+import os
 import threading
 import weakref
 from collections.abc import Awaitable
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
 
 from ._category import Category
 from ._errors import ConfigError
+from .auth import TokenSource
 from ._native import PRODUCTION_API_URL, Connection, Events, MediaSessionEvent, Pending
 from ._native import PRODUCTION_URL as PRODUCTION_URL
 from ._native import STAGING_URL as STAGING_URL
@@ -264,10 +266,10 @@ class _ClientBase:
     def __init__(
         self,
         url: str,
-        token: str,
+        token: str = "",
         token_type: str = "jwt",
         *,
-        token_provider: Optional[TokenProvider] = None,
+        token_provider: Union[TokenProvider, TokenSource, None] = None,
         reconnect: bool = True,
         reconnect_delay: float = 1.0,
         reconnect_delay_max: float = 5.0,
@@ -279,6 +281,7 @@ class _ClientBase:
         buffer: int = 1024,
         token_in_connect: bool = True,
         ca_certificate: Optional[bytes] = None,
+        ca_file: Optional[Union[str, "os.PathLike[str]"]] = None,
         api_url: str = PRODUCTION_API_URL,
         proxy: Proxy = None,
     ) -> None:
@@ -288,8 +291,10 @@ class _ClientBase:
           (``/chat`` if none). ``PRODUCTION_URL`` and ``STAGING_URL`` are provided.
         - ``token``: a Spaces JWT, or an OAuth2 access token with ``token_type="oauth"``. Never logged.
         - ``token_type``: ``"jwt"`` (default) or ``"oauth"``; anything else raises ``ConfigError``.
-        - ``token_provider``: called before every connection attempt to get a fresh token (for
-          ``AsyncClient`` it may be async; for ``Client`` it must return a ``str``); replaces ``token``.
+        - ``token_provider``: a source of ``spaces_events.auth`` (``TokenFile``, ``TokenCommand``,
+          ``OAuth2``: run by the Rust client, asked again with the refused token on a refusal), or
+          a callable called before every connection attempt (for ``AsyncClient`` it may be async;
+          for ``Client`` it must return a ``str``); replaces ``token``.
         - ``reconnect``: reconnect after a lost connection (default ``True``).
         - ``reconnect_delay``, ``reconnect_delay_max``: backoff in seconds, doubling from the first to
           the second, with jitter (1.0 and 5.0, as socket.io-client).
@@ -308,6 +313,7 @@ class _ClientBase:
           name (socketioxide) need ``False``.
         - ``ca_certificate``: PEM bytes of an extra certificate authority to trust for ``wss://``
           (and the REST API's ``https://``; e.g. a test CA); an invalid one raises ``ConfigError``.
+        - ``ca_file``: the same from a PEM file (a private CA, a TLS-inspecting proxy's).
         - ``api_url``: the REST API ``meeting()`` resyncs from (production by default), called
           with the same token or ``token_provider``.
         - ``proxy``: an HTTP proxy for the socket (a ``CONNECT`` tunnel, Basic auth from the URL)
@@ -316,11 +322,16 @@ class _ClientBase:
           applies to both. A proxy that refuses raises ``ProxyError``.
         """
         self._url = url
-        self._provider = token_provider
+        source = token_provider if isinstance(token_provider, TokenSource) else None
+        self._provider = None if source is not None else token_provider
         self._handlers: list[_Handler] = []
+        if ca_file is not None:
+            with open(ca_file, "rb") as pem:
+                ca_certificate = (ca_certificate or b"") + b"\n" + pem.read()
         self._connection = Connection(url, token, {
             "token_type": token_type,
-            "token_provider": token_provider is not None,
+            "token_provider": self._provider is not None,
+            "credentials": None if source is None else source._native,
             "reconnect": reconnect,
             "reconnect_delay": reconnect_delay,
             "reconnect_delay_max": reconnect_delay_max,

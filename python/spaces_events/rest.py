@@ -17,11 +17,13 @@ or a ``repr``::
 from __future__ import annotations
 
 import json
-from typing import Any, NamedTuple, Optional
+import os
+from typing import Any, NamedTuple, Optional, Union
 
 from ._client import Proxy, _wait
 from ._native import PRODUCTION_API_URL, STAGING_API_URL, RestClient
 from ._types import ActiveMeeting, ServiceConfigurations, Topic
+from .auth import TokenSource
 
 __all__ = ["PRODUCTION_API_URL", "STAGING_API_URL", "AsyncRest", "Endpoints", "GuestToken", "Rest"]
 
@@ -58,14 +60,18 @@ def _endpoints(text: Optional[str]) -> Endpoints:
 class _RestBase:
     def __init__(self, api_url: str = PRODUCTION_API_URL, token: Optional[str] = None, token_type: str = "jwt",
                  *, timeout: float = 10.0, attempts: int = 3, ca_certificate: Optional[bytes] = None,
-                 proxy: Proxy = None) -> None:
+                 ca_file: Optional[Union[str, "os.PathLike[str]"]] = None, proxy: Proxy = None,
+                 token_provider: Optional[TokenSource] = None) -> None:
         """A client of the REST API at ``api_url`` (production by default; ``STAGING_API_URL``).
 
         - ``token``: for every call but ``anonymous_auth``; never logged.
+        - ``token_provider``: a source of ``spaces_events.auth`` instead of ``token``, asked before
+          every call and again after a 401 (its token type replaces ``token_type``).
         - ``token_type``: ``"jwt"`` (default) or ``"oauth"``.
         - ``timeout``: seconds one attempt may take (10.0).
         - ``attempts``: tries while the service is unavailable (3), with backoff between them.
         - ``ca_certificate``: PEM bytes of an extra certificate authority to trust.
+        - ``ca_file``: the same from a PEM file.
         - ``proxy``: an HTTP proxy URL, ``http://[user:password@]host:port``; ``None`` (default)
           reads ``HTTPS_PROXY``/``HTTP_PROXY``/``ALL_PROXY``; ``False`` calls directly.
           ``NO_PROXY`` applies to both URLs and variables.
@@ -73,8 +79,12 @@ class _RestBase:
         A bad URL, ``token_type`` or certificate raises ``ConfigError``.
         """
         self._api_url = api_url
+        if ca_file is not None:
+            with open(ca_file, "rb") as pem:
+                ca_certificate = (ca_certificate or b"") + b"\n" + pem.read()
+        credentials = None if token_provider is None else token_provider._native
         self._native = RestClient(api_url, token, token_type, timeout, attempts, ca_certificate,
-                                  proxy or None, proxy is False)
+                                  proxy or None, proxy is False, credentials)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(api_url={self._api_url!r})"

@@ -72,11 +72,22 @@ class Simulator:
       it sends gets its ``messageId`` and ``content.meetingId`` that way, and the active
       meeting its ``_id``. ``None`` (the default): payloads go as given. An unknown name raises
       ``ConfigError`` listing them.
+    - ``token_lifetime``: seconds every token lives — ``token``, guest tokens and OAuth2 access
+      tokens (forever by default).
+    - ``close_expired``: what Spaces does when a token expires on an open socket is
+      undocumented; ``False`` (default) plays "nothing until the client reconnects", ``True``
+      "the server closes the connection". Test under both.
+
+    It is also an OAuth2 identity provider at ``identity_url`` (authorization code with PKCE,
+    approved at once; refresh with rotation; revocation), for ``spaces-events login`` and
+    ``spaces_events.auth.OAuth2``.
     """
 
     def __init__(self, *, token: str = DEFAULT_TOKEN, ping_interval: float = 25.0,
-                 ping_timeout: float = 60.0, identity: Optional[str] = None) -> None:
-        self._sim = _native.Simulator(token, ping_interval, ping_timeout, identity)
+                 ping_timeout: float = 60.0, identity: Optional[str] = None,
+                 token_lifetime: Optional[float] = None, close_expired: bool = False) -> None:
+        self._sim = _native.Simulator(token, ping_interval, ping_timeout, identity, token_lifetime,
+                                      close_expired)
 
     def __repr__(self) -> str:
         return f"Simulator(url={self.url!r})"
@@ -170,6 +181,34 @@ class Simulator:
     def set_tokens(self, tokens: Iterable[str]) -> None:
         """Replaces the accepted tokens; none rejects every connection (as an expired token)."""
         self._sim.set_tokens(list(tokens))
+
+    def rotate_tokens(self) -> str:
+        """A new token, the only one accepted from now on (for ``token_lifetime``): every token
+        accepted before is refused, and with ``close_expired`` the connections made with one
+        are closed. As a secret rotated by its owner; OAuth2 refresh tokens still work."""
+        return self._sim.rotate_tokens()
+
+    def revoke(self) -> None:
+        """Revokes every token and OAuth2 refresh token: the next refresh is refused
+        (``invalid_grant``), as after a user removed the application's access."""
+        self._sim.revoke()
+
+    @property
+    def identity_url(self) -> str:
+        """The OAuth2 identity provider, ``http://127.0.0.1:PORT`` (``/oauth2/authorize``,
+        ``/oauth2/access_token``, ``/oauth2/revoke_token``)."""
+        return self._sim.identity_url()
+
+    @property
+    def issued_tokens(self) -> list[str]:
+        """Every token issued so far (guest, rotated, OAuth2 access and refresh tokens): for a
+        test that none is ever shown."""
+        return self._sim.issued_tokens()
+
+    @property
+    def expired_connections(self) -> int:
+        """Connections closed because their token expired (with ``close_expired``)."""
+        return self._sim.expired_connections()
 
     def set_spaces(self, spaces: Iterable[str]) -> None:
         """The spaces ``GET /users/me/spaces`` lists from now on (``Rest.my_spaces()``), in

@@ -8,6 +8,7 @@ import pydoc
 import pytest
 
 import spaces_events
+import spaces_events.auth
 import spaces_events.rest
 import spaces_events.testing
 from spaces_events import AsyncClient, Client, decode
@@ -18,7 +19,7 @@ def _public_members(obj: object) -> list[tuple[str, object]]:
             if not name.startswith("_") and (callable(member) or isinstance(member, property))]
 
 
-@pytest.mark.parametrize("module", [spaces_events, spaces_events.rest, spaces_events.testing])
+@pytest.mark.parametrize("module", [spaces_events, spaces_events.auth, spaces_events.rest, spaces_events.testing])
 def test_every_public_name_has_a_docstring(module: object):
     missing = []
     for name in getattr(module, "__all__"):

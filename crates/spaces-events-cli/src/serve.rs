@@ -39,6 +39,8 @@ use tokio::sync::broadcast;
 use crate::bridge::NatsAuth;
 use crate::meeting::changes;
 use crate::spaces::Listing;
+use spaces_events_nats::telemetry;
+
 use crate::watch::{Connection, block_on, fail, shutdown};
 
 const USAGE: u8 = 2;
@@ -336,6 +338,7 @@ async fn from_changes(
     while let Some(change) = changes.next().await {
         match change {
             Ok(change) => {
+                telemetry::changed(&change);
                 board.show(change.state.clone());
                 let json = serde_json::to_string(&change).expect("a generated type serializes");
                 board.say("change", json);
@@ -349,7 +352,10 @@ async fn from_changes(
                 }
             }
             Err(MeetingError::Socket(e)) if e.is_fatal() => return Some(e),
-            Err(e) => eprintln!("warning: {e}"),
+            Err(e) => {
+                telemetry::failed(&e);
+                eprintln!("warning: {e}");
+            }
         }
     }
     None

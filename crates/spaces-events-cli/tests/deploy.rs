@@ -42,6 +42,8 @@ fn the_systemd_unit_verifies_and_restarts_hardened() {
         "DynamicUser=yes",
         "NoNewPrivileges=yes",
         "ProtectSystem=strict",
+        // Writable for OAuth2 credentials, whose rotated refresh token is written back.
+        "StateDirectory=spaces-events",
         "CapabilityBoundingSet=\n",
         "SystemCallFilter=@system-service",
     ] {
@@ -98,6 +100,10 @@ fn the_configuration_files_are_the_bridges_options() {
     std::fs::write(&file, &embedded).unwrap();
     accepted(&file);
     assert!(embedded.contains("metrics-addr = \"0.0.0.0:9464\""));
+    // The token is a file of the secret volume, which the kubelet updates on rotation (an
+    // environment variable would keep the first value).
+    assert!(embedded.contains("token-file = \"/etc/spaces-events/secret/token\""));
+    assert!(!manifest.contains("SPACES_TOKEN"));
     let _ = std::fs::remove_file(file);
 }
 

@@ -25,7 +25,7 @@ use spaces_events::rest::Rest;
 use spaces_events::types::SendMediaSessionEvents;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::errors::{client_error, config_error, rest_error};
+use crate::errors::{auth_error, client_error, config_error, rest_error};
 use crate::event::Event;
 use crate::events::{Events, Source};
 
@@ -56,6 +56,8 @@ pub(crate) enum Outcome {
     Guest(String, Option<f64>),
     /// A REST call failed.
     RestFailed(spaces_events::rest::RestError),
+    /// A token source gave no token.
+    AuthFailed(spaces_events::auth::AuthError),
     RawBatch(Vec<RawEvent>),
     /// A state change as `(level, message)` for the `spaces_events` logger; `None` at the end.
     State(Option<(&'static str, String)>),
@@ -120,6 +122,7 @@ impl Pending {
             Some(Outcome::State(change)) => Ok(change.into_pyobject(py)?.into_any()),
             Some(Outcome::Failed(error)) => Err(client_error(py, error)),
             Some(Outcome::RestFailed(error)) => Err(rest_error(py, &error)),
+            Some(Outcome::AuthFailed(error)) => Err(auth_error(py, &error)),
             Some(Outcome::TimedOut(message)) => {
                 Err(pyo3::exceptions::PyTimeoutError::new_err(message))
             }
@@ -208,6 +211,7 @@ fn raw_batch(py: Python<'_>, events: Vec<RawEvent>) -> PyResult<Bound<'_, PyAny>
 pub(crate) struct Options {
     token_type: String,
     token_provider: bool,
+    credentials: Option<Py<crate::auth::Credentials>>,
     reconnect: bool,
     reconnect_delay: f64,
     reconnect_delay_max: f64,
@@ -321,7 +325,12 @@ impl Connection {
         } else if o.no_proxy {
             rest = rest.no_proxy();
         }
-        if o.token_provider {
+        if let Some(credentials) = &o.credentials {
+            // A source of `spaces_events.auth`: the Rust source itself, shared.
+            let source = credentials.get().source.clone();
+            b = b.shared_credentials(source.clone());
+            rest = rest.shared_credentials(source);
+        } else if o.token_provider {
             // The request goes to Python (`next_token_request`), which calls the provider. The
             // REST client holds the channel weakly: when the client is gone, Python stops serving.
             let weak = ask.downgrade();

@@ -73,7 +73,19 @@ pub(crate) fn rest_error(py: Python<'_>, e: &RestError) -> PyErr {
         RestError::NotFound { .. } => "NotFoundError",
         RestError::Unavailable { .. } => "TransportError",
         RestError::Config(_) => "ConfigError",
+        RestError::Credentials { .. } => "AuthError",
         _ => "SpacesError",
+    };
+    raise(py, name, (e.to_string(),))
+}
+
+/// The exception for a token source's failure: `AuthError` when the credentials must be fixed
+/// (a refused refresh token, a bad credentials file), else `TransportError` (retry later).
+pub(crate) fn auth_error(py: Python<'_>, e: &spaces_events::auth::AuthError) -> PyErr {
+    let name = if e.is_fatal() {
+        "AuthError"
+    } else {
+        "TransportError"
     };
     raise(py, name, (e.to_string(),))
 }

@@ -1,6 +1,7 @@
 //! The native module `spaces_events._native`: the Rust core for the `spaces_events` Python
 //! package (`python/spaces_events/`), which wraps it in a Pythonic API.
 
+mod auth;
 mod client;
 mod errors;
 mod event;
@@ -16,6 +17,8 @@ use pyo3::prelude::*;
 /// The native part of `spaces_events`.
 #[pymodule]
 mod _native {
+    #[pymodule_export]
+    use super::auth::Credentials;
     #[pymodule_export]
     use super::client::{Connection, Pending};
     #[pymodule_export]

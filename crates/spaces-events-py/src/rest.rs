@@ -22,7 +22,7 @@ fn failed(error: RestError) -> Outcome {
 #[pymethods]
 impl RestClient {
     #[new]
-    #[pyo3(signature = (api_url, token, token_type, timeout, attempts, ca_certificate, proxy, no_proxy))]
+    #[pyo3(signature = (api_url, token, token_type, timeout, attempts, ca_certificate, proxy, no_proxy, credentials=None))]
     #[expect(
         clippy::too_many_arguments,
         reason = "one per keyword of spaces_events.rest.Rest"
@@ -37,6 +37,7 @@ impl RestClient {
         ca_certificate: Option<Vec<u8>>,
         proxy: Option<String>,
         no_proxy: bool,
+        credentials: Option<Py<crate::auth::Credentials>>,
     ) -> PyResult<RestClient> {
         let token_type = client::token_type(py, token_type)?;
         let timeout = Duration::try_from_secs_f64(timeout)
@@ -52,6 +53,9 @@ impl RestClient {
             });
         if let Some(token) = token {
             b = b.token(token);
+        }
+        if let Some(credentials) = &credentials {
+            b = b.shared_credentials(credentials.get().source.clone());
         }
         if let Some(pem) = &ca_certificate {
             b = b.add_root_certificate(pem);

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use pyo3::prelude::*;
-use spaces_sim::{Identity, RestFault, Scenario, Sim};
+use spaces_sim::{Expiry, Identity, RestFault, Scenario, Sim};
 
 use crate::client::{Outcome, Pending, runtime};
 use crate::errors::config_error;
@@ -42,13 +42,15 @@ impl Simulator {
     /// `identity` says (one of `IDENTITIES`; `None`: payloads as given), and plays nothing
     /// until told.
     #[new]
-    #[pyo3(signature = (token, ping_interval, ping_timeout, identity))]
+    #[pyo3(signature = (token, ping_interval, ping_timeout, identity, token_lifetime=None, close_expired=false))]
     fn new(
         py: Python<'_>,
         token: &str,
         ping_interval: f64,
         ping_timeout: f64,
         identity: Option<&str>,
+        token_lifetime: Option<f64>,
+        close_expired: bool,
     ) -> PyResult<Self> {
         let mut builder = spaces_sim::Simulator::new()
             .token(token)
@@ -60,6 +62,12 @@ impl Simulator {
         if let Some(identity) = identity {
             let identity: Identity = identity.parse().map_err(|e| config_error(py, e))?;
             builder = builder.identity(identity);
+        }
+        if let Some(lifetime) = token_lifetime {
+            builder = builder.token_lifetime(seconds(py, "token_lifetime", lifetime)?);
+        }
+        if close_expired {
+            builder = builder.expiry(Expiry::Close);
         }
         let sim = py.detach(|| runtime().block_on(builder.start()))?;
         Ok(Simulator {
@@ -205,6 +213,32 @@ impl Simulator {
         let tokens: Vec<&str> = tokens.iter().map(String::as_str).collect();
         self.sim()?.set_tokens(&tokens);
         Ok(())
+    }
+
+    /// A new token, the only one accepted from now on.
+    fn rotate_tokens(&self) -> PyResult<String> {
+        Ok(self.sim()?.rotate_tokens())
+    }
+
+    /// Revokes every token and OAuth2 refresh token.
+    fn revoke(&self) -> PyResult<()> {
+        self.sim()?.revoke();
+        Ok(())
+    }
+
+    /// `http://127.0.0.1:PORT`: the OAuth2 identity provider.
+    fn identity_url(&self) -> PyResult<String> {
+        Ok(self.sim()?.identity_url().to_owned())
+    }
+
+    /// Every token issued so far.
+    fn issued_tokens(&self) -> PyResult<Vec<String>> {
+        Ok(self.sim()?.issued_tokens())
+    }
+
+    /// Connections closed because their token expired.
+    fn expired_connections(&self) -> PyResult<usize> {
+        Ok(self.sim()?.expired_connections())
     }
 
     /// The spaces `GET /users/me/spaces` lists from now on.

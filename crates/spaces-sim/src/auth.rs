@@ -56,6 +56,8 @@ pub(crate) struct Tokens {
     refresh: HashSet<String>,
     codes: HashMap<String, Code>,
     issued: u64,
+    /// Every token and refresh token issued, in order (for tests of what must never be shown).
+    pub(crate) history: Vec<String>,
 }
 
 impl Tokens {
@@ -66,6 +68,7 @@ impl Tokens {
             refresh: HashSet::new(),
             codes: HashMap::new(),
             issued: 0,
+            history: Vec::new(),
         };
         this.set(tokens);
         this
@@ -87,6 +90,7 @@ impl Tokens {
     /// Accepts `token` from now on, for the lifetime; returns when it ends (Unix seconds).
     pub(crate) fn add(&mut self, token: String) -> u64 {
         let end = self.lifetime.map(|l| Instant::now() + l);
+        self.history.push(token.clone());
         self.valid.insert(token, end);
         self.issued += 1;
         (SystemTime::now() + self.lifetime.unwrap_or(Duration::from_secs(24 * 3600)))
@@ -214,6 +218,7 @@ async fn access_token(
     let access = format!("sim-oauth-{n}-{:08x}", fastrand::u32(..));
     let refresh = format!("sim-refresh-{n}-{:08x}", fastrand::u32(..));
     tokens.add(access.clone());
+    tokens.history.push(refresh.clone());
     tokens.refresh.insert(refresh.clone());
     let expires_in = tokens.lifetime.map_or(3600, |l| l.as_secs().max(1));
     shared.refreshes.fetch_add(1, Ordering::SeqCst);

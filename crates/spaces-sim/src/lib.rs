@@ -477,6 +477,12 @@ impl Sim {
         self.shared.tokens.lock().expect("token lock").issued()
     }
 
+    /// Every token issued so far — guest, rotated, OAuth2 access and refresh tokens — for a
+    /// test that none is ever shown.
+    pub fn issued_tokens(&self) -> Vec<String> {
+        self.shared.tokens.lock().expect("token lock").history.clone()
+    }
+
     /// OAuth2 access tokens issued so far (the first by code, then one per refresh).
     pub fn oauth_tokens_issued(&self) -> usize {
         self.shared.refreshes.load(Ordering::SeqCst)
