@@ -292,7 +292,8 @@ pub async fn redirect(url: &str) -> String {
     head.lines()
         .find_map(|line| {
             let (name, value) = line.split_once(':')?;
-            name.eq_ignore_ascii_case("location").then(|| value.trim().to_owned())
+            name.eq_ignore_ascii_case("location")
+                .then(|| value.trim().to_owned())
         })
         .expect("a Location header")
 }
@@ -301,7 +302,9 @@ pub async fn redirect(url: &str) -> String {
 /// request to where it points (a loopback listener); that last answer's status.
 pub async fn browse(url: &str) -> u16 {
     let location = redirect(url).await;
-    let rest = location.strip_prefix("http://").expect("redirected to http://");
+    let rest = location
+        .strip_prefix("http://")
+        .expect("redirected to http://");
     let (addr, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
     http_get(addr, path).await.0
 }

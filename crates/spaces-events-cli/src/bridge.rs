@@ -16,9 +16,9 @@ use spaces_events::rest::Rest;
 use spaces_events_nats::lease::{LeaseConfig, Leases};
 use spaces_events_nats::{Bridge as Publisher, BridgeError, Config, Sources, Stats};
 
+use crate::credentials::Trust;
 use crate::spaces::{self, Follow, Listing, Wanted};
 use crate::telemetry::HEALTH;
-use crate::credentials::Trust;
 use crate::watch::{Connection, block_on, fail, shutdown};
 
 /// Exit code when NATS cannot be reached or refuses us (documented in `--help`).

@@ -57,7 +57,9 @@ impl Trust {
     pub(crate) fn pem(&self) -> Result<Option<Vec<u8>>, String> {
         self.ca_file
             .as_ref()
-            .map(|path| std::fs::read(path).map_err(|e| format!("--ca-file {}: {e}", path.display())))
+            .map(|path| {
+                std::fs::read(path).map_err(|e| format!("--ca-file {}: {e}", path.display()))
+            })
             .transpose()
     }
 
@@ -99,14 +101,18 @@ impl TokenArgs {
             Kind::Jwt => TokenType::Jwt,
             Kind::Oauth => TokenType::Oauth,
         };
-        let (source, label): (Box<dyn Credentials>, &'static str) = if let Some(name) = &self.guest {
+        let (source, label): (Box<dyn Credentials>, &'static str) = if let Some(name) = &self.guest
+        {
             // Any unique name will do; this one says where it came from.
             let username = format!("spaces-events-{}-{}", std::process::id(), fastrand::u32(..));
             (Box::new(guests()?.guests(name, &username)), "guest")
         } else if let Some(path) = &self.token_file {
             (Box::new(Typed(TokenFile::new(path), token_type)), "file")
         } else if let Some(command) = &self.token_command {
-            (Box::new(Typed(TokenCommand::new(command), token_type)), "command")
+            (
+                Box::new(Typed(TokenCommand::new(command), token_type)),
+                "command",
+            )
         } else if let Some(path) = &self.credentials {
             let mut oauth = OAuth2::new(path).roots(Roots::WebPkiAndNative);
             if let Some(pem) = trust.pem()? {
@@ -117,12 +123,26 @@ impl TokenArgs {
             }
             (Box::new(oauth), "oauth")
         } else if let Some(token) = std::env::var("SPACES_TOKEN").ok().filter(|t| !t.is_empty()) {
-            (Box::new(Fixed(Token::new(token), "the SPACES_TOKEN variable", token_type)), "fixed")
+            (
+                Box::new(Fixed(
+                    Token::new(token),
+                    "the SPACES_TOKEN variable",
+                    token_type,
+                )),
+                "fixed",
+            )
         } else if let Some(token) = &self.token {
             eprintln!(
                 "warning: --token puts the token on the command line, where other users can see it in process lists; use SPACES_TOKEN or --token-file instead"
             );
-            (Box::new(Fixed(Token::new(token.as_str()), "the --token option", token_type)), "fixed")
+            (
+                Box::new(Fixed(
+                    Token::new(token.as_str()),
+                    "the --token option",
+                    token_type,
+                )),
+                "fixed",
+            )
         } else {
             return Err("no token: set SPACES_TOKEN, or use --token-file, --token-command, --credentials or --guest".into());
         };
@@ -282,7 +302,9 @@ pub(crate) fn login(args: LoginArgs) -> ExitCode {
         } else {
             eprintln!("open this address in a browser and sign in:\n\n  {url}\n");
         }
-        eprintln!("waiting for the browser to come back (or paste the code, or the address it was sent to, here):");
+        eprintln!(
+            "waiting for the browser to come back (or paste the code, or the address it was sent to, here):"
+        );
         // A thread of its own: a read of standard input cannot be cancelled, and the process
         // must not wait for it once the browser came back.
         let (line, pasted) = tokio::sync::oneshot::channel();
@@ -325,7 +347,10 @@ pub(crate) fn logout(args: LogoutArgs) -> ExitCode {
         }
         match oauth.logout().await {
             Ok(()) => {
-                eprintln!("signed out; {} revoked and removed", args.credentials.display());
+                eprintln!(
+                    "signed out; {} revoked and removed",
+                    args.credentials.display()
+                );
                 ExitCode::SUCCESS
             }
             Err(e) => exit(&e),

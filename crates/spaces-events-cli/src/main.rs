@@ -140,8 +140,10 @@ pub(crate) enum Command {
     )]
     Login(credentials::LoginArgs),
     /// Revoke the credentials of `login` at the provider and remove their file.
-    #[command(after_help = "Exit codes: 0 revoked and removed; 2 usage; 3 not a credentials file; \
-                      5 the provider could not be reached or refused (the file is kept).")]
+    #[command(
+        after_help = "Exit codes: 0 revoked and removed; 2 usage; 3 not a credentials file; \
+                      5 the provider could not be reached or refused (the file is kept)."
+    )]
     Logout(credentials::LogoutArgs),
     /// Run a local simulator of the Spaces socket server and REST API (prints their URLs and the
     /// token).

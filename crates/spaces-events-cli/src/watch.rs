@@ -221,7 +221,7 @@ impl Connection {
         let rest = |api_url: &str| {
             self.trust
                 .rest(self.rest_builder(api_url))
-                .map_err(|e| usage(e))?
+                .map_err(&usage)?
                 .shared_credentials(source.clone())
                 .build()
                 .map_err(|e| usage(e.to_string()))
@@ -251,10 +251,14 @@ impl Connection {
             url = found.socket_url;
         }
         let builder = Client::builder(&url, "").shared_credentials(source.clone());
-        let mut builder = self.trust.client(builder).map_err(usage)?.reconnect(Reconnect {
-            max_attempts: self.max_retries,
-            ..Reconnect::default()
-        });
+        let mut builder = self
+            .trust
+            .client(builder)
+            .map_err(usage)?
+            .reconnect(Reconnect {
+                max_attempts: self.max_retries,
+                ..Reconnect::default()
+            });
         let timeout = Duration::try_from_secs_f64(self.connect_timeout)
             .map_err(|e| usage(format!("--connect-timeout {}: {e}", self.connect_timeout)))?;
         builder = builder.connect_timeout(timeout);

@@ -12,8 +12,8 @@ use std::time::Duration;
 use clap::Args;
 use futures_util::StreamExt;
 use spaces_events::client::Error;
-use spaces_events::meeting::MeetingError;
 use spaces_events::client::Roots;
+use spaces_events::meeting::MeetingError;
 use spaces_events::webhook::{Delivery, Webhook as Sink};
 use spaces_events_nats::msg_id;
 

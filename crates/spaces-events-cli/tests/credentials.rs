@@ -18,9 +18,9 @@ const SPACE: &str = "space-1";
 
 /// Where the client connects: the simulator, or the Node peer asking the simulator which
 /// tokens are good; each playing `expiry`.
-enum Server {
-    Sim(Sim),
-    Node(NodePeer, Sim),
+struct Server {
+    sim: Sim,
+    node: Option<NodePeer>,
 }
 
 impl Server {
@@ -32,33 +32,32 @@ impl Server {
             .await
             .expect("the simulator starts");
         if !node {
-            return Server::Sim(sim);
+            return Server { sim, node: None };
         }
         let mut options = json!({ "authUrl": format!("{}/users/me", sim.api_url()) });
         if expiry == Expiry::Close {
             options["expiry"] = json!("close");
         }
-        Server::Node(NodePeer::start(options).await, sim)
+        let node = Some(NodePeer::start(options).await);
+        Server { sim, node }
     }
 
     fn sim(&self) -> &Sim {
-        match self {
-            Server::Sim(sim) | Server::Node(_, sim) => sim,
-        }
+        &self.sim
     }
 
     fn url(&self) -> String {
-        match self {
-            Server::Sim(sim) => sim.url().to_owned(),
-            Server::Node(peer, _) => peer.url(),
+        match &self.node {
+            None => self.sim.url().to_owned(),
+            Some(peer) => peer.url(),
         }
     }
 
     /// Waits until `SPACE` has been subscribed `n` times.
     async fn subscribed(&self, n: usize) {
-        match self {
-            Server::Sim(sim) => sim.subscribed(SPACE, n).await,
-            Server::Node(peer, _) => {
+        match &self.node {
+            None => self.sim.subscribed(SPACE, n).await,
+            Some(peer) => {
                 peer.wait_count(|e| e["ev"] == "subscribe" && e["space"] == SPACE, n)
                     .await;
             }
@@ -66,20 +65,22 @@ impl Server {
     }
 
     async fn emit(&mut self, n: u32) {
-        match self {
-            Server::Sim(sim) => {
-                sim.emit(MEDIA_SESSION_RESPONSE, &media_event(SPACE, n)).await;
+        match &mut self.node {
+            None => {
+                self.sim
+                    .emit(MEDIA_SESSION_RESPONSE, &media_event(SPACE, n))
+                    .await;
             }
-            Server::Node(peer, _) => peer.emit_media(SPACE, n).await,
+            Some(peer) => peer.emit_media(SPACE, n).await,
         }
     }
 
     /// Closes the connections, as a network would: how a token is needed again under
     /// [`Expiry::Keep`].
     async fn drop_connections(&mut self) {
-        match self {
-            Server::Sim(sim) => sim.drop_connections(),
-            Server::Node(peer, _) => peer.command(json!({ "cmd": "drop" })).await,
+        match &mut self.node {
+            None => self.sim.drop_connections(),
+            Some(peer) => peer.command(json!({ "cmd": "drop" })).await,
         }
     }
 }
@@ -156,7 +157,10 @@ async fn rotated_token_file(node: bool, expiry: Expiry) {
     }
     let (code, _, stderr) = finish(child).await;
     assert_eq!(code, Some(3), "{stderr}");
-    let named = format!("the token file {} gave the refused token again", file.display());
+    let named = format!(
+        "the token file {} gave the refused token again",
+        file.display()
+    );
     assert!(stderr.contains(&named), "{stderr}");
     for token in [&first, &second, &third] {
         assert!(!stderr.contains(token.as_str()), "{stderr}");
@@ -257,7 +261,11 @@ async fn login(identity: &Identity, path: &Path, paste: bool) {
     let mut child = command.spawn().expect("the binary runs");
     let mut stderr = BufReader::new(child.stderr.take().expect("piped")).lines();
     let url = loop {
-        let line = stderr.next_line().await.unwrap().expect("the address to open");
+        let line = stderr
+            .next_line()
+            .await
+            .unwrap()
+            .expect("the address to open");
         if let Some(url) = line.trim().strip_prefix(identity.url.as_str()) {
             break format!("{}{url}", identity.plain);
         }
@@ -266,7 +274,10 @@ async fn login(identity: &Identity, path: &Path, paste: bool) {
     if paste {
         let location = redirect(&url).await;
         let mut stdin = child.stdin.take().expect("piped");
-        stdin.write_all(format!("{location}\n").as_bytes()).await.unwrap();
+        stdin
+            .write_all(format!("{location}\n").as_bytes())
+            .await
+            .unwrap();
     } else {
         assert_eq!(browse(&url).await, 200, "the loopback page");
     }
@@ -274,7 +285,11 @@ async fn login(identity: &Identity, path: &Path, paste: bool) {
     assert_eq!(code, Some(0));
     let written: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     assert_eq!(written["type"], "spaces_oauth");
-    assert!(written["refresh_token"].as_str().is_some_and(|t| !t.is_empty()));
+    assert!(
+        written["refresh_token"]
+            .as_str()
+            .is_some_and(|t| !t.is_empty())
+    );
     use std::os::unix::fs::PermissionsExt;
     let mode = std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600, "only its owner reads it");
@@ -289,7 +304,12 @@ async fn login_watch_with_the_credentials_logout_and_a_revoked_refresh_token() {
     login(&identity, &browsed, false).await;
     login(&identity, &pasted, true).await;
 
-    let credentials = ["--credentials", browsed.to_str().unwrap(), "--ca-file", identity.ca()];
+    let credentials = [
+        "--credentials",
+        browsed.to_str().unwrap(),
+        "--ca-file",
+        identity.ca(),
+    ];
     let (child, mut lines) = watch(&server, &credentials);
     server.subscribed(1).await;
     server.emit(1).await;
@@ -323,8 +343,14 @@ async fn login_watch_with_the_credentials_logout_and_a_revoked_refresh_token() {
 async fn a_private_ca_from_ca_file_or_ssl_cert_file_for_the_socket_and_the_rest_api() {
     let mut server = Server::start(false, Expiry::Keep).await;
     let sim = server.sim();
-    let socket = sim.url().trim_start_matches("http://").trim_end_matches("/chat");
-    let api = sim.api_url().trim_start_matches("http://").trim_end_matches("/api");
+    let socket = sim
+        .url()
+        .trim_start_matches("http://")
+        .trim_end_matches("/chat");
+    let api = sim
+        .api_url()
+        .trim_start_matches("http://")
+        .trim_end_matches("/api");
     let (socket_port, ca) = spaces_events_tests::net::tls_terminator(socket.parse().unwrap()).await;
     let (api_port, api_ca) = spaces_events_tests::net::tls_terminator(api.parse().unwrap()).await;
     let dir = dir("ca");
@@ -335,7 +361,9 @@ async fn a_private_ca_from_ca_file_or_ssl_cert_file_for_the_socket_and_the_rest_
     let run = |extra: &[&str], env_ca: bool| {
         let mut command = cli(&["watch", "--url", &url, "--api-url", &api_url]);
         command.args(["--space", SPACE, "--format", "jsonl", "--max-events", "1"]);
-        command.args(["--guest", "Bot", "--connect-timeout", "5"]).args(extra);
+        command
+            .args(["--guest", "Bot", "--connect-timeout", "5"])
+            .args(extra);
         if env_ca {
             command.env("SSL_CERT_FILE", &ca_file);
         }
@@ -344,8 +372,14 @@ async fn a_private_ca_from_ca_file_or_ssl_cert_file_for_the_socket_and_the_rest_
     // Not trusted: the guest token's REST call fails on the certificate.
     let (code, _, stderr) = finish(run(&[], false)).await;
     assert_ne!(code, Some(0), "{stderr}");
-    assert!(stderr.contains("certificate") || stderr.contains("TLS"), "{stderr}");
-    for (extra, env_ca) in [(&["--ca-file", ca_file.to_str().unwrap()][..], false), (&[][..], true)] {
+    assert!(
+        stderr.contains("certificate") || stderr.contains("TLS"),
+        "{stderr}"
+    );
+    for (extra, env_ca) in [
+        (&["--ca-file", ca_file.to_str().unwrap()][..], false),
+        (&[][..], true),
+    ] {
         let child = run(extra, env_ca);
         let subscribed = server.sim().subscriptions_to(SPACE) + 1;
         server.subscribed(subscribed).await;

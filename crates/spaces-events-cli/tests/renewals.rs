@@ -60,16 +60,18 @@ async fn receiver() -> (String, Delivered) {
     let seen = ids.clone();
     let app = axum::Router::new().route(
         "/hook/{who}",
-        axum::routing::post(move |who: axum::extract::Path<String>, headers: HeaderMap| {
-            let seen = seen.clone();
-            async move {
-                if let Some(id) = headers.get("webhook-id").and_then(|v| v.to_str().ok()) {
-                    let mut seen = seen.lock().unwrap();
-                    seen.entry(who.0).or_default().insert(id.to_owned());
+        axum::routing::post(
+            move |who: axum::extract::Path<String>, headers: HeaderMap| {
+                let seen = seen.clone();
+                async move {
+                    if let Some(id) = headers.get("webhook-id").and_then(|v| v.to_str().ok()) {
+                        let mut seen = seen.lock().unwrap();
+                        seen.entry(who.0).or_default().insert(id.to_owned());
+                    }
+                    "ok"
                 }
-                "ok"
-            }
-        }),
+            },
+        ),
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -94,22 +96,24 @@ async fn credentials(sim: &Sim, path: &Path) {
     assert_eq!(status, 200);
 }
 
-async fn start(
-    command: &str,
-    sim: &Sim,
-    source: &[&str],
-    dir: &Path,
-    hook: &str,
-) -> Run {
+async fn start(command: &str, sim: &Sim, source: &[&str], dir: &Path, hook: &str) -> Run {
     let name = format!("{command} {}", source[0]);
-    let out = dir.join(format!("{command}-{}.log", source[0].trim_start_matches("--")));
+    let out = dir.join(format!(
+        "{command}-{}.log",
+        source[0].trim_start_matches("--")
+    ));
     let metrics = free();
     let mut args: Vec<String> = vec![command.into()];
     let (mut bind, mut nats) = (None, None);
     match command {
         "bridge" => {
             let server = NatsServer::start().await;
-            args.extend(["--nats".into(), server.url(), "--meetings-bucket".into(), "none".into()]);
+            args.extend([
+                "--nats".into(),
+                server.url(),
+                "--meetings-bucket".into(),
+                "none".into(),
+            ]);
             nats = Some(server);
         }
         "meeting" => args.extend(["--format".into(), "jsonl".into()]),
@@ -118,10 +122,23 @@ async fn start(
             args.extend(["--bind".into(), addr.clone()]);
             bind = Some(addr);
         }
-        "webhook" => args.extend(["--to".into(), format!("{hook}/{}", source[0].trim_start_matches("--"))]),
+        "webhook" => args.extend([
+            "--to".into(),
+            format!("{hook}/{}", source[0].trim_start_matches("--")),
+        ]),
         _ => unreachable!(),
     }
-    args.extend(["--url", sim.url(), "--api-url", sim.api_url(), "--space", SPACE].map(String::from));
+    args.extend(
+        [
+            "--url",
+            sim.url(),
+            "--api-url",
+            sim.api_url(),
+            "--space",
+            SPACE,
+        ]
+        .map(String::from),
+    );
     args.extend(["--metrics-addr".into(), metrics.clone()]);
     args.extend(source.iter().map(|s| (*s).to_owned()));
     let log = std::fs::File::create(&out).unwrap();
@@ -136,7 +153,14 @@ async fn start(
         .kill_on_drop(true)
         .spawn()
         .expect("the binary runs");
-    Run { name, child, metrics, out, bind, nats }
+    Run {
+        name,
+        child,
+        metrics,
+        out,
+        bind,
+        nats,
+    }
 }
 
 /// The sum of a metric's series in a Prometheus scrape.
@@ -180,7 +204,10 @@ async fn reading(expiry: Expiry) -> (Vec<Figures>, u64, Vec<String>, Vec<PathBuf
         let guests = guests.clone();
         let token_file = token_file.clone();
         async move {
-            let guest = guests.anonymous_auth("Rotator", &format!("rot-{n}")).await.unwrap();
+            let guest = guests
+                .anonymous_auth("Rotator", &format!("rot-{n}"))
+                .await
+                .unwrap();
             replace_file(&token_file, guest.token().expose());
         }
     };
@@ -189,7 +216,10 @@ async fn reading(expiry: Expiry) -> (Vec<Figures>, u64, Vec<String>, Vec<PathBuf
     let (hook, delivered) = receiver().await;
 
     let mut runs = Vec::new();
-    for source in [["--token-file", token_file.to_str().unwrap()], ["--credentials", oauth_file.to_str().unwrap()]] {
+    for source in [
+        ["--token-file", token_file.to_str().unwrap()],
+        ["--credentials", oauth_file.to_str().unwrap()],
+    ] {
         for command in ["bridge", "meeting", "serve", "webhook"] {
             runs.push(start(command, &sim, &source, &dir, &hook).await);
         }
@@ -205,11 +235,12 @@ async fn reading(expiry: Expiry) -> (Vec<Figures>, u64, Vec<String>, Vec<PathBuf
     while tokio::time::Instant::now() < deadline {
         tick.tick().await;
         emitted += 1;
-        sim.emit(MEDIA_SESSION_RESPONSE, &media_event(SPACE, emitted)).await;
-        if emitted % 10 == 0 {
+        sim.emit(MEDIA_SESSION_RESPONSE, &media_event(SPACE, emitted))
+            .await;
+        if emitted.is_multiple_of(10) {
             rotate(emitted).await;
         }
-        if expiry == Expiry::Keep && emitted % 26 == 0 {
+        if expiry == Expiry::Keep && emitted.is_multiple_of(26) {
             sim.drop_connections();
         }
     }
@@ -230,13 +261,24 @@ async fn reading(expiry: Expiry) -> (Vec<Figures>, u64, Vec<String>, Vec<PathBuf
         if renewals < 20 {
             problems.push(format!("{renewals} renewals"));
         }
-        let attendees = |state: &serde_json::Value| state["attendees"].as_array().map_or(0, |a| a.len() as u64);
+        let attendees =
+            |state: &serde_json::Value| state["attendees"].as_array().map_or(0, |a| a.len() as u64);
         let (received, note) = if let Some(nats) = &run.nats {
             let received = total(&scrape, "spaces_events_received_total");
             let js = async_nats::jetstream::new(async_nats::connect(nats.url()).await.unwrap());
-            let stored = js.get_stream("SPACES").await.unwrap().info().await.unwrap().state.messages;
+            let stored = js
+                .get_stream("SPACES")
+                .await
+                .unwrap()
+                .info()
+                .await
+                .unwrap()
+                .state
+                .messages;
             if stored != received {
-                problems.push(format!("the stream holds {stored} messages for {received} events"));
+                problems.push(format!(
+                    "the stream holds {stored} messages for {received} events"
+                ));
             }
             (received, format!("stream: {stored} messages, no duplicate"))
         } else if run.name.starts_with("webhook") {
@@ -246,7 +288,8 @@ async fn reading(expiry: Expiry) -> (Vec<Figures>, u64, Vec<String>, Vec<PathBuf
         } else {
             let state = match &run.bind {
                 Some(bind) => {
-                    let (status, body) = http_get(bind, &format!("/api/spaces/{SPACE}/meeting")).await;
+                    let (status, body) =
+                        http_get(bind, &format!("/api/spaces/{SPACE}/meeting")).await;
                     if status != 200 {
                         problems.push(format!("the dashboard answers {status}"));
                     }
@@ -263,14 +306,23 @@ async fn reading(expiry: Expiry) -> (Vec<Figures>, u64, Vec<String>, Vec<PathBuf
             if resyncs < 10 {
                 problems.push(format!("{resyncs} resyncs"));
             }
-            (attendees(&state), format!("{resyncs} resyncs; attendees in the final state"))
+            (
+                attendees(&state),
+                format!("{resyncs} resyncs; attendees in the final state"),
+            )
         };
         sigterm(&run.child);
         let status = tokio::time::timeout(Duration::from_secs(30), run.child.wait()).await;
         if !status.is_ok_and(|s| s.is_ok_and(|s| s.success())) {
             problems.push("SIGTERM did not end it with 0".into());
         }
-        figures.push(Figures { name: run.name, renewals, received, note, problems });
+        figures.push(Figures {
+            name: run.name,
+            renewals,
+            received,
+            note,
+            problems,
+        });
         outputs.push(run.out);
     }
     (figures, u64::from(emitted), sim.issued_tokens(), outputs)
@@ -280,7 +332,9 @@ async fn reading(expiry: Expiry) -> (Vec<Figures>, u64, Vec<String>, Vec<PathBuf
 async fn four_commands_renew_5_second_tokens_for_two_minutes_under_both_readings() {
     let ((keep, keep_sent, keep_tokens, keep_out), (close, close_sent, close_tokens, close_out)) =
         tokio::join!(reading(Expiry::Keep), reading(Expiry::Close));
-    println!("| command, source | reading | renewals | events received / sent | lost | | problems |");
+    println!(
+        "| command, source | reading | renewals | events received / sent | lost | | problems |"
+    );
     println!("|---|---|---|---|---|---|---|");
     for (label, figures, sent) in [
         ("(a) keep", &keep, keep_sent),
@@ -298,16 +352,28 @@ async fn four_commands_renew_5_second_tokens_for_two_minutes_under_both_readings
             );
         }
     }
-    let failed: Vec<&String> = keep.iter().chain(&close).flat_map(|f| &f.problems).collect();
+    let failed: Vec<&String> = keep
+        .iter()
+        .chain(&close)
+        .flat_map(|f| &f.problems)
+        .collect();
     assert!(failed.is_empty(), "{failed:?}");
     // The token never shows, at trace level, in anything any command wrote.
     let tokens: Vec<String> = keep_tokens.into_iter().chain(close_tokens).collect();
     assert!(tokens.len() > 100, "{} tokens issued", tokens.len());
     for out in keep_out.iter().chain(&close_out) {
         let text = std::fs::read_to_string(out).unwrap();
-        assert!(text.len() > 10_000, "{} logged at trace level", out.display());
+        assert!(
+            text.len() > 10_000,
+            "{} logged at trace level",
+            out.display()
+        );
         for token in &tokens {
-            assert!(!text.contains(token.as_str()), "{} shows a token", out.display());
+            assert!(
+                !text.contains(token.as_str()),
+                "{} shows a token",
+                out.display()
+            );
         }
     }
 }

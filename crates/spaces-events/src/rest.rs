@@ -36,8 +36,8 @@ mod spaces;
 pub use calls::Guests;
 pub use discover::Endpoints;
 
-use crate::client::{ProxyChoice, ProxySecret, TokenSource, added_roots, tls_config};
 use crate::auth::Credentials;
+use crate::client::{ProxyChoice, ProxySecret, TokenSource, added_roots, tls_config};
 use crate::client::{Reconnect, Roots, Token, TokenType};
 use crate::types::ActiveMeeting;
 
@@ -360,8 +360,14 @@ impl RestBuilder {
                 "invalid API URL {base:?}: not an http(s) URL with a host"
             )));
         }
-        let http = http_client(&self.roots, &self.extra_roots, &self.proxy, self.timeout, true)
-            .map_err(RestError::Config)?;
+        let http = http_client(
+            &self.roots,
+            &self.extra_roots,
+            &self.proxy,
+            self.timeout,
+            true,
+        )
+        .map_err(RestError::Config)?;
         Ok(Rest {
             inner: Arc::new(Inner {
                 http,

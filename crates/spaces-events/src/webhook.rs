@@ -168,8 +168,14 @@ impl WebhookBuilder {
             .ok()
             .filter(|u| matches!(u.scheme(), "http" | "https"))
             .ok_or_else(|| WebhookError::Config(format!("{:?} is not an http(s) URL", self.url)))?;
-        let http = http_client(&self.roots, &self.extra_roots, &ProxyChoice::Env, self.timeout, true)
-            .map_err(WebhookError::Config)?;
+        let http = http_client(
+            &self.roots,
+            &self.extra_roots,
+            &ProxyChoice::Env,
+            self.timeout,
+            true,
+        )
+        .map_err(WebhookError::Config)?;
         Ok(Webhook {
             inner: Arc::new(Inner {
                 http,

@@ -124,9 +124,10 @@ pub(crate) async fn sweep(io: SocketIo, shared: Arc<Shared>) {
         tick.tick().await;
         let Some(chat) = io.of("/chat") else { continue };
         for socket in chat.sockets() {
-            let expired = socket.extensions.get::<Presented>().is_some_and(|t| {
-                !shared.tokens.lock().expect("token lock").accepts(&t.0)
-            });
+            let expired = socket
+                .extensions
+                .get::<Presented>()
+                .is_some_and(|t| !shared.tokens.lock().expect("token lock").accepts(&t.0));
             if expired {
                 info!(sid = %socket.id, "token expired: connection closed");
                 shared.expired.fetch_add(1, Ordering::SeqCst);
@@ -150,7 +151,11 @@ async fn authorize(
 ) -> Response {
     let get = |k: &str| q.get(k).cloned().unwrap_or_default();
     if get("response_type") != "code" || get("client_id").is_empty() {
-        return (StatusCode::BAD_REQUEST, "response_type=code and client_id needed").into_response();
+        return (
+            StatusCode::BAD_REQUEST,
+            "response_type=code and client_id needed",
+        )
+            .into_response();
     }
     if get("code_challenge_method") != "S256" || get("code_challenge").is_empty() {
         return (StatusCode::BAD_REQUEST, "PKCE (S256) needed").into_response();
@@ -252,7 +257,12 @@ fn client_id(headers: &HeaderMap) -> Option<String> {
     let encoded = value.strip_prefix("Basic ")?;
     let decoded = decode_base64(encoded)?;
     let (id, _) = decoded.split_once(':')?;
-    Some(form_urlencoded::parse(format!("x={id}").as_bytes()).next()?.1.into_owned())
+    Some(
+        form_urlencoded::parse(format!("x={id}").as_bytes())
+            .next()?
+            .1
+            .into_owned(),
+    )
 }
 
 fn oauth_error(status: StatusCode, error: &str) -> Response {

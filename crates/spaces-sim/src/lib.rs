@@ -469,7 +469,11 @@ impl Sim {
 
     /// Whether `token` is accepted now.
     pub fn accepts(&self, token: &str) -> bool {
-        self.shared.tokens.lock().expect("token lock").accepts(token)
+        self.shared
+            .tokens
+            .lock()
+            .expect("token lock")
+            .accepts(token)
     }
 
     /// Tokens issued so far: guest tokens, OAuth2 access tokens, rotations.
@@ -480,7 +484,12 @@ impl Sim {
     /// Every token issued so far — guest, rotated, OAuth2 access and refresh tokens — for a
     /// test that none is ever shown.
     pub fn issued_tokens(&self) -> Vec<String> {
-        self.shared.tokens.lock().expect("token lock").history.clone()
+        self.shared
+            .tokens
+            .lock()
+            .expect("token lock")
+            .history
+            .clone()
     }
 
     /// OAuth2 access tokens issued so far (the first by code, then one per refresh).

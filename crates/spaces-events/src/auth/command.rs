@@ -161,7 +161,11 @@ mod tests {
         let first = helper.token(None).await.unwrap();
         assert_eq!(first.expose(), "t1");
         assert_eq!(helper.token(None).await.unwrap().expose(), "t1", "kept");
-        assert_eq!(helper.token(Some(&first)).await.unwrap().expose(), "t2", "refused");
+        assert_eq!(
+            helper.token(Some(&first)).await.unwrap().expose(),
+            "t2",
+            "refused"
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
@@ -170,14 +174,20 @@ mod tests {
         for (command, says) in [
             ("echo s3cr3t; exit 3", "failed (exit status: 3)"),
             ("echo '{\"tok\": \"s3cr3t\"}'", "without a string \"token\""),
-            ("echo '{\"token\": \"s3cr3t\", \"expires_at\": \"soon\"}'", "not an RFC 3339"),
+            (
+                "echo '{\"token\": \"s3cr3t\", \"expires_at\": \"soon\"}'",
+                "not an RFC 3339",
+            ),
             ("true", "printed no token"),
             ("kill -9 $$", "signal: 9"),
         ] {
             let e = TokenCommand::new(command).token(None).await.unwrap_err();
             let text = e.to_string();
             assert!(text.contains(says), "{command}: {text}");
-            assert!(text.starts_with(&format!("token command `{command}` ")), "{text}");
+            assert!(
+                text.starts_with(&format!("token command `{command}` ")),
+                "{text}"
+            );
             assert!(!text.replace(command, "").contains("s3cr3t"), "{text}");
             assert!(!e.is_fatal());
         }

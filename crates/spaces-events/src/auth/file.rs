@@ -77,7 +77,10 @@ mod tests {
         std::fs::write(&path, "\n").unwrap();
         let empty = source.token(None).await.unwrap_err().to_string();
         assert!(empty.ends_with("token: empty"), "{empty}");
-        assert_eq!(source.describe(), format!("the token file {}", path.display()));
+        assert_eq!(
+            source.describe(),
+            format!("the token file {}", path.display())
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -285,17 +285,15 @@ impl OAuth2 {
                 url: revoke_url.to_owned(),
                 reason,
             };
-            let client = file
-                .client()
-                .map_err(fail)?
-                .set_revocation_url(RevocationUrl::new(revoke_url.to_owned()).map_err(|e| fail(e.to_string()))?);
+            let client = file.client().map_err(fail)?.set_revocation_url(
+                RevocationUrl::new(revoke_url.to_owned()).map_err(|e| fail(e.to_string()))?,
+            );
             let mut tokens = vec![StandardRevocableToken::RefreshToken(
                 oauth2::RefreshToken::new(file.refresh_token().to_owned()),
             )];
-            tokens.extend(
-                file.access_token()
-                    .map(|t| StandardRevocableToken::AccessToken(oauth2::AccessToken::new(t.to_owned()))),
-            );
+            tokens.extend(file.access_token().map(|t| {
+                StandardRevocableToken::AccessToken(oauth2::AccessToken::new(t.to_owned()))
+            }));
             for token in tokens {
                 client
                     .revoke_token(token)

@@ -118,9 +118,7 @@ pub enum AuthError {
     },
     /// The identity provider refused the refresh token (revoked, spent, expired). Fatal: run
     /// `spaces-events login` again.
-    #[error(
-        "the refresh token in {path} was refused ({reason}): run `spaces-events login` again"
-    )]
+    #[error("the refresh token in {path} was refused ({reason}): run `spaces-events login` again")]
     Revoked {
         /// The credentials file.
         path: String,

@@ -85,7 +85,8 @@ impl CredentialsFile {
         };
         let text = std::fs::read_to_string(path).map_err(|e| error(e.to_string()))?;
         // serde_json's message quotes no value, only where it failed.
-        let file: CredentialsFile = serde_json::from_str(&text).map_err(|e| error(e.to_string()))?;
+        let file: CredentialsFile =
+            serde_json::from_str(&text).map_err(|e| error(e.to_string()))?;
         if file.kind != KIND {
             return Err(error(format!(
                 "\"type\" is {:?}, not {KIND:?} (made by `spaces-events login`?)",
@@ -145,8 +146,8 @@ impl CredentialsFile {
         String,
     > {
         let token_url = TokenUrl::new(self.token_url.clone()).map_err(|e| e.to_string())?;
-        let mut client = BasicClient::new(ClientId::new(self.client_id.clone()))
-            .set_token_uri(token_url);
+        let mut client =
+            BasicClient::new(ClientId::new(self.client_id.clone())).set_token_uri(token_url);
         if let Some(secret) = &self.client_secret {
             client = client.set_client_secret(ClientSecret::new(secret.clone()));
         }
@@ -424,9 +425,10 @@ impl Credentials for OAuth2 {
     fn token<'a>(&'a self, refused: Option<&'a Token>) -> TokenFuture<'a> {
         Box::pin(async move {
             let mut kept = self.kept.lock().await;
-            if let Some((token, _)) = kept.as_ref().filter(|(token, renew)| {
-                SystemTime::now() < *renew && not_refused(token, refused)
-            }) {
+            if let Some((token, _)) = kept
+                .as_ref()
+                .filter(|(token, renew)| SystemTime::now() < *renew && not_refused(token, refused))
+            {
                 return Ok(token.clone());
             }
             let (token, renew) = self.refreshed(refused).await?;

@@ -9,8 +9,8 @@ use std::time::Duration;
 use tokio_tungstenite::tungstenite::http::Uri;
 
 use super::Error;
-use crate::auth::Credentials;
 use super::proxy::{Choice, Secret};
+use crate::auth::Credentials;
 
 /// The production socket server (the path is the namespace).
 pub const PRODUCTION_URL: &str = "wss://spacesapis-socket.avayacloud.com/chat";

@@ -251,7 +251,9 @@ mod tests {
         let mut p = policy(Reconnect::default(), false);
         let (a, b) = (Token::new("a"), Token::new("b"));
         match p.next(End::Rejected("no".into()), Some(&a), false, Instant::now()) {
-            Next::Retry { attempt: 1, delay, .. } => assert_eq!(delay, Duration::ZERO, "at once"),
+            Next::Retry {
+                attempt: 1, delay, ..
+            } => assert_eq!(delay, Duration::ZERO, "at once"),
             other => panic!("{other:?}"),
         }
         assert_eq!(p.refused(), Some(&a));
