@@ -120,6 +120,7 @@ def login(sim: Simulator, path: Path) -> None:
     with pytest.raises(urllib.error.HTTPError) as answer:
         opener.open(f"{sim.identity_url}/oauth2/authorize?{query}")
     location = answer.value.headers["Location"]
+    answer.value.close()
     code = urllib.parse.parse_qs(urllib.parse.urlparse(location).query)["code"][0]
     body = urllib.parse.urlencode({"grant_type": "authorization_code", "code": code, "redirect_uri": redirect,
                                    "client_id": "py-bot", "code_verifier": verifier}).encode()
@@ -129,9 +130,10 @@ def login(sim: Simulator, path: Path) -> None:
                                 "client_id": "py-bot", "refresh_token": tokens["refresh_token"]}))
 
 
-def test_oauth2_refreshes_rotates_and_a_revoked_refresh_token_is_fatal(tmp_path: Path):
+@pytest.mark.parametrize("close_expired", [False, True], ids=["keep", "close"])
+def test_oauth2_refreshes_rotates_and_a_revoked_refresh_token_is_fatal(tmp_path: Path, close_expired: bool):
     path = tmp_path / "credentials.json"
-    with Simulator(token_lifetime=2.0, close_expired=True) as sim:
+    with Simulator(token_lifetime=2.0, close_expired=close_expired) as sim:
         login(sim, path)
         source = OAuth2(path)
         assert source.token_type == "oauth"
@@ -144,11 +146,17 @@ def test_oauth2_refreshes_rotates_and_a_revoked_refresh_token_is_fatal(tmp_path:
                     sim.emit(event(n))
                     assert (await asyncio.wait_for(sub.__anext__(), 10)).id == f"event-{n}"
                     refreshes.append(json.loads(path.read_text())["refresh_token"])
-                    # The token expires; the server closes the connection; a refreshed one follows.
+                    # The token expires: the server closes the connection, or (kept) a drop
+                    # later needs a new token; a refreshed one follows.
+                    if not close_expired:
+                        await asyncio.sleep(2.1)
+                        sim.drop_connections()
                     await sim.subscribed(SPACE, n + 1, timeout=10)
                 assert len(set(refreshes)) == 3, "each refresh rotated the refresh token, written back"
-                assert sim.expired_connections >= 3
+                assert sim.expired_connections >= (3 if close_expired else 0)
                 sim.revoke()
+                if not close_expired:
+                    sim.drop_connections()
                 with pytest.raises(AuthError) as caught:
                     async for _ in sub:
                         pass

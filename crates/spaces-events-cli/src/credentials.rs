@@ -261,6 +261,25 @@ const FAILED: u8 = 3;
 const USAGE: u8 = 2;
 const UNREACHABLE: u8 = 5;
 
+/// The exit of `login` or `logout`: `said` on success, else the error and its code.
+fn finished(result: Result<(), AuthError>, said: &str) -> ExitCode {
+    match result {
+        Ok(()) => {
+            eprintln!("{said}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => exit(&e),
+    }
+}
+
+/// `--ca-file`'s PEM; an unreadable file is said and is exit 2.
+fn extra_ca(trust: &Trust) -> Result<Option<Vec<u8>>, ExitCode> {
+    trust.pem().map_err(|e| {
+        eprintln!("error: {e}");
+        ExitCode::from(USAGE)
+    })
+}
+
 fn exit(error: &AuthError) -> ExitCode {
     eprintln!("error: {error}");
     ExitCode::from(match error {
@@ -274,13 +293,10 @@ pub(crate) fn login(args: LoginArgs) -> ExitCode {
         let mut login = Login::new(&args.client_id)
             .identity_url(&args.identity_url)
             .roots(Roots::WebPkiAndNative);
-        match args.trust.pem() {
+        match extra_ca(&args.trust) {
             Ok(Some(pem)) => login = login.add_root_certificate(&pem),
             Ok(None) => {}
-            Err(e) => {
-                eprintln!("error: {e}");
-                return ExitCode::from(USAGE);
-            }
+            Err(code) => return code,
         }
         if let Some(path) = &args.client_secret_file {
             match std::fs::read_to_string(path) {
@@ -321,40 +337,27 @@ pub(crate) fn login(args: LoginArgs) -> ExitCode {
                 Err(_) => std::future::pending().await,
             }
         };
-        match authorization.finish(pasted, &args.credentials).await {
-            Ok(()) => {
-                eprintln!(
-                    "signed in; credentials written to {} (use --credentials {0})",
-                    args.credentials.display()
-                );
-                ExitCode::SUCCESS
-            }
-            Err(e) => exit(&e),
-        }
+        let said = format!(
+            "signed in; credentials written to {} (use --credentials {0})",
+            args.credentials.display()
+        );
+        finished(authorization.finish(pasted, &args.credentials).await, &said)
     })
 }
 
 pub(crate) fn logout(args: LogoutArgs) -> ExitCode {
     crate::watch::block_on(async move {
         let mut oauth = OAuth2::new(&args.credentials).roots(Roots::WebPkiAndNative);
-        match args.trust.pem() {
+        match extra_ca(&args.trust) {
             Ok(Some(pem)) => oauth = oauth.add_root_certificate(&pem),
             Ok(None) => {}
-            Err(e) => {
-                eprintln!("error: {e}");
-                return ExitCode::from(USAGE);
-            }
+            Err(code) => return code,
         }
-        match oauth.logout().await {
-            Ok(()) => {
-                eprintln!(
-                    "signed out; {} revoked and removed",
-                    args.credentials.display()
-                );
-                ExitCode::SUCCESS
-            }
-            Err(e) => exit(&e),
-        }
+        let said = format!(
+            "signed out; {} revoked and removed",
+            args.credentials.display()
+        );
+        finished(oauth.logout().await, &said)
     })
 }
 

@@ -669,6 +669,16 @@ async fn nats_with_mutual_tls_and_a_cluster_of_urls() {
         &key,
     ];
     publishes_one(&sim, &url, &mutual, &[]).await;
+    // The CA from --ca-file, which every connection of the command trusts, NATS's included.
+    let trusted = [
+        "--ca-file",
+        &ca,
+        "--nats-tls-cert",
+        &cert,
+        "--nats-tls-key",
+        &key,
+    ];
+    publishes_one(&sim, &url, &trusted, &[]).await;
     // Several URLs: a dead one first, the live one after.
     let closed = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()

@@ -168,30 +168,39 @@ async fn rotated_token_file(node: bool, expiry: Expiry) {
     std::fs::remove_dir_all(dir).unwrap();
 }
 
-#[tokio::test]
-async fn a_rotated_token_file_sim_keep() {
-    rotated_token_file(false, Expiry::Keep).await;
+/// For each scenario `name(node, expiry)`, a module `name` with a test per server (the
+/// simulator, the Node socket.io 2.0.4 peer) and reading (`keep`, `close`).
+macro_rules! each_server {
+    ($($scenario:ident),* $(,)?) => {$(
+        mod $scenario {
+            use spaces_sim::Expiry;
+            #[tokio::test]
+            async fn sim_keep() {
+                super::$scenario(false, Expiry::Keep).await
+            }
+            #[tokio::test]
+            async fn sim_close() {
+                super::$scenario(false, Expiry::Close).await
+            }
+            #[tokio::test]
+            async fn node_keep() {
+                super::$scenario(true, Expiry::Keep).await
+            }
+            #[tokio::test]
+            async fn node_close() {
+                super::$scenario(true, Expiry::Close).await
+            }
+        }
+    )*};
 }
 
-#[tokio::test]
-async fn a_rotated_token_file_sim_close() {
-    rotated_token_file(false, Expiry::Close).await;
-}
+each_server!(rotated_token_file, credential_helper, login_refresh_logout);
 
-#[tokio::test]
-async fn a_rotated_token_file_node_keep() {
-    rotated_token_file(true, Expiry::Keep).await;
-}
-
-#[tokio::test]
-async fn a_rotated_token_file_node_close() {
-    rotated_token_file(true, Expiry::Close).await;
-}
-
-#[tokio::test]
-async fn a_credential_helper_gives_the_token_and_its_failure_names_it_not_its_output() {
-    let mut server = Server::start(false, Expiry::Keep).await;
-    let dir = dir("command");
+/// A credential helper's JSON token is used; a failing helper is named with its exit status,
+/// never its output.
+async fn credential_helper(node: bool, expiry: Expiry) {
+    let mut server = Server::start(node, expiry).await;
+    let dir = dir(&format!("command-{node}-{expiry:?}"));
     let file = dir.join("token.json");
     let token = server.sim().rotate_tokens();
     replace_file(
@@ -295,10 +304,11 @@ async fn login(identity: &Identity, path: &Path, paste: bool) {
     assert_eq!(mode, 0o600, "only its owner reads it");
 }
 
-#[tokio::test]
-async fn login_watch_with_the_credentials_logout_and_a_revoked_refresh_token() {
-    let mut server = Server::start(false, Expiry::Keep).await;
-    let dir = dir("oauth");
+/// `login` (the browser's redirect, and a pasted one), `watch --credentials`, `logout`, and a
+/// refresh token revoked under a running `watch`.
+async fn login_refresh_logout(node: bool, expiry: Expiry) {
+    let mut server = Server::start(node, expiry).await;
+    let dir = dir(&format!("oauth-{node}-{expiry:?}"));
     let (browsed, pasted) = (dir.join("browsed.json"), dir.join("pasted.json"));
     let identity = Identity::start(server.sim(), &dir).await;
     login(&identity, &browsed, false).await;
@@ -329,7 +339,9 @@ async fn login_watch_with_the_credentials_logout_and_a_revoked_refresh_token() {
 
     // The user removes the application's access: the refresh is refused, which is fatal.
     server.sim().revoke();
-    server.drop_connections().await;
+    if expiry == Expiry::Keep {
+        server.drop_connections().await;
+    }
     let (code, _, stderr) = finish(child).await;
     assert_eq!(code, Some(3), "{stderr}");
     assert!(
@@ -388,5 +400,46 @@ async fn a_private_ca_from_ca_file_or_ssl_cert_file_for_the_socket_and_the_rest_
         assert_eq!(code, Some(0), "{stderr}");
         assert!(stdout.contains(&format!("event-{subscribed}")), "{stdout}");
     }
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[tokio::test]
+async fn a_webhook_receiver_behind_a_private_ca() {
+    let mut server = Server::start(false, Expiry::Keep).await;
+    let (tx, mut delivered) = tokio::sync::mpsc::unbounded_channel::<String>();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |body: String| {
+            let _ = tx.send(body);
+            async { "ok" }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let plain = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let (port, ca) = spaces_events_tests::net::tls_terminator(plain).await;
+    let dir = dir("webhook-ca");
+    let ca_file = dir.join("ca.pem");
+    std::fs::write(&ca_file, ca).unwrap();
+    let to = format!("https://localhost:{port}/hook");
+    let child = cli(&["webhook", "--to", &to, "--url", server.sim().url()])
+        .args(["--space", SPACE, "--max-events", "1", "--ca-file"])
+        .arg(&ca_file)
+        .env("SPACES_TOKEN", server.sim().token())
+        .env(
+            "SPACES_WEBHOOK_SECRET",
+            "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+        )
+        .spawn()
+        .unwrap();
+    server.subscribed(1).await;
+    server.emit(1).await;
+    let body = tokio::time::timeout(Duration::from_secs(20), delivered.recv())
+        .await
+        .expect("delivered over TLS")
+        .unwrap();
+    assert!(body.contains("event-1"), "{body}");
+    let (code, _, stderr) = finish(child).await;
+    assert_eq!(code, Some(0), "{stderr}");
     std::fs::remove_dir_all(dir).unwrap();
 }

@@ -39,6 +39,14 @@ fn free() -> String {
     listener.local_addr().unwrap().to_string()
 }
 
+/// Attendees come and go: event `n` adds one of 20 (the meeting state stays small, and
+/// `meeting --format jsonl`, which prints it at every change, with it).
+fn event(n: u32) -> serde_json::Value {
+    let mut event = media_event(SPACE, n);
+    event["content"]["attendee"]["_id"] = format!("user-{}", n % 20).into();
+    event
+}
+
 /// One command under test: its process, where its metrics are, and its output files.
 struct Run {
     name: String,
@@ -176,9 +184,9 @@ fn total(scrape: &str, metric: &str) -> u64 {
 struct Figures {
     name: String,
     renewals: u64,
-    /// Events received (bridge), delivered (webhook), or attendees in the final meeting state
-    /// (meeting, serve: what the resyncs recover).
-    received: u64,
+    /// Events received (bridge) or delivered (webhook); `None` for `meeting` and `serve`, which
+    /// show states, not events (their state is compared with the server's instead).
+    received: Option<u64>,
     note: String,
     problems: Vec<String>,
 }
@@ -235,8 +243,7 @@ async fn reading(expiry: Expiry) -> (Vec<Figures>, u64, Vec<String>, Vec<PathBuf
     while tokio::time::Instant::now() < deadline {
         tick.tick().await;
         emitted += 1;
-        sim.emit(MEDIA_SESSION_RESPONSE, &media_event(SPACE, emitted))
-            .await;
+        sim.emit(MEDIA_SESSION_RESPONSE, &event(emitted)).await;
         if emitted.is_multiple_of(10) {
             rotate(emitted).await;
         }
@@ -280,11 +287,14 @@ async fn reading(expiry: Expiry) -> (Vec<Figures>, u64, Vec<String>, Vec<PathBuf
                     "the stream holds {stored} messages for {received} events"
                 ));
             }
-            (received, format!("stream: {stored} messages, no duplicate"))
+            (
+                Some(received),
+                format!("stream: {stored} messages, no duplicate"),
+            )
         } else if run.name.starts_with("webhook") {
             let who = run.name.rsplit("--").next().unwrap_or_default().to_owned();
             let ids = delivered.lock().unwrap().get(&who).map_or(0, HashSet::len) as u64;
-            (ids, "distinct webhook-ids delivered".to_owned())
+            (Some(ids), "distinct webhook-ids delivered".to_owned())
         } else {
             let state = match &run.bind {
                 Some(bind) => {
@@ -306,10 +316,16 @@ async fn reading(expiry: Expiry) -> (Vec<Figures>, u64, Vec<String>, Vec<PathBuf
             if resyncs < 10 {
                 problems.push(format!("{resyncs} resyncs"));
             }
-            (
-                attendees(&state),
-                format!("{resyncs} resyncs; attendees in the final state"),
-            )
+            let truth = sim.active_meeting(SPACE).unwrap_or_default();
+            if attendees(&state) != attendees(&truth) {
+                let (ours, theirs) = (attendees(&state), attendees(&truth));
+                problems.push(format!("{ours} attendees, the server {theirs}"));
+            }
+            let note = format!(
+                "{resyncs} resyncs; the final state is the server's ({} attendees)",
+                attendees(&state)
+            );
+            (None, note)
         };
         sigterm(&run.child);
         let status = tokio::time::timeout(Duration::from_secs(30), run.child.wait()).await;
@@ -341,12 +357,14 @@ async fn four_commands_renew_5_second_tokens_for_two_minutes_under_both_readings
         ("(b) close", &close, close_sent),
     ] {
         for f in figures {
+            let (received, lost) = match f.received {
+                Some(n) => (format!("{n} / {sent}"), sent.saturating_sub(n).to_string()),
+                None => (format!("— / {sent}"), "—".to_owned()),
+            };
             println!(
-                "| {} | {label} | {} | {} / {sent} | {} | {} | {} |",
+                "| {} | {label} | {} | {received} | {lost} | {} | {} |",
                 f.name,
                 f.renewals,
-                f.received,
-                sent.saturating_sub(f.received),
                 f.note,
                 f.problems.join("; ")
             );
