@@ -60,10 +60,13 @@ pub(crate) enum Command {
     },
     /// Subscribe to spaces and print their media-session events as they happen.
     ///
-    /// The token comes from the SPACES_TOKEN environment variable or --token-file. Events go to
-    /// stdout; status and errors to stderr. Reconnects (and re-subscribes) by itself.
+    /// The token comes from --token-file, --token-command, --credentials (OAuth2, see `login`),
+    /// --guest or the SPACES_TOKEN environment variable; the source is asked again before every
+    /// connection and after a refusal. Events go to stdout; status and errors to stderr.
+    /// Reconnects (and re-subscribes) by itself.
     #[command(
-        after_help = "Exit codes: 0 --max-events reached or Ctrl-C; 2 usage; 3 authentication rejected; \
+        after_help = "Exit codes: 0 --max-events reached or Ctrl-C; 2 usage; 3 authentication rejected (the token \
+                            source gave a refused token again, or a refused OAuth2 refresh token); \
                             4 a subscription refused; 5 could not connect (first connection not made within\n\
                             --connect-timeout, --max-retries reached, or the proxy refused: 401, 403, 407); 1 other errors.\n\
                             Logs: set RUST_LOG (e.g. RUST_LOG=spaces_events=debug); they go to stderr."

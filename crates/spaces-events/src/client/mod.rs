@@ -48,8 +48,10 @@
 //!   (Socket.IO 2 has no replay). [`Client::state_changes`] shows each transition, and every
 //!   failure is a `warn` event. After the first success there is no attempt limit by default.
 //! - **Authentication.** A namespace ERROR (`44/chat,"Not authorized"`) or HTTP 401/403 is
-//!   [`Error::Auth`]. The client asks the provider for a new token; it stops at once if it gets
-//!   the rejected token back, and after three rejections in a row in any case.
+//!   [`Error::Auth`]. The client asks its token source ([`crate::auth`]) again, with the refused
+//!   token, and tries a different one at once; it stops if it gets the refused token back (the
+//!   error names the source to fix), and after three rejections in a row in any case. A fixed
+//!   token is not retried.
 //! - **Errors in the stream.** A payload that does not decode, or a malformed packet, is an `Err`
 //!   item; the stream goes on. A fatal error (auth, attempt limit) is the last item.
 //! - **Shutdown.** [`Client::close`] leaves the namespace and closes the websocket; dropping every
