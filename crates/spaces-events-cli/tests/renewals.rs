@@ -316,7 +316,7 @@ async fn reading(expiry: Expiry) -> (Vec<Figures>, u64, Vec<String>, Vec<PathBuf
             if resyncs < 10 {
                 problems.push(format!("{resyncs} resyncs"));
             }
-            let truth = sim.active_meeting(SPACE).unwrap_or_default();
+            let truth = sim.active_meeting(SPACE).unwrap_or_default()["content"].clone();
             if attendees(&state) != attendees(&truth) {
                 let (ours, theirs) = (attendees(&state), attendees(&truth));
                 problems.push(format!("{ours} attendees, the server {theirs}"));

@@ -154,10 +154,11 @@ pub(crate) fn parse_time(text: &str) -> Option<SystemTime> {
     humantime::parse_rfc3339_weak(text.trim_end_matches('Z').trim_end_matches("+00:00")).ok()
 }
 
-/// `time` as RFC 3339 in UTC, whole seconds.
+/// `time` as RFC 3339 in UTC, to the millisecond (a 5 s token's expiry in whole seconds would
+/// be a fifth wrong).
 #[cfg(feature = "oauth")]
 pub(crate) fn format_time(time: SystemTime) -> String {
-    humantime::format_rfc3339_seconds(time).to_string()
+    humantime::format_rfc3339_millis(time).to_string()
 }
 
 #[cfg(test)]
@@ -179,7 +180,7 @@ mod tests {
     fn times_round_trip() {
         let t = SystemTime::UNIX_EPOCH + Duration::from_secs(1_796_000_000);
         let text = format_time(t);
-        assert_eq!(text, "2026-11-30T00:53:20Z");
+        assert_eq!(text, "2026-11-30T00:53:20.000Z");
         assert_eq!(parse_time(&text), Some(t));
         assert_eq!(parse_time("2026-11-30T00:53:20+00:00"), Some(t));
         assert_eq!(parse_time("2026-11-30 00:53:20"), Some(t));

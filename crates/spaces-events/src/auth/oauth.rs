@@ -44,6 +44,9 @@ pub struct CredentialsFile {
     expires_at: Option<String>,
     #[serde(flatten)]
     other: serde_json::Map<String, serde_json::Value>,
+    /// When the file was last written: when its access token was got, near enough.
+    #[serde(skip)]
+    written: Option<SystemTime>,
 }
 
 impl fmt::Debug for CredentialsFile {
@@ -71,6 +74,7 @@ impl CredentialsFile {
             access_token: None,
             expires_at: None,
             other: serde_json::Map::new(),
+            written: None,
         }
     }
 
@@ -85,8 +89,9 @@ impl CredentialsFile {
         };
         let text = std::fs::read_to_string(path).map_err(|e| error(e.to_string()))?;
         // serde_json's message quotes no value, only where it failed.
-        let file: CredentialsFile =
+        let mut file: CredentialsFile =
             serde_json::from_str(&text).map_err(|e| error(e.to_string()))?;
+        file.written = std::fs::metadata(path).and_then(|m| m.modified()).ok();
         if file.kind != KIND {
             return Err(error(format!(
                 "\"type\" is {:?}, not {KIND:?} (made by `spaces-events login`?)",
@@ -129,11 +134,13 @@ impl CredentialsFile {
             })
     }
 
-    /// The access token and when to renew it, if the file has one.
+    /// The access token and when to renew it, if the file has one: early by a fifth of the
+    /// life it had when the file was written (as the process that got it reckoned), so that
+    /// every process sharing the file renews it at the same time.
     fn access(&self, now: SystemTime) -> Option<(Token, SystemTime)> {
         let token = Token::new(self.access_token.clone()?);
         let renew = match self.expires_at.as_deref().and_then(parse_time) {
-            Some(at) => renew_at(at, now),
+            Some(at) => renew_at(at, self.written.unwrap_or(now).min(now)),
             None => far_future(),
         };
         Some((token, renew))
