@@ -283,7 +283,7 @@ fn extra_ca(trust: &Trust) -> Result<Option<Vec<u8>>, ExitCode> {
 fn exit(error: &AuthError) -> ExitCode {
     eprintln!("error: {error}");
     ExitCode::from(match error {
-        AuthError::Refresh { .. } => UNREACHABLE,
+        AuthError::Provider { .. } => UNREACHABLE,
         _ => FAILED,
     })
 }

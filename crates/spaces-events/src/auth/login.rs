@@ -127,7 +127,7 @@ impl Login {
     }
 
     fn error(&self, reason: String) -> AuthError {
-        AuthError::Refresh {
+        AuthError::Provider {
             url: self.identity_url.clone(),
             reason,
         }
@@ -157,7 +157,7 @@ impl Authorization {
     /// — exchanges it for tokens, and writes them to `path` (mode 0600, atomically).
     ///
     /// # Errors
-    /// [`AuthError::Revoked`] when the provider refuses the code, [`AuthError::Refresh`] when
+    /// [`AuthError::Revoked`] when the provider refuses the code, [`AuthError::Provider`] when
     /// it cannot be reached, [`AuthError::Credentials`] when the file cannot be written or the
     /// redirect carries an error or another sign-in's state.
     pub async fn finish(
@@ -268,7 +268,7 @@ impl OAuth2 {
     /// refuses leaves the file in place.
     ///
     /// # Errors
-    /// [`AuthError::Credentials`] for a file that is not one; [`AuthError::Refresh`] when the
+    /// [`AuthError::Credentials`] for a file that is not one; [`AuthError::Provider`] when the
     /// provider cannot be reached or refuses the revocation.
     ///
     /// ```no_run
@@ -281,7 +281,7 @@ impl OAuth2 {
         let _lock = lock(path).await?;
         let file = CredentialsFile::read(path)?;
         if let Some(revoke_url) = file.revoke_url() {
-            let fail = |reason: String| AuthError::Refresh {
+            let fail = |reason: String| AuthError::Provider {
                 url: revoke_url.to_owned(),
                 reason,
             };

@@ -100,10 +100,11 @@ pub enum AuthError {
         /// Its exit status, or what was wrong with what it printed (never the output itself).
         reason: String,
     },
-    /// The OAuth2 token endpoint could not be reached or failed (5xx, timeout). Retried.
-    #[error("refreshing the OAuth2 token at {url}: {reason}")]
-    Refresh {
-        /// The token endpoint.
+    /// The OAuth2 identity provider could not be reached or failed (5xx, a timeout, an answer
+    /// that is not a token), or refused a revocation. A refresh is retried.
+    #[error("OAuth2 provider {url}: {reason}")]
+    Provider {
+        /// The endpoint called.
         url: String,
         /// What went wrong.
         reason: String,

@@ -303,20 +303,20 @@ pub(crate) fn refusal(
                 path: path.display().to_string(),
                 reason: answer.error().to_string(),
             },
-            other => AuthError::Refresh {
+            other => AuthError::Provider {
                 url: url.to_owned(),
                 reason: format!("the provider answered {other}"),
             },
         },
-        RequestTokenError::Request(e) => AuthError::Refresh {
+        RequestTokenError::Request(e) => AuthError::Provider {
             url: url.to_owned(),
             reason: e.to_string(),
         },
-        RequestTokenError::Parse(e, _) => AuthError::Refresh {
+        RequestTokenError::Parse(e, _) => AuthError::Provider {
             url: url.to_owned(),
             reason: format!("an answer that is not a token: {}", e.inner()),
         },
-        RequestTokenError::Other(e) => AuthError::Refresh {
+        RequestTokenError::Other(e) => AuthError::Provider {
             url: url.to_owned(),
             reason: e,
         },

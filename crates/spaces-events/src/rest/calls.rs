@@ -169,7 +169,7 @@ impl Credentials for Guests {
                 .rest
                 .anonymous_auth(&self.who.0, &self.who.1)
                 .await
-                .map_err(|e| AuthError::Refresh {
+                .map_err(|e| AuthError::Provider {
                     url: self.rest.api_url().to_owned(),
                     reason: e.to_string(),
                 })?;
