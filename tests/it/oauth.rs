@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use spaces_events::auth::{Credentials, Login, OAuth2};
+use spaces_events::auth::{Credentials, OAuth2};
 use spaces_events_tests::browse;
 use spaces_sim::{Scenario, Simulator};
 
@@ -18,16 +18,15 @@ async fn sources_sharing_a_file_take_turns_and_never_spend_a_refresh_token_twice
     let dir = std::env::temp_dir().join(format!("se-oauth-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("credentials.json");
-    let authorization = Login::new("shared")
+    let authorization = OAuth2::new(&path)
+        .login("shared")
         .identity_url(sim.identity_url())
         .start()
         .await
         .unwrap();
     let url = authorization.url().to_owned();
-    let (signed_in, page) = tokio::join!(
-        authorization.finish(std::future::pending(), &path),
-        browse(&url)
-    );
+    let (signed_in, page) =
+        tokio::join!(authorization.finish(std::future::pending()), browse(&url));
     signed_in.unwrap();
     assert_eq!((page, sim.oauth_tokens_issued()), (200, 1));
 

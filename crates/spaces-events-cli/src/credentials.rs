@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use clap::{Args, ValueEnum};
 use spaces_events::auth::{
-    AuthError, Credentials, Login, OAuth2, Token, TokenCommand, TokenFile, TokenFuture, TokenType,
+    AuthError, Credentials, OAuth2, Token, TokenCommand, TokenFile, TokenFuture, TokenType,
 };
 use spaces_events::client::{Builder, Roots};
 use spaces_events::rest::{Rest, RestBuilder};
@@ -72,6 +72,15 @@ impl Trust {
         })
     }
 
+    /// The OAuth2 credentials at `path`, their provider trusted as the command trusts.
+    pub(crate) fn oauth(&self, path: &std::path::Path) -> Result<OAuth2, String> {
+        let oauth = OAuth2::new(path).roots(Roots::WebPkiAndNative);
+        Ok(match self.pem()? {
+            Some(pem) => oauth.add_root_certificate(&pem),
+            None => oauth,
+        })
+    }
+
     /// The REST client trusting what the command trusts.
     pub(crate) fn rest(&self, builder: RestBuilder) -> Result<RestBuilder, String> {
         let builder = builder.roots(Roots::WebPkiAndNative);
@@ -114,10 +123,7 @@ impl TokenArgs {
                 "command",
             )
         } else if let Some(path) = &self.credentials {
-            let mut oauth = OAuth2::new(path).roots(Roots::WebPkiAndNative);
-            if let Some(pem) = trust.pem()? {
-                oauth = oauth.add_root_certificate(&pem);
-            }
+            let mut oauth = trust.oauth(path)?;
             if let Some(proxy) = proxy {
                 oauth = oauth.proxy(proxy);
             }
@@ -272,9 +278,9 @@ fn finished(result: Result<(), AuthError>, said: &str) -> ExitCode {
     }
 }
 
-/// `--ca-file`'s PEM; an unreadable file is said and is exit 2.
-fn extra_ca(trust: &Trust) -> Result<Option<Vec<u8>>, ExitCode> {
-    trust.pem().map_err(|e| {
+/// [`Trust::oauth`]; an unreadable `--ca-file` is said and is exit 2.
+fn credentials(path: &std::path::Path, trust: &Trust) -> Result<OAuth2, ExitCode> {
+    trust.oauth(path).map_err(|e| {
         eprintln!("error: {e}");
         ExitCode::from(USAGE)
     })
@@ -290,14 +296,12 @@ fn exit(error: &AuthError) -> ExitCode {
 
 pub(crate) fn login(args: LoginArgs) -> ExitCode {
     crate::watch::block_on(async move {
-        let mut login = Login::new(&args.client_id)
-            .identity_url(&args.identity_url)
-            .roots(Roots::WebPkiAndNative);
-        match extra_ca(&args.trust) {
-            Ok(Some(pem)) => login = login.add_root_certificate(&pem),
-            Ok(None) => {}
+        let mut login = match credentials(&args.credentials, &args.trust) {
+            Ok(oauth) => oauth
+                .login(&args.client_id)
+                .identity_url(&args.identity_url),
             Err(code) => return code,
-        }
+        };
         if let Some(path) = &args.client_secret_file {
             match std::fs::read_to_string(path) {
                 Ok(secret) => login = login.client_secret(secret.trim()),
@@ -341,18 +345,16 @@ pub(crate) fn login(args: LoginArgs) -> ExitCode {
             "signed in; credentials written to {} (use --credentials {0})",
             args.credentials.display()
         );
-        finished(authorization.finish(pasted, &args.credentials).await, &said)
+        finished(authorization.finish(pasted).await, &said)
     })
 }
 
 pub(crate) fn logout(args: LogoutArgs) -> ExitCode {
     crate::watch::block_on(async move {
-        let mut oauth = OAuth2::new(&args.credentials).roots(Roots::WebPkiAndNative);
-        match extra_ca(&args.trust) {
-            Ok(Some(pem)) => oauth = oauth.add_root_certificate(&pem),
-            Ok(None) => {}
+        let oauth = match credentials(&args.credentials, &args.trust) {
+            Ok(oauth) => oauth,
             Err(code) => return code,
-        }
+        };
         let said = format!(
             "signed out; {} revoked and removed",
             args.credentials.display()

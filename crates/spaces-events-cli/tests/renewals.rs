@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::http::HeaderMap;
-use spaces_events::auth::Login;
+use spaces_events::auth::OAuth2;
 use spaces_events::rest::Rest;
 use spaces_events_tests::nats::NatsServer;
 use spaces_events_tests::peer::media_event;
@@ -90,16 +90,15 @@ async fn receiver() -> (String, Delivered) {
 /// OAuth2 credentials for `sim`'s provider, through the library's login (the "browser" is
 /// the test).
 async fn credentials(sim: &Sim, path: &Path) {
-    let authorization = Login::new("bot-renewals")
+    let authorization = OAuth2::new(path)
+        .login("bot-renewals")
         .identity_url(sim.identity_url())
         .start()
         .await
         .expect("login starts");
     let url = authorization.url().to_owned();
-    let (finished, status) = tokio::join!(
-        authorization.finish(std::future::pending(), path),
-        browse(&url)
-    );
+    let (finished, status) =
+        tokio::join!(authorization.finish(std::future::pending()), browse(&url));
     finished.expect("signed in");
     assert_eq!(status, 200);
 }

@@ -2,7 +2,6 @@
 //! loopback redirect, and the revocation of what it got.
 
 use std::future::Future;
-use std::path::Path;
 use std::time::SystemTime;
 
 use oauth2::{
@@ -12,44 +11,47 @@ use oauth2::{
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
-use super::oauth::{CredentialsFile, Http, OAuth2, lock, refusal};
+use super::oauth::{CredentialsFile, OAuth2, lock, refusal};
 use super::{AuthError, DEFAULT_IDENTITY_URL};
-use crate::client::Roots;
 
 /// The scopes asked for: what the Spaces sample apps ask.
 const SCOPES: &str = "spaces profile email";
 
-/// Signs in at the identity provider to make a [`CredentialsFile`]: the authorization code
-/// grant with PKCE (S256), redirected to a loopback address.
+/// Signs in at the identity provider to make the credentials of an [`OAuth2`] (made by
+/// [`OAuth2::login`], whose file and TLS settings it uses): the authorization code grant with
+/// PKCE (S256), redirected to a loopback address.
 ///
 /// ```no_run
 /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-/// use spaces_events::auth::Login;
-/// let authorization = Login::new("my-client-id").start().await?;
+/// use spaces_events::auth::OAuth2;
+/// let authorization = OAuth2::new("spaces-credentials.json").login("my-client-id").start().await?;
 /// println!("open {}", authorization.url());
 /// // Waits for the browser's redirect (or a code pasted on standard input).
-/// authorization.finish(std::future::pending(), "spaces-credentials.json".as_ref()).await?;
+/// authorization.finish(std::future::pending()).await?;
 /// # Ok(()) }
 /// ```
 #[derive(Debug)]
 pub struct Login {
+    oauth: OAuth2,
     identity_url: String,
     client_id: String,
     client_secret: Option<String>,
-    http: Http,
 }
 
-impl Login {
-    /// Signs in as an application with this client id, at [`DEFAULT_IDENTITY_URL`].
-    pub fn new(client_id: &str) -> Self {
+impl OAuth2 {
+    /// Signs in as the application `client_id` at [`DEFAULT_IDENTITY_URL`], to write these
+    /// credentials (`spaces-events login`).
+    pub fn login(self, client_id: &str) -> Login {
         Login {
+            oauth: self,
             identity_url: DEFAULT_IDENTITY_URL.to_owned(),
             client_id: client_id.to_owned(),
             client_secret: None,
-            http: Http::default(),
         }
     }
+}
 
+impl Login {
     /// Another identity provider (its `/oauth2/…` endpoints), e.g. staging's or a simulator's.
     pub fn identity_url(mut self, url: &str) -> Self {
         url.trim_end_matches('/').clone_into(&mut self.identity_url);
@@ -59,24 +61,6 @@ impl Login {
     /// The application's secret, for a confidential client (kept in the credentials file).
     pub fn client_secret(mut self, secret: &str) -> Self {
         self.client_secret = Some(secret.to_owned());
-        self
-    }
-
-    /// Which roots the identity provider's certificate is checked against.
-    pub fn roots(mut self, roots: Roots) -> Self {
-        self.http.roots(roots);
-        self
-    }
-
-    /// Also trusts the CA in `pem`.
-    pub fn add_root_certificate(mut self, pem: &[u8]) -> Self {
-        self.http.add_root_certificate(pem);
-        self
-    }
-
-    /// Through this HTTP proxy (`None`: directly), whatever the environment says.
-    pub fn proxy(mut self, url: Option<&str>) -> Self {
-        self.http.proxy(url);
         self
     }
 
@@ -122,7 +106,7 @@ impl Login {
             state,
             redirect,
             file,
-            http: self.http,
+            oauth: self.oauth,
         })
     }
 
@@ -143,7 +127,7 @@ pub struct Authorization {
     state: CsrfToken,
     redirect: String,
     file: CredentialsFile,
-    http: Http,
+    oauth: OAuth2,
 }
 
 impl Authorization {
@@ -154,7 +138,7 @@ impl Authorization {
 
     /// Waits for the code — the browser's redirect to the loopback address, or `pasted`: the
     /// code, or the whole address the browser was sent to (for a browser on another machine)
-    /// — exchanges it for tokens, and writes them to `path` (mode 0600, atomically).
+    /// — exchanges it for tokens, and writes the credentials file (mode 0600, atomically).
     ///
     /// # Errors
     /// [`AuthError::Revoked`] when the provider refuses the code, [`AuthError::Provider`] when
@@ -163,8 +147,8 @@ impl Authorization {
     pub async fn finish(
         mut self,
         pasted: impl Future<Output = Option<String>>,
-        path: &Path,
     ) -> Result<(), AuthError> {
+        let path = self.oauth.path.as_path();
         let error = |reason: String| AuthError::Credentials {
             path: path.display().to_string(),
             reason,
@@ -183,7 +167,7 @@ impl Authorization {
         let answer = client
             .exchange_code(AuthorizationCode::new(code))
             .set_pkce_verifier(self.verifier)
-            .request_async(&self.http)
+            .request_async(&self.oauth.http)
             .await
             .map_err(|e| refusal(e, path, &url))?;
         self.file.take(&answer, SystemTime::now());
