@@ -30,6 +30,18 @@ impl Tinyproxy {
             );
             return None;
         }
+        // A free port is only free until someone takes it: another test's server may bind it
+        // before tinyproxy does, which then exits. Then another port.
+        for _ in 0..5 {
+            if let Some(proxy) = Self::spawn(auth).await {
+                return Some(proxy);
+            }
+        }
+        panic!("tinyproxy did not start on any of 5 free ports");
+    }
+
+    /// One try on a free port: `None` if tinyproxy exited (its port was taken meanwhile).
+    async fn spawn(auth: Option<(&str, &str)>) -> Option<Tinyproxy> {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("a free port")
@@ -48,7 +60,7 @@ impl Tinyproxy {
         }
         let conf = dir.join("tinyproxy.conf");
         std::fs::write(&conf, config).expect("its configuration");
-        let child = Command::new(BINARY)
+        let mut child = Command::new(BINARY)
             .arg("-d")
             .arg("-c")
             .arg(&conf)
@@ -58,10 +70,17 @@ impl Tinyproxy {
             .spawn()
             .expect("tinyproxy starts");
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-        while tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_err()
-        {
+        loop {
+            let listening = tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_ok();
+            // Something answers, and tinyproxy still runs: then it is tinyproxy that answers.
+            if child.try_wait().expect("its status").is_some() {
+                return None;
+            }
+            if listening {
+                break;
+            }
             assert!(
                 tokio::time::Instant::now() < deadline,
                 "tinyproxy listens on {port}"

@@ -1,11 +1,11 @@
 //! Where tokens come from, for as long as the service runs: a token file re-read before every
 //! connection ([`TokenFile`]), a credential helper ([`TokenCommand`]), an OAuth2 credentials
-//! file refreshed before expiry ([`OAuth2`], feature `oauth`), or a fixed token.
+//! file refreshed before expiry (`OAuth2`, feature `oauth`), or a fixed token.
 //!
 //! A source implements [`Credentials`]. The socket client asks it before every connection
 //! attempt ([`Builder::credentials`](crate::client::Builder::credentials)), the REST client
 //! before every call and again after a 401
-//! ([`RestBuilder::credentials`](crate::rest::RestBuilder::credentials)). When the server
+//! (`RestBuilder::credentials`, feature `rest`). When the server
 //! refuses a token, the source is asked again with the refused token: a *different* token is
 //! tried at once; the *same* token again ends the client with
 //! [`Error::Auth`](crate::client::Error::Auth), naming the source to fix.
@@ -47,7 +47,7 @@ pub type TokenFuture<'a> = Pin<Box<dyn Future<Output = Result<Token, AuthError>>
 
 /// A source of tokens, asked before every connection attempt and every REST call.
 ///
-/// Implement it for a source of your own; [`TokenFile`], [`TokenCommand`] and [`OAuth2`] are
+/// Implement it for a source of your own; [`TokenFile`], [`TokenCommand`] and `OAuth2` are
 /// the ones the command line offers.
 ///
 /// ```

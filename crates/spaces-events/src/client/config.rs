@@ -280,7 +280,7 @@ impl Builder {
     /// refused token when the server refuses one: a different token is tried at once, the
     /// same one again ends the client with [`Error::Auth`] naming the source. Replaces the
     /// fixed token; sets the token type to the source's (`oauth` for
-    /// [`OAuth2`](crate::auth::OAuth2)).
+    /// `OAuth2`).
     ///
     /// ```no_run
     /// # use spaces_events::client::{Client, PRODUCTION_URL};

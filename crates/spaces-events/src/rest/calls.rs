@@ -50,7 +50,7 @@ impl Rest {
 
     /// A token provider (for the socket client's
     /// [`Builder::token_provider`](crate::client::Builder::token_provider) and
-    /// [`RestBuilder::token_provider`]) that gets a guest token from
+    /// [`RestBuilder::token_provider`](super::RestBuilder::token_provider)) that gets a guest token from
     /// [`anonymous_auth`](Self::anonymous_auth) and renews it 10 minutes before it expires.
     pub fn guest_tokens(
         &self,
@@ -66,7 +66,7 @@ impl Rest {
 
     /// Guest tokens as [`Credentials`] (for
     /// [`Builder::credentials`](crate::client::Builder::credentials) and
-    /// [`RestBuilder::credentials`]): one from [`anonymous_auth`](Self::anonymous_auth),
+    /// [`RestBuilder::credentials`](super::RestBuilder::credentials)): one from [`anonymous_auth`](Self::anonymous_auth),
     /// renewed shortly before it expires (a fifth of its life early, at most 10 minutes) or
     /// when refused.
     pub fn guests(&self, displayname: &str, username: &str) -> Guests {
