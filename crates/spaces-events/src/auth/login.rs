@@ -30,12 +30,22 @@ const SCOPES: &str = "spaces profile email";
 /// authorization.finish(std::future::pending()).await?;
 /// # Ok(()) }
 /// ```
-#[derive(Debug)]
 pub struct Login {
     oauth: OAuth2,
     identity_url: String,
     client_id: String,
     client_secret: Option<String>,
+}
+
+impl std::fmt::Debug for Login {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Not the client secret.
+        f.debug_struct("Login")
+            .field("credentials", &self.oauth.path)
+            .field("identity_url", &self.identity_url)
+            .field("client_id", &self.client_id)
+            .finish_non_exhaustive()
+    }
 }
 
 impl OAuth2 {
@@ -297,6 +307,38 @@ impl OAuth2 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn no_secret_in_debug_or_errors() {
+        let dir = std::env::temp_dir().join(format!("se-login-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("credentials.json");
+        let login = OAuth2::new(&path).login("bot").client_secret("s3cr3t");
+        assert!(!format!("{login:?}").contains("s3cr3t"), "{login:?}");
+        let mut file = CredentialsFile::new("https://id.example", "bot", Some("s3cr3t"));
+        file.take(
+            &serde_json::from_str(
+                r#"{"access_token":"acc3ss","token_type":"bearer","refresh_token":"r3fresh"}"#,
+            )
+            .unwrap(),
+            SystemTime::now(),
+        );
+        let shown = format!("{file:?}");
+        assert!(
+            !["s3cr3t", "acc3ss", "r3fresh"]
+                .iter()
+                .any(|s| shown.contains(s)),
+            "{shown}"
+        );
+        // A token file given as credentials by mistake: its token is not quoted back.
+        std::fs::write(&path, "\"t0ken-in-a-json-string\"").unwrap();
+        let e = CredentialsFile::read(&path).unwrap_err().to_string();
+        assert!(
+            e.contains("not a credentials file") && !e.contains("t0ken"),
+            "{e}"
+        );
+        std::fs::remove_dir_all(dir).unwrap();
+    }
 
     #[test]
     fn a_pasted_code_or_redirect() {

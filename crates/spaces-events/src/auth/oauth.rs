@@ -88,9 +88,16 @@ impl CredentialsFile {
             reason,
         };
         let text = std::fs::read_to_string(path).map_err(|e| error(e.to_string()))?;
-        // serde_json's message quotes no value, only where it failed.
-        let mut file: CredentialsFile =
-            serde_json::from_str(&text).map_err(|e| error(e.to_string()))?;
+        // Not serde_json's own message: it may quote a value, and a token file given by mistake
+        // holds a token.
+        let mut file: CredentialsFile = serde_json::from_str(&text).map_err(|e| {
+            error(format!(
+                "not a credentials file ({:?} error at line {}, column {})",
+                e.classify(),
+                e.line(),
+                e.column()
+            ))
+        })?;
         file.written = std::fs::metadata(path).and_then(|m| m.modified()).ok();
         if file.kind != KIND {
             return Err(error(format!(
