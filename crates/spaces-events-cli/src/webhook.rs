@@ -16,6 +16,7 @@ use spaces_events::client::Roots;
 use spaces_events::meeting::MeetingError;
 use spaces_events::webhook::{Delivery, Webhook as Sink};
 use spaces_events_nats::msg_id;
+use spaces_events_nats::telemetry;
 
 use crate::meeting::changes;
 use crate::watch::{Followed, block_on, events, fail, shutdown};
@@ -140,10 +141,13 @@ async fn deliver_all(args: Webhook) -> ExitCode {
         match events(&client, spaces).await {
             Ok(events) => events
                 .map(|event| match event {
-                    Ok(event) => Ok(Item {
-                        id: msg_id(&event),
-                        body: event.json().to_owned(),
-                    }),
+                    Ok(event) => {
+                        telemetry::received(&event, std::time::SystemTime::now());
+                        Ok(Item {
+                            id: msg_id(&event),
+                            body: event.json().to_owned(),
+                        })
+                    }
                     Err(e) if e.is_fatal() => Err(Failure::Fatal(e)),
                     Err(e) => Err(Failure::Warning(e.to_string())),
                 })
