@@ -161,14 +161,19 @@ async fn a_bad_scenario_file_is_named_with_its_line() {
 async fn start_sim(args: &[&str]) -> (tokio::process::Child, String) {
     let mut sim = bin().arg("sim").args(args).spawn().expect("runs");
     let mut lines = BufReader::new(sim.stdout.take().expect("stdout")).lines();
+    // Every line it prints (until `spaces:`, the last): a pipe closed early would make its
+    // next print fail.
     let mut printed = Vec::new();
-    while printed.len() < 4 {
+    while !printed
+        .last()
+        .is_some_and(|l: &String| l.starts_with("spaces:"))
+    {
         printed.push(
             lines
                 .next_line()
                 .await
                 .unwrap()
-                .expect("url, api, token, spaces"),
+                .expect("url, api, identity, token, spaces"),
         );
     }
     let url = printed[0]
