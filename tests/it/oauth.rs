@@ -1,9 +1,10 @@
-//! OAuth2 credentials shared by two sources (as by two processes: each opens the file and its
-//! lock itself), refreshed against the simulator's identity provider.
+//! Sources that renew their tokens against the simulator: OAuth2 credentials shared by two
+//! sources (as by two processes: each opens the file and its lock itself), and guest tokens.
 
 use std::time::Duration;
 
 use spaces_events::auth::{Credentials, OAuth2};
+use spaces_events::rest::Rest;
 use spaces_events_tests::browse;
 use spaces_sim::{Scenario, Simulator};
 
@@ -53,4 +54,26 @@ async fn sources_sharing_a_file_take_turns_and_never_spend_a_refresh_token_twice
     assert_ne!(kept, fresh);
     assert!(sim.accepts(fresh.expose()));
     std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[tokio::test]
+async fn a_guest_token_is_renewed_a_fifth_of_its_life_before_it_expires() {
+    let sim = Simulator::new()
+        .scenario(Scenario::default())
+        .token_lifetime(Duration::from_secs(5))
+        .start()
+        .await
+        .unwrap();
+    let guests = Rest::builder(sim.api_url())
+        .build()
+        .unwrap()
+        .guests("Bot", "bot-1");
+    let first = guests.token(None).await.unwrap();
+    assert_eq!(guests.token(None).await.unwrap(), first, "kept while fresh");
+    // The JWT's `exp` is in whole seconds: it ends 4–5 s from now, renewal is due by 4 s.
+    tokio::time::sleep(Duration::from_millis(4100)).await;
+    assert!(sim.accepts(first.expose()), "not expired yet");
+    let second = guests.token(None).await.unwrap();
+    assert_ne!(second, first, "renewed before it expired");
+    assert!(sim.accepts(second.expose()));
 }

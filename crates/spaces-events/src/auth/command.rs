@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime};
 
 use tokio::io::AsyncReadExt;
 
-use super::{AuthError, Credentials, Token, TokenFuture, not_refused, parse_time, renew_at};
+use super::{AuthError, Credentials, EARLY, Token, TokenFuture, not_refused, parse_time, renew_at};
 
 /// How long a helper may take.
 const TIMEOUT: Duration = Duration::from_secs(30);
@@ -119,7 +119,7 @@ impl Credentials for TokenCommand {
             }
             let (token, expires_at) = self.run().await?;
             *self.kept.lock().expect("token lock") =
-                expires_at.map(|at| (token.clone(), renew_at(at, now)));
+                expires_at.map(|at| (token.clone(), renew_at(at, now, EARLY)));
             Ok(token)
         })
     }

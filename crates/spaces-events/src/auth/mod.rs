@@ -138,11 +138,21 @@ impl AuthError {
     }
 }
 
-/// When a token that expires at `expires_at` should be replaced: a fifth of its remaining
-/// life early, at most a minute (a 24 h JWT: 1 min; a 5 s test token: 1 s).
-pub(crate) fn renew_at(expires_at: SystemTime, now: SystemTime) -> SystemTime {
-    let left = expires_at.duration_since(now).unwrap_or_default();
-    expires_at - (left / 5).min(Duration::from_secs(60))
+/// When a token got at `got` that expires at `expires_at` should be replaced: early by a fifth
+/// of the life it had when got, at most `most` (a minute: a 24 h JWT 1 min early, a 5 s test
+/// token 1 s). Reckoned from when it was got, not from now: from now, a fifth of what is left
+/// shrinks with it, and the token would only be replaced once expired.
+pub(crate) fn renew_at(expires_at: SystemTime, got: SystemTime, most: Duration) -> SystemTime {
+    let life = expires_at.duration_since(got).unwrap_or_default();
+    expires_at - (life / 5).min(most)
+}
+
+/// At most this early, for the sources that do not say otherwise.
+pub(crate) const EARLY: Duration = Duration::from_secs(60);
+
+/// When to replace a token that does not say when it expires: never (only when refused).
+pub(crate) fn never() -> SystemTime {
+    SystemTime::now() + Duration::from_secs(100 * 365 * 86_400)
 }
 
 /// Whether `token` may be handed out: not the refused one.
@@ -170,10 +180,16 @@ mod tests {
     fn renewal_is_early_by_a_fifth_at_most_a_minute() {
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
         let day = now + Duration::from_secs(86_400);
-        assert_eq!(renew_at(day, now), day - Duration::from_secs(60));
+        assert_eq!(renew_at(day, now, EARLY), day - Duration::from_secs(60));
         let soon = now + Duration::from_secs(5);
-        assert_eq!(renew_at(soon, now), soon - Duration::from_secs(1));
-        assert_eq!(renew_at(now, soon), now, "already expired");
+        assert_eq!(renew_at(soon, now, EARLY), soon - Duration::from_secs(1));
+        assert_eq!(renew_at(now, soon, EARLY), now, "already expired");
+        // The same answer whenever it is asked: from when the token was got.
+        assert_eq!(
+            renew_at(soon, now, EARLY),
+            soon - Duration::from_secs(1),
+            "4 s later too"
+        );
     }
 
     #[test]

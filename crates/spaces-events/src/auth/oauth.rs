@@ -13,7 +13,7 @@ use oauth2::{
 };
 
 use super::{AuthError, Credentials, Token, TokenFuture, TokenType, format_time, not_refused};
-use super::{parse_time, renew_at};
+use super::{EARLY, never, parse_time, renew_at};
 use crate::client::{ProxyChoice, ProxySecret, Roots};
 
 /// Avaya Cloud Identity (`/oauth2/authorize`, `/oauth2/access_token`, `/oauth2/revoke_token`).
@@ -147,8 +147,8 @@ impl CredentialsFile {
     fn access(&self, now: SystemTime) -> Option<(Token, SystemTime)> {
         let token = Token::new(self.access_token.clone()?);
         let renew = match self.expires_at.as_deref().and_then(parse_time) {
-            Some(at) => renew_at(at, self.written.unwrap_or(now).min(now)),
-            None => far_future(),
+            Some(at) => renew_at(at, self.written.unwrap_or(now).min(now), EARLY),
+            None => never(),
         };
         Some((token, renew))
     }
@@ -201,14 +201,9 @@ impl CredentialsFile {
         }
         self.expires_at = expires_at.map(format_time);
         self.access_token = Some(access.clone());
-        let renew = expires_at.map_or_else(far_future, |at| renew_at(at, now));
+        let renew = expires_at.map_or_else(never, |at| renew_at(at, now, EARLY));
         (Token::new(access), renew)
     }
-}
-
-/// "Never", for a token that does not say when it expires (renewed only when refused).
-fn far_future() -> SystemTime {
-    SystemTime::now() + Duration::from_secs(100 * 365 * 86_400)
 }
 
 /// How the identity provider is reached: roots, extra CAs, proxy; the HTTP client is made on

@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime};
 use reqwest::{Method, StatusCode};
 
 use super::{Answer, GuestToken, Rest, RestError, expiry, parse, segment};
-use crate::auth::{AuthError, Credentials, TokenFuture};
+use crate::auth::{AuthError, Credentials, TokenFuture, never, not_refused, renew_at};
 use crate::client::{ProviderFuture, Token};
 use crate::types::{ActiveMeeting, AnonymousAuth, AnonymousAuthRequest, ServiceConfigurations};
 
@@ -66,9 +66,9 @@ impl Rest {
 
     /// Guest tokens as [`Credentials`] (for
     /// [`Builder::credentials`](crate::client::Builder::credentials) and
-    /// [`RestBuilder::credentials`](super::RestBuilder::credentials)): one from [`anonymous_auth`](Self::anonymous_auth),
-    /// renewed shortly before it expires (a fifth of its life early, at most 10 minutes) or
-    /// when refused.
+    /// [`RestBuilder::credentials`](super::RestBuilder::credentials)): one from
+    /// [`anonymous_auth`](Self::anonymous_auth), renewed shortly before it expires (a fifth of
+    /// its life early, at most 10 minutes) or when refused.
     pub fn guests(&self, displayname: &str, username: &str) -> Guests {
         Guests {
             rest: self.clone(),
@@ -147,23 +147,22 @@ impl Rest {
 pub struct Guests {
     rest: Rest,
     who: (String, String),
-    kept: Mutex<Option<GuestToken>>,
+    /// The token in use and when to renew it.
+    kept: Mutex<Option<(Token, SystemTime)>>,
 }
+
+/// A guest token (24 h) is renewed at most this early.
+const GUEST_EARLY: Duration = Duration::from_secs(600);
 
 impl Credentials for Guests {
     fn token<'a>(&'a self, refused: Option<&'a Token>) -> TokenFuture<'a> {
         Box::pin(async move {
             let now = SystemTime::now();
-            let fresh = |g: &GuestToken| {
-                Some(&g.token) != refused
-                    && g.expires_at.is_none_or(|at| {
-                        let left = at.duration_since(now).unwrap_or_default();
-                        now + (left / 5).min(Duration::from_secs(600)) < at
-                    })
-            };
             let kept = self.kept.lock().expect("guest lock").clone();
-            if let Some(guest) = kept.filter(fresh) {
-                return Ok(guest.token);
+            if let Some((token, _)) =
+                kept.filter(|(token, renew)| now < *renew && not_refused(token, refused))
+            {
+                return Ok(token);
             }
             let guest = self
                 .rest
@@ -173,7 +172,10 @@ impl Credentials for Guests {
                     url: self.rest.api_url().to_owned(),
                     reason: e.to_string(),
                 })?;
-            *self.kept.lock().expect("guest lock") = Some(guest.clone());
+            let renew = guest
+                .expires_at
+                .map_or_else(never, |at| renew_at(at, now, GUEST_EARLY));
+            *self.kept.lock().expect("guest lock") = Some((guest.token.clone(), renew));
             Ok(guest.token)
         })
     }
