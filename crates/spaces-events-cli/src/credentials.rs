@@ -12,6 +12,7 @@ use spaces_events::auth::{
 };
 use spaces_events::client::{Builder, Roots};
 use spaces_events::rest::{Rest, RestBuilder};
+use spaces_events::webhook::WebhookBuilder;
 use spaces_events_nats::telemetry;
 
 /// The token options of every command that connects.
@@ -63,26 +64,9 @@ impl Trust {
             .transpose()
     }
 
-    /// The socket client trusting what the command trusts.
-    pub(crate) fn client(&self, builder: Builder) -> Result<Builder, String> {
-        let builder = builder.roots(Roots::WebPkiAndNative);
-        Ok(match self.pem()? {
-            Some(pem) => builder.add_root_certificate(&pem),
-            None => builder,
-        })
-    }
-
-    /// The OAuth2 credentials at `path`, their provider trusted as the command trusts.
-    pub(crate) fn oauth(&self, path: &std::path::Path) -> Result<OAuth2, String> {
-        let oauth = OAuth2::new(path).roots(Roots::WebPkiAndNative);
-        Ok(match self.pem()? {
-            Some(pem) => oauth.add_root_certificate(&pem),
-            None => oauth,
-        })
-    }
-
-    /// The REST client trusting what the command trusts.
-    pub(crate) fn rest(&self, builder: RestBuilder) -> Result<RestBuilder, String> {
+    /// `builder` (the socket client's, the REST API's, OAuth2's, a webhook's) trusting what
+    /// the command trusts: Mozilla's roots and the system's, and `--ca-file`.
+    pub(crate) fn apply<B: Trusting>(&self, builder: B) -> Result<B, String> {
         let builder = builder.roots(Roots::WebPkiAndNative);
         Ok(match self.pem()? {
             Some(pem) => builder.add_root_certificate(&pem),
@@ -90,6 +74,27 @@ impl Trust {
         })
     }
 }
+
+/// The builders whose trust `--ca-file` sets: each has the same two options.
+pub(crate) trait Trusting: Sized {
+    fn roots(self, roots: Roots) -> Self;
+    fn add_root_certificate(self, pem: &[u8]) -> Self;
+}
+
+macro_rules! trusting {
+    ($($builder:ty),*) => {$(
+        impl Trusting for $builder {
+            fn roots(self, roots: Roots) -> Self {
+                <$builder>::roots(self, roots)
+            }
+            fn add_root_certificate(self, pem: &[u8]) -> Self {
+                <$builder>::add_root_certificate(self, pem)
+            }
+        }
+    )*};
+}
+
+trusting!(Builder, RestBuilder, OAuth2, WebhookBuilder);
 
 #[derive(Clone, Copy, ValueEnum)]
 enum Kind {
@@ -123,7 +128,7 @@ impl TokenArgs {
                 "command",
             )
         } else if let Some(path) = &self.credentials {
-            let mut oauth = trust.oauth(path)?;
+            let mut oauth = trust.apply(OAuth2::new(path))?;
             if let Some(proxy) = proxy {
                 oauth = oauth.proxy(proxy);
             }
@@ -278,9 +283,10 @@ fn finished(result: Result<(), AuthError>, said: &str) -> ExitCode {
     }
 }
 
-/// [`Trust::oauth`]; an unreadable `--ca-file` is said and is exit 2.
+/// The credentials at `path`, trusting as the command does; an unreadable `--ca-file` is
+/// said and is exit 2.
 fn credentials(path: &std::path::Path, trust: &Trust) -> Result<OAuth2, ExitCode> {
-    trust.oauth(path).map_err(|e| {
+    trust.apply(OAuth2::new(path)).map_err(|e| {
         eprintln!("error: {e}");
         ExitCode::from(USAGE)
     })

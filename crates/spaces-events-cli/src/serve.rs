@@ -34,13 +34,12 @@ use futures_util::{Stream, StreamExt};
 use spaces_events::client::{Client, ConnectionState, Error};
 use spaces_events::meeting::MeetingError;
 use spaces_events::types::{ChangeKind, ChangeSource, MeetingSnapshot};
+use spaces_events_nats::telemetry;
 use tokio::sync::broadcast;
 
 use crate::bridge::NatsAuth;
 use crate::meeting::changes;
 use crate::spaces::Listing;
-use spaces_events_nats::telemetry;
-
 use crate::watch::{Connection, block_on, fail, shutdown};
 
 const USAGE: u8 = 2;

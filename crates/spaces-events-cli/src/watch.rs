@@ -16,7 +16,6 @@ use futures_util::{Stream, StreamExt};
 use spaces_events::client::{Client, ConnectionState, Error, Reconnect, StateChanges};
 use spaces_events::rest::{Rest, RestBuilder};
 use spaces_events::{Category, MediaSessionEvent};
-
 use spaces_events_nats::telemetry;
 
 use crate::credentials::{TokenArgs, Trust};
@@ -210,7 +209,7 @@ impl Connection {
         };
         let guests = || {
             self.trust
-                .rest(self.rest_builder(&self.api_url))?
+                .apply(self.rest_builder(&self.api_url))?
                 .build()
                 .map_err(|e| e.to_string())
         };
@@ -220,7 +219,7 @@ impl Connection {
             .map_err(usage)?;
         let rest = |api_url: &str| {
             self.trust
-                .rest(self.rest_builder(api_url))
+                .apply(self.rest_builder(api_url))
                 .map_err(&usage)?
                 .shared_credentials(source.clone())
                 .build()
@@ -253,7 +252,7 @@ impl Connection {
         let builder = Client::builder(&url, "").shared_credentials(source.clone());
         let mut builder = self
             .trust
-            .client(builder)
+            .apply(builder)
             .map_err(usage)?
             .reconnect(Reconnect {
                 max_attempts: self.max_retries,

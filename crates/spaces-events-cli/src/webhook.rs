@@ -12,7 +12,6 @@ use std::time::Duration;
 use clap::Args;
 use futures_util::StreamExt;
 use spaces_events::client::Error;
-use spaces_events::client::Roots;
 use spaces_events::meeting::MeetingError;
 use spaces_events::webhook::{Delivery, Webhook as Sink};
 use spaces_events_nats::msg_id;
@@ -86,12 +85,8 @@ async fn deliver_all(args: Webhook) -> ExitCode {
     };
     let trust = &args.followed.connection.trust;
     let hook = secret.and_then(|secret| {
-        let builder = Sink::builder(&args.to, &secret).roots(Roots::WebPkiAndNative);
-        let builder = match trust.pem()? {
-            Some(pem) => builder.add_root_certificate(&pem),
-            None => builder,
-        };
-        builder
+        trust
+            .apply(Sink::builder(&args.to, &secret))?
             .timeout(timeout)
             .max_refusals(args.max_refusals)
             .on_retry(|id, why, wait| {

@@ -569,7 +569,7 @@ impl Rest {
 }
 
 /// The HTTP client of the REST API and the webhook sink: the socket client's rustls settings
-/// (ring, `roots` and `extra_roots`), its proxy rules, `timeout` per request, our user agent;
+/// (aws-lc-rs, `roots` and `extra_roots`), its proxy rules, `timeout` per request, our user agent;
 /// redirects followed or not (an OAuth2 token endpoint's must not be, as RFC 6749 §10.15's
 /// advice is read by the `oauth2` crate).
 pub(crate) fn http_client(

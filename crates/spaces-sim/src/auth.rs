@@ -100,7 +100,7 @@ impl Tokens {
     }
 
     /// A number for the next token's name.
-    pub(crate) fn next(&mut self) -> u64 {
+    pub(crate) fn next(&self) -> u64 {
         self.issued + 1
     }
 
@@ -164,7 +164,7 @@ async fn authorize(
         return (StatusCode::BAD_REQUEST, "redirect_uri is not a URL").into_response();
     };
     let mut tokens = shared.tokens.lock().expect("token lock");
-    let code = format!("sim-code-{}", tokens.next() + tokens.codes.len() as u64);
+    let code = format!("sim-code-{:016x}", fastrand::u64(..));
     tokens.codes.insert(
         code.clone(),
         Code {
